@@ -1,0 +1,207 @@
+"""Shell: config TOML file -> validated, frozen Settings; every error names the file and the key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mailgate.core.model import Address
+from mailgate.core.parse import addresses
+
+_EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message lists every problem as `file: key: what`."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Gateway(_Section):
+    addresses: Annotated[list[Annotated[str, Field(pattern=_EMAIL)]], Field(min_length=1)]
+    from_: str = Field(alias="from")
+    name: str = ""
+    locale: Literal["fr", "en"] = "fr"
+    secret: str = Field(min_length=16)
+    message_id_domain: str | None = None
+    templates: str | None = None
+
+    @field_validator("addresses")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value]
+
+    @field_validator("from_")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        if len(addresses([value])) != 1:
+            raise ValueError("must be one address, e.g. 'Support <support@example.com>'")
+        return value
+
+
+class Database(_Section):
+    url: str = "sqlite:///var/mailgate.sqlite3"
+    echo: bool = False
+
+
+class Smtp(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    max_message_size: int = Field(default=25 * 1024 * 1024, ge=1024)
+    hostname: str | None = None  # name announced in the greeting; the machine's name by default
+
+
+class Outbound(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    tls: Literal["none", "starttls", "implicit"] = "none"
+    username: str | None = None
+    password: str | None = None
+    password_env: str | None = None  # name of an environment variable holding the password
+    timeout: float = Field(default=30.0, gt=0)
+    retry_initial_delay: float = Field(default=30.0, gt=0)  # seconds before the first retry
+    retry_max_delay: float = Field(default=3600.0, gt=0)
+    retry_deadline: float = Field(default=2 * 86400.0, gt=0)  # give up this long after queueing
+    poll_interval: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth(self) -> Outbound:
+        if (self.password or self.password_env) and not self.username:
+            raise ValueError("password given without username")
+        return self
+
+    def resolved_password(self) -> str | None:
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        return self.password
+
+
+class Worker(_Section):
+    poll_interval: float = Field(default=1.0, gt=0)  # seconds between scans for mail from other processes
+
+
+class Log(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class Agent(_Section):
+    email: str = Field(pattern=_EMAIL)
+    name: str
+    level: int = Field(ge=1, le=4)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class Settings(_Section):
+    gateway: Gateway
+    database: Database = Database()
+    smtp: Smtp = Smtp()
+    outbound: Outbound = Outbound()
+    worker: Worker = Worker()
+    log: Log = Log()
+    agents: list[Agent] = []
+    source: str = "<memory>"  # the file it came from
+
+    @property
+    def sender(self) -> Address:
+        return addresses([self.gateway.from_])[0]
+
+    @property
+    def secret(self) -> bytes:
+        return self.gateway.secret.encode()
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.gateway.message_id_domain or self.sender.email.rsplit("@", 1)[1]
+
+    @property
+    def loop_token(self) -> str:
+        """Our loop header value: stable for this instance, says nothing about the secret."""
+        digest = hashlib.sha256(b"loop:" + self.secret + self.sender.email.encode()).hexdigest()
+        return f"{self.message_id_domain}/{digest[:16]}"
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset((*self.gateway.addresses, self.sender.email))
+
+    @property
+    def agent_emails(self) -> frozenset[str]:
+        return frozenset(a.email for a in self.agents)
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.gateway.templates:
+            return self._relative(self.gateway.templates)
+        return data_dir("templates")
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL; relative SQLite paths are taken from the config file's folder."""
+        url = self.database.url
+        for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://"),
+                              ("postgres://", "postgresql+asyncpg://")):
+            if url.startswith(plain):
+                url = driver + url[len(plain):]
+        if url.startswith("sqlite+aiosqlite:///") and not url.startswith("sqlite+aiosqlite:////"):
+            path = url[len("sqlite+aiosqlite:///"):]
+            if path and path != ":memory:":
+                url = "sqlite+aiosqlite:///" + str(self._relative(path))
+        return url
+
+    def _relative(self, path: str) -> Path:
+        p = Path(path)
+        if p.is_absolute() or self.source == "<memory>":
+            return p
+        return Path(self.source).resolve().parent / p
+
+
+def data_dir(name: str) -> Path:
+    """`templates` or `db`: next to the package in a checkout, inside it in an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"cannot find the {name}/ folder next to the mailgate package")
+
+
+def load(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a config file; raise ConfigError with every problem found."""
+    source = str(path)
+    try:
+        with open(source, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return from_dict(data, source)
+
+
+def from_dict(data: dict[str, object], source: str = "<memory>") -> Settings:
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        lines = [f"{source}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += ("." if key else "") + ("from" if part == "from_" else part)
+    return key or "(top level)"

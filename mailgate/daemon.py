@@ -1,0 +1,96 @@
+"""Shell: the daemon: SMTP listener, worker and outbox sender in one asyncio TaskGroup.
+
+A task that dies stops the daemon loudly; SIGTERM/SIGINT stop taking mail, finish the mail in hand
+and return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mailgate import log
+from mailgate.clock import Clock, utcnow
+from mailgate.config import ConfigError, Settings
+from mailgate.outgoing import Outgoing
+from mailgate.render import Renderer
+from mailgate.sender import Sender
+from mailgate.store.schema import open_engine
+from mailgate.transport import smtp_in
+from mailgate.worker import Worker
+
+logger = log.get("daemon")
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stop_event = asyncio.Event()
+        self.engine: AsyncEngine | None = None
+        self.server: asyncio.Server | None = None
+        self.worker: Worker | None = None
+        self.sender: Sender | None = None
+
+    @property
+    def smtp_port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Check templates, open the store, bind the SMTP port. Raises before taking any mail."""
+        renderer = Renderer(self.settings.templates_dir)
+        problems = renderer.check()
+        if problems:
+            raise ConfigError("\n".join(problems))
+        self.engine = await open_engine(self.settings)
+        self.worker = Worker(self.settings, self.engine, Outgoing(self.settings, renderer), self.clock)
+        self.sender = Sender(self.settings.outbound, self.engine, self.clock)
+        self.worker.on_queued.append(self.sender.wake)
+        if self.settings.smtp.enabled:
+            handler = smtp_in.InboundHandler(self.settings, self.engine, self.clock,
+                                             on_stored=self.worker.wake.set)
+            self.server = await smtp_in.start(self.settings, handler)
+            logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    async def run(self) -> None:
+        """Serve until stop(); start() first if it was not called."""
+        if self.engine is None:
+            await self.start()
+        assert self.worker is not None and self.sender is not None and self.engine is not None
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._serve_smtp(), name="smtp")
+                tasks.create_task(self.worker.run(self.stop_event), name="worker")
+                tasks.create_task(self.sender.run(self.stop_event), name="sender")
+                tasks.create_task(self._watch_stop(), name="stop")
+        finally:
+            await self.engine.dispose()
+            logger.info("stopped")
+
+    async def _serve_smtp(self) -> None:
+        if self.server is None:
+            return
+        await self.stop_event.wait()
+        self.server.close()  # no new sessions; a DATA in progress commits before its 250
+        await asyncio.wait_for(self.server.wait_closed(), timeout=30)
+
+    async def _watch_stop(self) -> None:
+        await self.stop_event.wait()
+        logger.info("stopping: finishing the mail in hand")
+
+
+async def serve(settings: Settings) -> None:
+    """`mailgate run`: the daemon with signal handlers."""
+    daemon = Daemon(settings)
+    await daemon.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stop)
+    logger.info("mailgate running", database=settings.database_url.split("@")[-1])
+    await daemon.run()

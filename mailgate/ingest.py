@@ -1,0 +1,52 @@
+"""Shell: one-shot entry points outside the daemon: store a piped mail (`ingest`), rerun a shunted
+one (`replay`)."""
+
+from __future__ import annotations
+
+from mailgate.clock import utcnow
+from mailgate.config import ConfigError, Settings
+from mailgate.core.parse import dedupe_fields
+from mailgate.outgoing import Outgoing
+from mailgate.render import Renderer
+from mailgate.store import inbound
+from mailgate.store.schema import open_engine
+from mailgate.worker import Result, Worker
+
+
+class IngestError(Exception):
+    """The input itself is unacceptable (empty, too large): retrying will not help."""
+
+
+async def ingest_bytes(
+    settings: Settings, raw: bytes, *, envelope_from: str | None, recipients: list[str]
+) -> int | None:
+    """Store a mail read from an MTA pipe; returns its id, or None for a duplicate delivery."""
+    if not raw.strip():
+        raise IngestError("empty input: no mail on standard input")
+    if len(raw) > settings.smtp.max_message_size:
+        raise IngestError(f"mail of {len(raw)} bytes exceeds max_message_size {settings.smtp.max_message_size}")
+    message_id, sender = dedupe_fields(raw)
+    engine = await open_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            new_id, _ = await inbound.store(
+                conn, raw=raw, source="pipe", source_ref="stdin", envelope_from=envelope_from,
+                envelope_to=recipients or list(settings.gateway.addresses[:1]), message_id=message_id,
+                sender=sender, now=utcnow(),
+            )
+        return new_id
+    finally:
+        await engine.dispose()
+
+
+async def replay(settings: Settings, inbound_id: int) -> Result | None:
+    renderer = Renderer(settings.templates_dir)
+    problems = renderer.check()
+    if problems:
+        raise ConfigError("\n".join(problems))
+    engine = await open_engine(settings)
+    try:
+        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow)
+        return await worker.replay(inbound_id)
+    finally:
+        await engine.dispose()

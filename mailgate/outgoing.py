@@ -1,0 +1,52 @@
+"""Shell: a core OutgoingDraft -> rendered, signed mail queued in the outbox (in the caller's transaction)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailgate.config import Settings
+from mailgate.core import compose, signing, subject
+from mailgate.core.model import EventSpec, OutgoingDraft
+from mailgate.render import Renderer
+from mailgate.store import outbox, tickets
+
+
+class Outgoing:
+    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.sender = compose.Sender(address=settings.sender, loop_token=settings.loop_token)
+
+    async def queue(
+        self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime
+    ) -> int:
+        """Render, sign and queue one mail about `ticket_id`; it is also recorded on the ticket."""
+        s = self.settings
+        context = {
+            "ticket": {"number": ticket_id, "title": title},
+            "requester": {"name": draft.to.name, "email": draft.to.email},
+            "gateway": {"name": s.gateway.name or s.sender.name or s.sender.email, "address": s.sender.email},
+        }
+        body = self.renderer.render(draft.template, draft.locale, context)
+        message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), s.secret, s.message_id_domain)
+        subject_line = subject.tagged(ticket_id, title)
+        raw = compose.build(draft, sender=self.sender, subject=subject_line, body=body,
+                            message_id=message_id, date=now)
+        outbox_id = await outbox.enqueue(
+            conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
+            envelope_from=s.sender.email, envelope_to=[draft.to.email], raw=raw, now=now,
+            deadline=now + timedelta(seconds=s.outbound.retry_deadline),
+        )
+        await tickets.add_message(
+            conn, ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
+            from_addr=s.sender.email, to_addrs=[draft.to.email], cc_addrs=[], subject=subject_line,
+            message_id=message_id, body=body, created_at=now,
+        )
+        await tickets.add_events(
+            conn, ticket_id, [EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email,
+                                                        "outbox_id": outbox_id})], now, None,
+        )
+        return outbox_id

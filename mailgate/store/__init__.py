@@ -1,0 +1,1 @@
+"""Shell: the store (SQLAlchemy Core over SQLite or PostgreSQL)."""

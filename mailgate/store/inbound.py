@@ -1,0 +1,130 @@
+"""Store: the inbound_mail table: persist raw mail once, claim it for processing, record the result."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailgate.store.tables import inbound_mail
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRow:
+    id: int
+    envelope_from: str | None
+    raw: bytes
+    status: str
+
+
+def dedupe_key(message_id: str | None, sender: str | None, raw: bytes) -> str:
+    """Same Message-ID from the same sender = the same mail; without a Message-ID, the same bytes."""
+    if message_id:
+        basis = f"mid\0{message_id.strip().lower()}\0{(sender or '').strip().lower()}".encode()
+    else:
+        basis = b"raw\0" + raw
+    return hashlib.sha256(basis).hexdigest()
+
+
+async def store(
+    conn: AsyncConnection,
+    *,
+    raw: bytes,
+    source: str,
+    source_ref: str,
+    envelope_from: str | None,
+    envelope_to: list[str],
+    message_id: str | None,
+    sender: str | None,
+    now: datetime,
+) -> tuple[int | None, bool]:
+    """Insert a received mail. Returns (id, True) when new, (None, False) for a duplicate delivery."""
+    values = dict(
+        received_at=now, source=source, source_ref=source_ref[:500], envelope_from=envelope_from,
+        envelope_to=envelope_to, message_id=(message_id or None) and message_id[:998],
+        dedupe_key=dedupe_key(message_id, sender, raw), size=len(raw), raw=raw, status="received",
+        attempts=0,
+    )
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(inbound_mail).values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(inbound_mail.c.id)
+    )
+    new_id = (await conn.execute(stmt)).scalar_one_or_none()
+    return new_id, new_id is not None
+
+
+_COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.raw, inbound_mail.c.status)
+
+
+async def claim_next(conn: AsyncConnection) -> InboundRow | None:
+    """Claim the oldest unprocessed mail inside the caller's transaction (SKIP LOCKED on PostgreSQL:
+    two workers never take the same row; the claim is undone if the transaction rolls back)."""
+    oldest = (
+        sa.select(inbound_mail.c.id)
+        .where(inbound_mail.c.status == "received")
+        .order_by(inbound_mail.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.update(inbound_mail)
+        .where(inbound_mail.c.id == oldest, inbound_mail.c.status == "received")
+        .values(attempts=inbound_mail.c.attempts + 1)
+        .returning(*_COLUMNS)
+    )
+    row = (await conn.execute(stmt)).first()
+    return InboundRow(*row) if row else None
+
+
+async def claim_for_replay(conn: AsyncConnection, inbound_id: int) -> InboundRow | None:
+    """Claim one shunted (or stuck received) mail by id, for `mailgate replay`."""
+    stmt = (
+        sa.update(inbound_mail)
+        .where(inbound_mail.c.id == inbound_id, inbound_mail.c.status.in_(("shunted", "received")))
+        .values(attempts=inbound_mail.c.attempts + 1)
+        .returning(*_COLUMNS)
+    )
+    row = (await conn.execute(stmt)).first()
+    return InboundRow(*row) if row else None
+
+
+async def get_status(conn: AsyncConnection, inbound_id: int) -> str | None:
+    stmt = sa.select(inbound_mail.c.status).where(inbound_mail.c.id == inbound_id)
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+async def finish(
+    conn: AsyncConnection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime,
+    error: str | None = None,
+) -> None:
+    """Record the end of processing: processed, ignored (stored, no ticket) or shunted (with the error)."""
+    await conn.execute(
+        sa.update(inbound_mail)
+        .where(inbound_mail.c.id == inbound_id)
+        .values(status=status, ticket_id=ticket_id, processed_at=now, error=error)
+    )
+
+
+async def shunt(conn: AsyncConnection, inbound_id: int, error: str, now: datetime) -> None:
+    """Mark a mail whose processing raised; its attempt count is kept for the record."""
+    await conn.execute(
+        sa.update(inbound_mail)
+        .where(inbound_mail.c.id == inbound_id)
+        .values(status="shunted", error=error[-20000:], processed_at=now,
+                attempts=inbound_mail.c.attempts + 1)
+    )
+
+
+async def counts(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(
+        sa.select(inbound_mail.c.status, sa.func.count()).group_by(inbound_mail.c.status)
+    )
+    return {status: n for status, n in rows}

@@ -1,0 +1,135 @@
+"""Store: the tables (SQLAlchemy Core). db/versions/ must create exactly this; a test compares them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, stored naive UTC on every database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+# Raw mail as received, before anything else happens to it.
+inbound_mail = sa.Table(
+    "inbound_mail", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # smtp | pipe | imap
+    sa.Column("source_ref", sa.String(500), nullable=False),  # peer address, mailbox/uid...
+    sa.Column("envelope_from", sa.String(500)),  # None when unknown (pipe without --sender)
+    sa.Column("envelope_to", sa.JSON, nullable=False),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # received | processed | ignored | shunted
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("processed_at", UTCDateTime),
+    sa.Column("ticket_id", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_inbound_mail_status_id", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+ticket = sa.Table(
+    "ticket", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the #N: never reused
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("requester", sa.String(320), nullable=False),
+    sa.Column("requester_name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("assignee", sa.String(320)),
+    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("merged_into", sa.Integer, sa.ForeignKey("ticket.id")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+participant = sa.Table(
+    "participant", metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("role", sa.String(16), nullable=False),  # requester | cc
+)
+
+message = sa.Table(
+    "message", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),  # in | out
+    sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id")),
+    sa.Column("from_addr", sa.String(320), nullable=False),
+    sa.Column("to_addrs", sa.JSON, nullable=False),
+    sa.Column("cc_addrs", sa.JSON, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message_id", sa.String(998)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_message_ticket_id", "ticket_id"),
+    sa.Index("ix_message_message_id", "message_id"),
+)
+
+event = sa.Table(
+    "event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
+    sa.Index("ix_event_ticket_id", "ticket_id"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id")),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message_id", sa.String(998), nullable=False, unique=True),
+    sa.Column("envelope_from", sa.String(320), nullable=False),
+    sa.Column("envelope_to", sa.JSON, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("deadline", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)

@@ -1,0 +1,141 @@
+"""Store: tickets, participants, messages and events: writes of the worker, reads of the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailgate.core.model import Address, EventSpec, NewTicket, Status, TicketView
+from mailgate.store.tables import event, message, participant, ticket
+
+MAX_MERGE_HOPS = 20
+
+
+async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, TicketView]:
+    """The named tickets and the tickets they were merged into, locked (FOR UPDATE on PostgreSQL)
+    so that work on one ticket is serialised until the caller's transaction ends."""
+    views: dict[int, TicketView] = {}
+    wanted = {i for i in ids if i > 0}
+    for _ in range(MAX_MERGE_HOPS):
+        wanted -= views.keys()
+        if not wanted:
+            break
+        rows = (await conn.execute(
+            sa.select(ticket.c.id, ticket.c.status, ticket.c.merged_into, ticket.c.requester,
+                      ticket.c.assignee)
+            .where(ticket.c.id.in_(sorted(wanted)))
+            .order_by(ticket.c.id)
+            .with_for_update()
+        )).all()
+        found = {r.id for r in rows}
+        people: dict[int, set[str]] = {i: set() for i in found}
+        if found:
+            for tid, email in await conn.execute(
+                sa.select(participant.c.ticket_id, participant.c.email)
+                .where(participant.c.ticket_id.in_(sorted(found)))
+            ):
+                people[tid].add(email)
+        next_wanted: set[int] = set()
+        for r in rows:
+            members = people[r.id] | {r.requester} | ({r.assignee} if r.assignee else set())
+            views[r.id] = TicketView(r.id, Status(r.status), frozenset(members), r.merged_into)
+            if r.merged_into is not None:
+                next_wanted.add(r.merged_into)
+        wanted = next_wanted
+    return views
+
+
+async def create(conn: AsyncConnection, spec: NewTicket, now: datetime) -> int:
+    """Insert a new ticket in status open; returns its number."""
+    stmt = sa.insert(ticket).values(
+        status=Status.OPEN.value, type=spec.type.value, level=spec.level, priority=spec.priority.value,
+        title=spec.title[:300], requester=spec.requester.email, requester_name=spec.requester.name[:300],
+        assignee=None, locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
+    ).returning(ticket.c.id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def add_participants(
+    conn: AsyncConnection, ticket_id: int, people: Iterable[Address], requester: str | None
+) -> None:
+    existing = set((await conn.execute(
+        sa.select(participant.c.email).where(participant.c.ticket_id == ticket_id)
+    )).scalars())
+    rows = []
+    for person in people:
+        if person.email in existing:
+            continue
+        existing.add(person.email)
+        role = "requester" if person.email == requester else "cc"
+        rows.append(dict(ticket_id=ticket_id, email=person.email, name=person.name[:300], role=role))
+    if rows:
+        await conn.execute(sa.insert(participant), rows)
+
+
+async def touch(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(updated_at=now))
+
+
+async def add_message(conn: AsyncConnection, **values: Any) -> int:
+    stmt = sa.insert(message).values(**values).returning(message.c.id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def add_events(
+    conn: AsyncConnection, ticket_id: int, events: Iterable[EventSpec], now: datetime,
+    inbound_id: int | None,
+) -> None:
+    rows = [dict(ticket_id=ticket_id, at=now, kind=e.kind, data=dict(e.data), inbound_id=inbound_id)
+            for e in events]
+    if rows:
+        await conn.execute(sa.insert(event), rows)
+
+
+async def title_of(conn: AsyncConnection, ticket_id: int) -> str:
+    return str((await conn.execute(sa.select(ticket.c.title).where(ticket.c.id == ticket_id))).scalar_one())
+
+
+async def list_all(conn: AsyncConnection, *, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    stmt = sa.select(ticket).order_by(ticket.c.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(ticket.c.status == status)
+    return [_ticket_dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(sa.select(ticket).where(ticket.c.id == ticket_id))).first()
+    if row is None:
+        return None
+    result = _ticket_dict(row._mapping)
+    result["participants"] = [
+        dict(email=p.email, name=p.name, role=p.role)
+        for p in await conn.execute(
+            sa.select(participant).where(participant.c.ticket_id == ticket_id).order_by(participant.c.email))
+    ]
+    result["messages"] = [
+        dict(id=m.id, direction=m.direction, at=m.created_at.isoformat(), **{"from": m.from_addr},
+             to=m.to_addrs, cc=m.cc_addrs, subject=m.subject, message_id=m.message_id, body=m.body,
+             inbound_id=m.inbound_id, outbox_id=m.outbox_id)
+        for m in await conn.execute(
+            sa.select(message).where(message.c.ticket_id == ticket_id).order_by(message.c.id))
+    ]
+    result["events"] = [
+        dict(id=e.id, at=e.at.isoformat(), kind=e.kind, data=e.data, inbound_id=e.inbound_id)
+        for e in await conn.execute(
+            sa.select(event).where(event.c.ticket_id == ticket_id).order_by(event.c.id))
+    ]
+    return result
+
+
+def _ticket_dict(r: Any) -> dict[str, Any]:
+    return dict(
+        id=r["id"], status=r["status"], status_label=Status(r["status"]).label, type=r["type"],
+        level=r["level"], priority=r["priority"], title=r["title"], requester=r["requester"],
+        requester_name=r["requester_name"], assignee=r["assignee"], locale=r["locale"],
+        merged_into=r["merged_into"], created_at=r["created_at"].isoformat(),
+        updated_at=r["updated_at"].isoformat(),
+    )

@@ -1,0 +1,1 @@
+"""Shell: the network edges: SMTP in, SMTP out."""

@@ -1,0 +1,89 @@
+"""Shell: hand outbox mail to the smart host; classify each result as sent, temporary or permanent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiosmtplib
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from mailgate.config import Outbound
+
+# Connection-level trouble: worth a few quick reconnects inside one attempt.
+_CONNECTION_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
+                      aiosmtplib.SMTPTimeoutError, ConnectionError, TimeoutError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    outcome: str  # sent | temporary | permanent
+    detail: str
+
+
+class SmartHost:
+    """One SMTP session to the smart host, reused for a batch; reconnects when it drops."""
+
+    def __init__(self, settings: Outbound, *, quick_retries: int = 3) -> None:
+        self.settings = settings
+        self.quick_retries = quick_retries
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def __aenter__(self) -> SmartHost:
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except Exception:
+                client.close()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.tls == "implicit",
+            start_tls=True if s.tls == "starttls" else False,
+            username=s.username, password=s.resolved_password() if s.username else None,
+        )
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_CONNECTION_ERRORS), stop=stop_after_attempt(self.quick_retries),
+            wait=wait_exponential(multiplier=0.2, max=2.0), reraise=True,
+        ):
+            with attempt:
+                await client.connect()
+        self._client = client
+        return client
+
+    async def send(self, envelope_from: str, envelope_to: list[str], raw: bytes) -> SendResult:
+        """Send one mail. Never raises for SMTP or network trouble: the result says what happened."""
+        try:
+            client = await self._connect()
+            refused, response = await client.sendmail(envelope_from, envelope_to, raw)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+            outcome = "temporary" if any(400 <= c < 500 for c in codes) else "permanent"
+            return SendResult(outcome, detail)
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._drop()
+            outcome = "permanent" if 500 <= exc.code < 600 else "temporary"
+            return SendResult(outcome, f"{exc.code} {exc.message}")
+        except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
+            await self._drop()
+            return SendResult("temporary", f"{type(exc).__name__}: {exc}")
+        if refused:
+            detail = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in refused.items())
+            return SendResult("sent", f"accepted with some recipients refused: {detail}")
+        return SendResult("sent", response)
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

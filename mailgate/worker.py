@@ -1,0 +1,143 @@
+"""Shell: the worker claims stored inbound mail, runs the core once per mail, applies the Outcome
+and its outgoing mail in the same transaction. A mail whose processing raises is shunted, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mailgate import log
+from mailgate.aio import wait_any
+from mailgate.clock import Clock
+from mailgate.config import Settings
+from mailgate.core import process, thread
+from mailgate.core.parse import parse
+from mailgate.outgoing import Outgoing
+from mailgate.store import inbound, tickets
+from mailgate.store.db import TEMPORARY_ERRORS
+from mailgate.store.inbound import InboundRow
+
+logger = log.get("worker")
+MAX_TEMPORARY_FAILURES = 5  # the same mail failing this often on "temporary" errors is shunted
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    inbound_id: int
+    status: str  # processed | ignored | shunted
+    ticket_id: int | None
+    detail: str = ""
+    queued: int = 0  # outgoing mails queued with it
+
+
+class Worker:
+    def __init__(self, settings: Settings, engine: AsyncEngine, outgoing: Outgoing, clock: Clock) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.outgoing = outgoing
+        self.clock = clock
+        self.wake = asyncio.Event()  # set by the SMTP edge after a commit
+        self.on_queued: list[asyncio.Event] = []  # set after a commit that queued outgoing mail
+        self._temporary: dict[int, int] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process mail until `stop` is set; the mail in hand is always finished first."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                result = await self.process_next()
+                delay = 0.5
+            except TEMPORARY_ERRORS as exc:
+                logger.warning("database unavailable, will retry", error=str(exc), retry_in=delay)
+                await wait_any(stop, timeout=delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            if result is None:
+                await wait_any(stop, self.wake, timeout=self.settings.worker.poll_interval)
+                self.wake.clear()
+
+    async def process_next(self) -> Result | None:
+        """Claim and process the oldest stored mail; None when there is none."""
+        return await self._run_claimed(inbound.claim_next)
+
+    async def replay(self, inbound_id: int) -> Result | None:
+        """Process one shunted mail again; None when no shunted mail has that id."""
+        return await self._run_claimed(lambda conn: inbound.claim_for_replay(conn, inbound_id))
+
+    async def _run_claimed(self, claim) -> Result | None:  # type: ignore[no-untyped-def]
+        claimed: InboundRow | None = None
+        try:
+            async with self.engine.begin() as conn:
+                claimed = await claim(conn)
+                if claimed is None:
+                    return None
+                result = await self._apply(conn, claimed)
+        except TEMPORARY_ERRORS:
+            if claimed is None or self._count_temporary(claimed.id) < MAX_TEMPORARY_FAILURES:
+                raise
+            return await self._shunt(claimed.id, traceback.format_exc())
+        except Exception:
+            if claimed is None:
+                raise
+            return await self._shunt(claimed.id, traceback.format_exc())
+        self._temporary.pop(claimed.id, None)
+        if result.queued:  # after the commit, so the sender finds the rows
+            for event in self.on_queued:
+                event.set()
+        logger.info("mail processed", inbound_id=claimed.id, status=result.status, ticket=result.ticket_id,
+                    detail=result.detail or None)
+        return result
+
+    def _count_temporary(self, inbound_id: int) -> int:
+        self._temporary[inbound_id] = self._temporary.get(inbound_id, 0) + 1
+        return self._temporary[inbound_id]
+
+    async def _shunt(self, inbound_id: int, error: str) -> Result:
+        self._temporary.pop(inbound_id, None)
+        async with self.engine.begin() as conn:
+            await inbound.shunt(conn, inbound_id, error, self.clock())
+        logger.error("mail shunted: processing raised", inbound_id=inbound_id,
+                     error=error.strip().splitlines()[-1], replay=f"mailgate replay {inbound_id}")
+        return Result(inbound_id, "shunted", None, error.strip().splitlines()[-1])
+
+    async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
+        s = self.settings
+        mail = parse(row.raw)
+        refs = thread.references(mail, s.secret)
+        views = await tickets.load_views(conn, refs.all)
+        ctx = process.Context(
+            support_addresses=s.own_addresses, agents=s.agent_emails, refs=refs, tickets=views,
+            locale=s.gateway.locale, loop_token=s.loop_token,
+        )
+        outcome = process.process(mail, row.envelope_from, ctx)
+        now = self.clock()
+        if outcome.disposition == "ignored":
+            await inbound.finish(conn, row.id, status="ignored", ticket_id=None, now=now, error=outcome.reason)
+            return Result(row.id, "ignored", None, outcome.reason)
+        if outcome.new_ticket is not None:
+            ticket_id = await tickets.create(conn, outcome.new_ticket, now)
+            title = outcome.new_ticket.title
+            requester = outcome.new_ticket.requester.email
+        else:
+            assert outcome.ticket_id is not None
+            ticket_id = outcome.ticket_id
+            await tickets.touch(conn, ticket_id, now)
+            title = await tickets.title_of(conn, ticket_id)
+            requester = None
+        await tickets.add_participants(conn, ticket_id, outcome.add_participants, requester)
+        sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
+        await tickets.add_message(
+            conn, ticket_id=ticket_id, direction="in", inbound_id=row.id, outbox_id=None,
+            from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
+            subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
+            created_at=now,
+        )
+        await tickets.add_events(conn, ticket_id, outcome.events, now, row.id)
+        for draft in outcome.outgoing:
+            await self.outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now)
+        await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
+        return Result(row.id, "processed", ticket_id, outcome.disposition, queued=len(outcome.outgoing))
+
