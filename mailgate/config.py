@@ -49,6 +49,7 @@ class Gateway(_Section):
 class Database(_Section):
     url: str = "sqlite:///var/mailgate.sqlite3"
     echo: bool = False
+    busy_timeout_ms: int = Field(default=10_000, ge=0)  # SQLite: wait this long for another writer
 
 
 class Smtp(_Section):

@@ -36,19 +36,16 @@ def codec_for(label: str | None) -> str:
 
 
 def decode_bytes(data: bytes, label: str | None) -> str:
-    """Decode body bytes: the declared charset, else utf-8, else latin-1; bad bytes replaced."""
+    """Decode body bytes: the declared charset, else utf-8; text that is neither, declared as utf-8
+    or not at all, is nearly always Windows Latin-1. Bytes that still do not fit are replaced."""
     codec = codec_for(label)
-    try:
-        return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        pass
-    if codec != "utf-8":
+    for candidate in dict.fromkeys((codec, "utf-8")):
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    if label is None:
-        return data.decode("latin-1")
+            return data.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if codec in ("utf-8", "ascii"):
+        return data.decode("cp1252", errors="replace")
     return data.decode(codec, errors="replace")
 
 
@@ -61,15 +58,15 @@ def decode_header_value(value: object) -> str:
     try:
         chunks = decode_header(value)
     except Exception:  # malformed encoded words: keep the raw text
-        return " ".join(_unescape(value).split())
+        return " ".join(unescape_8bit(value).split())
     text = "".join(
-        decode_bytes(chunk, label) if isinstance(chunk, bytes) else _unescape(chunk)
+        decode_bytes(chunk, label) if isinstance(chunk, bytes) else unescape_8bit(chunk)
         for chunk, label in chunks
     )
     return " ".join(text.split())
 
 
-def _unescape(text: str) -> str:
+def unescape_8bit(text: str) -> str:
     """Raw 8-bit header bytes arrive as surrogate escapes; decode them as utf-8, else latin-1."""
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text

@@ -14,7 +14,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from mailgate.core.charset import decode_bytes, decode_header_value
+from mailgate.core.charset import decode_bytes, decode_header_value, unescape_8bit
 from mailgate.core.html import html_to_text
 from mailgate.core.model import Address, ParsedMail
 
@@ -30,19 +30,28 @@ def parse(raw: bytes) -> ParsedMail:
         return ParsedMail(message_id=None, subject="", from_=None, text=decode_bytes(raw, None),
                           defects=(f"unparseable: {type(exc).__name__}",))
     defects = [type(d).__name__ for d in msg.defects]
-    headers = tuple((k.lower(), decode_header_value(v)) for k, v in msg.items())
+    raw_headers = _raw_headers(msg)
+
+    def all_of(name: str) -> list[str]:
+        return [v for k, v in raw_headers if k == name]
+
+    def first(name: str) -> str | None:
+        found = all_of(name)
+        return found[0] if found else None
+
+    headers = tuple((k, decode_header_value(v)) for k, v in raw_headers)
     text, html = _bodies(msg, defects)
-    from_list = addresses(msg.get_all("from", []))
+    from_list = addresses(all_of("from"))
     return ParsedMail(
-        message_id=first_message_id(msg.get("message-id")),
-        subject=decode_header_value(msg.get("subject", "")),
+        message_id=first_message_id(first("message-id")),
+        subject=decode_header_value(first("subject") or ""),
         from_=from_list[0] if from_list else None,
-        to=addresses(msg.get_all("to", [])),
-        cc=addresses(msg.get_all("cc", [])),
-        reply_to=addresses(msg.get_all("reply-to", [])),
-        in_reply_to=message_ids(msg.get("in-reply-to")),
-        references=message_ids(" ".join(str(v) for v in msg.get_all("references", []))),
-        date=_date(msg.get("date")),
+        to=addresses(all_of("to")),
+        cc=addresses(all_of("cc")),
+        reply_to=addresses(all_of("reply-to")),
+        in_reply_to=message_ids(first("in-reply-to")),
+        references=message_ids(" ".join(all_of("references"))),
+        date=_date(first("date")),
         text=text,
         html=html,
         headers=headers,
@@ -56,8 +65,19 @@ def dedupe_fields(raw: bytes) -> tuple[str | None, str | None]:
         msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
     except Exception:
         return None, None
-    sender = addresses(msg.get_all("from", []))
-    return first_message_id(msg.get("message-id")), (sender[0].email if sender else None)
+    raw_headers = _raw_headers(msg)
+    sender = addresses([v for k, v in raw_headers if k == "from"])
+    message_id = next((v for k, v in raw_headers if k == "message-id"), None)
+    return first_message_id(message_id), (sender[0].email if sender else None)
+
+
+def _raw_headers(msg: Message) -> list[tuple[str, str]]:
+    """(lower-cased name, value) as received: raw 8-bit bytes become text (utf-8, else Latin-1)
+    here, where compat32's own accessors would turn them into replacement characters."""
+    result = []
+    for name, value in msg.raw_items():
+        result.append((name.lower(), unescape_8bit(str(value))))
+    return result
 
 
 def first_message_id(value: object) -> str | None:
@@ -81,11 +101,11 @@ def message_ids(value: object) -> tuple[str, ...]:
     return tuple(found)
 
 
-def addresses(values: list[object]) -> tuple[Address, ...]:
+def addresses(values: list[str]) -> tuple[Address, ...]:
     """Mailboxes from address headers; display names decoded, addresses lower-cased."""
     result: list[Address] = []
     try:
-        pairs = getaddresses([str(v) for v in values])
+        pairs = getaddresses(values)
     except Exception:
         pairs = []
     for name, addr in pairs:
@@ -95,7 +115,7 @@ def addresses(values: list[object]) -> tuple[Address, ...]:
         result.append(Address(email=addr, name=decode_header_value(name)))
     if not result:  # getaddresses gives up on some broken headers; fall back to anything address-like
         for value in values:
-            for addr in _BARE_ADDR.findall(str(value)):
+            for addr in _BARE_ADDR.findall(value):
                 result.append(Address(email=addr.lower()))
     return tuple(result)
 

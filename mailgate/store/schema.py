@@ -24,7 +24,7 @@ def engine_for(settings: Settings) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return make_engine(url, echo=settings.database.echo)
+    return make_engine(url, echo=settings.database.echo, busy_timeout_ms=settings.database.busy_timeout_ms)
 
 
 async def open_engine(settings: Settings, *, upgrade_sqlite: bool = True) -> AsyncEngine:

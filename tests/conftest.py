@@ -1,0 +1,242 @@
+"""Shared fixtures: databases (SQLite file, local PostgreSQL), a capturing smart host, a running daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mailgate.clock import Clock, utcnow
+from mailgate.config import Settings, from_dict
+from mailgate.daemon import Daemon
+from mailgate.store import migrate
+from mailgate.store.tables import metadata
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PG_ADMIN_URL = os.environ.get("MAILGATE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+SECRET = "test-secret-0123456789abcdef"
+
+
+def eml(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+# ---------------------------------------------------------------- databases
+
+def _pg_available() -> str | None:
+    async def probe() -> None:
+        engine = create_async_engine(PG_ADMIN_URL)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("select 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(probe())
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head; dropped at the end."""
+    problem = _pg_available()
+    if problem is not None:
+        if os.environ.get("MAILGATE_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}")
+    name = f"mailgate_test_{uuid.uuid4().hex[:10]}"
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    url = f"{base}/{name}"
+
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text(sql))
+        finally:
+            await engine.dispose()
+
+    async def upgrade() -> None:
+        engine = create_async_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(upgrade())
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _truncate_pg(url: str) -> None:
+    async def go() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                names = ", ".join(t.name for t in metadata.sorted_tables)
+                await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on an empty SQLite file and on an emptied PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'mailgate.sqlite3'}"
+    url = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+# ---------------------------------------------------------------- smart host
+
+@dataclass
+class SmartHostSink:
+    """A real SMTP server (aiosmtpd) standing in for the smart host; answers can be scripted."""
+
+    answers: list[str] = field(default_factory=list)  # consumed one per DATA; "250 OK" when empty
+    received: list[Envelope] = field(default_factory=list)
+    port: int = 0
+    server: asyncio.Server | None = None
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        answer = self.answers.pop(0) if self.answers else "250 2.0.0 OK"
+        if answer.startswith("2"):
+            self.received.append(envelope)
+        return answer
+
+    def messages(self) -> list[bytes]:
+        return [bytes(e.original_content or b"") for e in self.received]
+
+
+@pytest.fixture
+async def smart_host() -> AsyncIterator[SmartHostSink]:
+    sink = SmartHostSink()
+    loop = asyncio.get_running_loop()
+    sink.server = await loop.create_server(lambda: SMTP(sink), host="127.0.0.1", port=0)
+    sink.port = sink.server.sockets[0].getsockname()[1]
+    yield sink
+    sink.server.close()
+
+
+# ---------------------------------------------------------------- settings and daemon
+
+def make_settings(db_url: str, smart_host_port: int, tmp_path: Path, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {
+        "gateway": {"addresses": ["support@example.test", "help@example.test"],
+                    "from": "Support <support@example.test>", "locale": "fr", "secret": SECRET},
+        "database": {"url": db_url},
+        "smtp": {"host": "127.0.0.1", "port": 0, "max_message_size": 64 * 1024},
+        "outbound": {"host": "127.0.0.1", "port": smart_host_port or 1, "timeout": 5,
+                     "retry_initial_delay": 0.05, "retry_max_delay": 0.2, "retry_deadline": 30,
+                     "poll_interval": 0.2},
+        "worker": {"poll_interval": 0.2},
+        "log": {"level": "warning"},
+        "agents": [{"email": "alice@example.test", "name": "Alice", "level": 1},
+                   {"email": "bruno@example.test", "name": "Bruno", "level": 2}],
+    }
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition("__")
+        data.setdefault(section, {})[key] = value
+    return from_dict(data, str(tmp_path / "config.toml"))
+
+
+@pytest.fixture
+def settings(db_url: str, smart_host: SmartHostSink, tmp_path: Path) -> Settings:
+    return make_settings(db_url, smart_host.port, tmp_path)
+
+
+@asynccontextmanager
+async def running(settings: Settings, clock: Clock = utcnow) -> AsyncIterator[Daemon]:
+    daemon = Daemon(settings, clock=clock)
+    await daemon.start()
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture
+async def daemon(settings: Settings) -> AsyncIterator[Daemon]:
+    async with running(settings) as d:
+        yield d
+
+
+async def until(check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 10.0,
+                what: str = "condition") -> None:
+    """Poll `check` until it is true; fail the test after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def smtp_send(port: int, raw: bytes, *, sender: str = "client@example.org",
+                    rcpts: tuple[str, ...] = ("support@example.test",)) -> dict[str, Any]:
+    """Send with the stdlib smtplib client in a thread (a real SMTP conversation)."""
+    def go() -> dict[str, Any]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            return client.sendmail(sender, list(rcpts), raw)
+
+    return await asyncio.to_thread(go)
+
+
+async def read(settings: Settings, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """Run one store query on a fresh engine (as the CLI would)."""
+    from mailgate.store.schema import engine_for
+
+    engine = engine_for(settings)
+    try:
+        async with engine.connect() as conn:
+            return await fn(conn, *args)
+    finally:
+        await engine.dispose()
+
+
+async def ticket(settings: Settings, number: int) -> dict[str, Any] | None:
+    from mailgate.store import tickets
+
+    return await read(settings, tickets.detail, number)  # type: ignore[no-any-return]
+
+
+async def all_tickets(settings: Settings) -> list[dict[str, Any]]:
+    from mailgate.store import tickets
+
+    return await read(settings, tickets.list_all)  # type: ignore[no-any-return]
+
+
+async def counts(settings: Settings) -> dict[str, dict[str, int]]:
+    from mailgate.store import inbound, outbox
+
+    async def both(conn: Any) -> dict[str, dict[str, int]]:
+        return {"inbound": await inbound.counts(conn), "outbox": await outbox.counts(conn)}
+
+    return await read(settings, both)  # type: ignore[no-any-return]

@@ -1,0 +1,176 @@
+"""Core threading and processing: which ticket, which events, which mail goes out."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from mailgate.core import compose, loops, process, thread
+from mailgate.core.model import Address, OutgoingDraft, ParsedMail, Status, TicketView
+from mailgate.core.parse import parse
+from mailgate.core.signing import make_message_id
+from tests.conftest import eml
+
+SECRET = b"core-test-secret-0123456789"
+SUPPORT = frozenset({"support@example.test"})
+AGENTS = frozenset({"alice@example.test"})
+LOOP = "example.test/0123456789abcdef"
+
+
+def mail(subject: str = "Question", sender: str = "fabrice@client.example", **headers: str) -> ParsedMail:
+    extra = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    raw = (f"From: {sender}\r\nTo: support@example.test\r\nSubject: {subject}\r\n"
+           f"Message-ID: <m-{abs(hash((subject, sender, extra)))}@client.example>\r\n{extra}\r\nbody\r\n")
+    return parse(raw.encode())
+
+
+def ticket(number: int, *people: str, merged_into: int | None = None) -> TicketView:
+    return TicketView(number, Status.OPEN, frozenset(people), merged_into)
+
+
+def run(m: ParsedMail, tickets: dict[int, TicketView], envelope_from: str | None = "x@client.example"):  # type: ignore[no-untyped-def]
+    ctx = process.Context(support_addresses=SUPPORT, agents=AGENTS, refs=thread.references(m, SECRET),
+                          tickets=tickets, locale="fr", loop_token=LOOP)
+    return process.process(m, envelope_from, ctx)
+
+
+def test_new_request_opens_ticket_with_ack() -> None:
+    out = run(parse(eml("new_request.eml")), {})
+    assert out.disposition == "new_ticket"
+    assert out.new_ticket is not None
+    assert out.new_ticket.title == "Création de l'utilisateur Fabrice"
+    assert out.new_ticket.requester.email == "fabrice@client.example"
+    assert [a.email for a in out.new_ticket.cc] == ["julie@client.example"]
+    assert [e.kind for e in out.events] == ["created"]
+    (ack,) = out.outgoing
+    assert ack.kind == "ack" and ack.to.email == "fabrice@client.example"
+    assert ack.in_reply_to == "new-request-1@client.example"
+    assert ack.references == ("new-request-1@client.example",)
+
+
+def test_reply_by_signed_message_id_even_from_a_stranger() -> None:
+    ours = make_message_id(7, "tok1", SECRET, "example.test")
+    m = mail("Re: something else", sender="other@elsewhere.example", in_reply_to=f"<{ours}>")
+    out = run(m, {7: ticket(7, "fabrice@client.example")})
+    assert (out.disposition, out.ticket_id, out.outgoing) == ("appended", 7, ())
+    assert out.events[0].data == {"from": "other@elsewhere.example", "via": "message-id"}
+
+
+def test_forged_message_id_is_not_trusted() -> None:
+    forged = make_message_id(7, "tok1", b"not-our-secret-at-all", "example.test")
+    out = run(mail("Hello", references=f"<{forged}>"), {7: ticket(7, "fabrice@client.example")})
+    assert out.disposition == "new_ticket"
+
+
+def test_tag_from_participant_requester_cc_or_agent() -> None:
+    views = {88: ticket(88, "fabrice@client.example", "julie@client.example")}
+    for sender in ("fabrice@client.example", "julie@client.example", "alice@example.test"):
+        out = run(mail("Re: [#88] Création", sender=sender), views)
+        assert (out.disposition, out.ticket_id) == ("appended", 88), sender
+        assert out.events[0].data["via"] == "subject-tag"
+
+
+def test_tag_from_stranger_opens_new_ticket_recording_the_reference() -> None:
+    out = run(mail("Re: [#88] Création", sender="mallory@evil.example"), {88: ticket(88, "fabrice@client.example")})
+    assert out.disposition == "new_ticket"
+    refused = [e for e in out.events if e.kind == "reference_refused"]
+    assert refused[0].data == {"ticket": 88, "reason": "mallory@evil.example is not a participant of ticket #88"}
+    assert out.new_ticket is not None and out.new_ticket.title == "Création"
+
+
+def test_tag_of_unknown_ticket_is_recorded() -> None:
+    out = run(mail("[#999] hello"), {})
+    assert out.disposition == "new_ticket"
+    assert out.events[1].data == {"ticket": 999, "reason": "no such ticket"}
+
+
+def test_mail_to_merged_ticket_lands_on_survivor() -> None:
+    views = {5: ticket(5, "fabrice@client.example", merged_into=9), 9: ticket(9, "fabrice@client.example")}
+    out = run(mail("Re: [#5] x"), {**views})
+    assert out.ticket_id is None or out.ticket_id == 9
+    out = run(mail("Re: [#5] x", sender="fabrice@client.example"), views)
+    assert out.ticket_id == 9
+
+
+def test_merge_cycle_is_not_followed_forever() -> None:
+    views = {1: ticket(1, "a@b.example", merged_into=2), 2: ticket(2, "a@b.example", merged_into=1)}
+    assert thread.resolve(1, views) is None
+
+
+@pytest.mark.parametrize("headers, envelope_from", [
+    ({"Auto_Submitted": "auto-replied"}, "x@client.example"),
+    ({"Precedence": "bulk"}, "x@client.example"),
+    ({"X_Autoreply": "yes"}, "x@client.example"),
+    ({}, ""),  # bounce: null envelope sender
+])
+def test_machine_mail_opens_ticket_without_ack(headers: dict[str, str], envelope_from: str) -> None:
+    out = run(mail("Absent", **headers), {}, envelope_from=envelope_from)
+    assert out.disposition == "new_ticket" and out.outgoing == ()
+    assert out.events[-1].kind == "ack_suppressed"
+
+
+def test_auto_submitted_no_is_a_person() -> None:
+    assert loops.machine_mail(mail("x", Auto_Submitted="no"), "a@b.example") is None
+
+
+def test_our_own_mail_coming_back_never_opens_a_ticket_or_answers() -> None:
+    out = run(mail("no reference", X_Mailgate_Loop=LOOP), {})
+    assert out.disposition == "ignored"
+    assert "X-Mailgate-Loop" in out.reason
+    out = run(mail("[#3] x", X_Mailgate_Loop=LOOP), {3: ticket(3, "fabrice@client.example")})
+    assert (out.disposition, out.ticket_id, out.outgoing) == ("appended", 3, ())
+    assert out.events[0].kind == "own_mail_returned"
+    ours = make_message_id(3, "t", SECRET, "example.test")
+    out = run(mail("x", X_Mailgate_Loop=LOOP, In_Reply_To=f"<{ours}>"), {3: ticket(3, "a@b.example")})
+    assert (out.disposition, out.ticket_id, out.outgoing) == ("appended", 3, ())
+    out = run(mail("x", sender="support@example.test"), {})
+    assert out.disposition == "ignored"
+
+
+def test_no_sender_at_all_is_ignored() -> None:
+    m = parse(b"Subject: nobody\r\n\r\nbody")
+    assert run(m, {}, envelope_from=None).disposition == "ignored"
+    assert run(m, {}, envelope_from="Someone@Client.example").new_ticket.requester.email == "someone@client.example"  # type: ignore[union-attr]
+
+
+def test_compose_builds_threaded_signed_automatic_mail() -> None:
+    draft = OutgoingDraft(kind="ack", template="ack", to=Address("fabrice@client.example", "Fabrice Martin"),
+                          locale="fr", in_reply_to="a@x", references=("z@x", "a@x"))
+    raw = compose.build(draft, sender=compose.Sender(Address("support@example.test", "Support"), LOOP),
+                        subject="[#1] Création", body="Bonjour é\n", message_id="mg.1.t.sig@example.test",
+                        date=datetime(2022, 1, 10, tzinfo=UTC))
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Subject"] == "[#1] Création"
+    assert msg["Message-ID"] == "<mg.1.t.sig@example.test>"
+    assert msg["In-Reply-To"] == "<a@x>" and msg["References"] == "<z@x> <a@x>"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["X-Mailgate-Loop"] == LOOP
+    assert msg["Content-Language"] == "fr"
+    assert msg.get_content().replace("\r\n", "\n") == "Bonjour é\n"
+    assert parse(raw).header("x-mailgate-loop") == LOOP  # what we send is recognised when it returns
+
+
+FORBIDDEN = {"sqlalchemy", "aiosmtpd", "aioimaplib", "aiosmtplib", "structlog", "tenacity", "asyncio",
+             "socket", "smtplib", "imaplib", "logging", "time", "random", "secrets", "os", "jinja2", "mailgate.store",
+             "mailgate.transport", "mailgate.config", "mailgate.clock", "mailgate.log"}
+
+
+def test_core_imports_no_io_clock_or_shell() -> None:
+    core = Path(__file__).parent.parent / "mailgate" / "core"
+    offenders = []
+    for path in core.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
+                    offenders.append(f"{path.name}: {name}")
+    assert offenders == []

@@ -1,0 +1,123 @@
+"""The outbox sender against a real SMTP smart host: retries, permanent failures, no double sends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from mailgate.config import Settings
+from mailgate.sender import Sender, retry_delay
+from mailgate.store import outbox
+from mailgate.store.schema import open_engine
+from tests.conftest import SmartHostSink, counts, eml, make_settings, read, running, smtp_send, until
+
+
+async def outbox_rows(settings: Settings) -> list[dict[str, object]]:
+    import sqlalchemy as sa
+
+    from mailgate.store.tables import outbox as table
+
+    async def q(conn):  # type: ignore[no-untyped-def]
+        return [dict(r._mapping) for r in await conn.execute(sa.select(table).order_by(table.c.id))]
+
+    return await read(settings, q)  # type: ignore[no-any-return]
+
+
+async def test_4xx_then_recovery_is_sent_exactly_once(smart_host: SmartHostSink, settings: Settings) -> None:
+    smart_host.answers = ["451 4.3.0 greylisted", "421 4.7.0 try later"]
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: len(smart_host.received) == 1, what="delivery after two refusals")
+        await asyncio.sleep(0.5)  # more sender passes: nothing is sent again
+    assert len(smart_host.received) == 1
+    (row,) = await outbox_rows(settings)
+    assert row["status"] == "sent" and row["attempts"] == 3 and row["last_error"] is None
+
+
+async def test_connection_refused_retries_until_smart_host_appears(db_url: str, tmp_path: Path) -> None:
+    # nothing listens yet on the smart host port: the mail waits in the outbox
+    sink = SmartHostSink()
+    loop = asyncio.get_running_loop()
+    from aiosmtpd.smtp import SMTP
+
+    probe = await loop.create_server(lambda: SMTP(sink), host="127.0.0.1", port=0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    settings = make_settings(db_url, port, tmp_path)
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: _attempts(settings, 2), what="two failed attempts")
+        sink.server = await loop.create_server(lambda: SMTP(sink), host="127.0.0.1", port=port)
+        await until(lambda: len(sink.received) == 1, what="delivery once the smart host is up")
+        sink.server.close()
+    (row,) = await outbox_rows(settings)
+    assert row["status"] == "sent"
+
+
+async def test_5xx_is_recorded_failed_and_not_retried(smart_host: SmartHostSink, settings: Settings) -> None:
+    smart_host.answers = ["550 5.1.1 no such user"]
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: _status(settings, "failed"), what="the failure")
+        await asyncio.sleep(0.5)
+    assert smart_host.received == []
+    (row,) = await outbox_rows(settings)
+    assert row["attempts"] == 1 and "550" in str(row["last_error"])
+
+
+async def test_temporary_failures_give_up_at_deadline(smart_host: SmartHostSink, db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, smart_host.port, tmp_path, outbound__retry_deadline=0.4,
+                             outbound__retry_initial_delay=0.1, outbound__retry_max_delay=0.1)
+    smart_host.answers = ["451 4.3.0 later"] * 100
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: _status(settings, "failed"), what="the deadline")
+    (row,) = await outbox_rows(settings)
+    assert "gave up after" in str(row["last_error"]) and "451" in str(row["last_error"])
+    assert smart_host.received == []
+
+
+async def test_restart_never_resends_a_sent_mail(smart_host: SmartHostSink, settings: Settings) -> None:
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: len(smart_host.received) == 1, what="the acknowledgement")
+    async with running(settings):
+        await asyncio.sleep(0.6)
+    assert len(smart_host.received) == 1
+    assert (await counts(settings))["outbox"] == {"sent": 1}
+
+
+async def test_lease_keeps_two_senders_from_sharing_a_mail(smart_host: SmartHostSink, settings: Settings) -> None:
+    engine = await open_engine(settings)
+    try:
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            for i in range(20):
+                await outbox.enqueue(conn, ticket_id=None, kind="test", message_id=f"m{i}@x",
+                                     envelope_from="support@example.test", envelope_to=[f"c{i}@client.example"],
+                                     raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now,
+                                     deadline=now + timedelta(hours=1))
+        a = Sender(settings.outbound, engine, lambda: datetime.now(UTC))
+        b = Sender(settings.outbound, engine, lambda: datetime.now(UTC))
+        sent = await asyncio.gather(a.send_due(), b.send_due())
+        assert sum(sent) == 20
+    finally:
+        await engine.dispose()
+    assert sorted(e.rcpt_tos[0] for e in smart_host.received) == sorted(f"c{i}@client.example" for i in range(20))
+
+
+def test_retry_delay_doubles_and_caps() -> None:
+    s = make_settings("sqlite://", 25, Path("/tmp"), outbound__retry_initial_delay=30,
+                      outbound__retry_max_delay=100).outbound
+    assert [retry_delay(s, n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 100, 100]
+
+
+async def _status(settings: Settings, status: str) -> bool:
+    return (await counts(settings))["outbox"].get(status, 0) >= 1
+
+
+async def _attempts(settings: Settings, n: int) -> bool:
+    rows = await outbox_rows(settings)
+    return bool(rows) and int(rows[0]["attempts"]) >= n  # type: ignore[call-overload]
