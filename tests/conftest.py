@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import smtplib
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -142,6 +145,11 @@ async def smart_host() -> AsyncIterator[SmartHostSink]:
 # ---------------------------------------------------------------- settings and daemon
 
 def make_settings(db_url: str, smart_host_port: int, tmp_path: Path, **overrides: Any) -> Settings:
+    return from_dict(settings_data(db_url, smart_host_port, **overrides), str(tmp_path / "config.toml"))
+
+
+def settings_data(db_url: str, smart_host_port: int, **overrides: Any) -> dict[str, Any]:
+    """A test config as a dict; `section__key=value` overrides one entry."""
     data: dict[str, Any] = {
         "gateway": {"addresses": ["support@example.test", "help@example.test"],
                     "from": "Support <support@example.test>", "locale": "fr", "secret": SECRET},
@@ -158,7 +166,35 @@ def make_settings(db_url: str, smart_host_port: int, tmp_path: Path, **overrides
     for dotted, value in overrides.items():
         section, _, key = dotted.partition("__")
         data.setdefault(section, {})[key] = value
-    return from_dict(data, str(tmp_path / "config.toml"))
+    return data
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """Write a config dict as TOML (tables, arrays of tables, scalars and lists of strings)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v), ensure_ascii=False)
+
+    lines: list[str] = []
+    for section, body in data.items():
+        if isinstance(body, list):
+            for item in body:
+                lines += [f"[[{section}]]", *(f"{k} = {value(v)}" for k, v in item.items()), ""]
+        else:
+            lines += [f"[{section}]", *(f"{k} = {value(v)}" for k, v in body.items()), ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def cli(config: Path, *args: str, stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """Run the real command line in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "mailgate", "-c", str(config), *args], input=stdin,
+                          capture_output=True, timeout=timeout, cwd=Path(__file__).parent.parent)
 
 
 @pytest.fixture

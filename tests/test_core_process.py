@@ -174,3 +174,13 @@ def test_core_imports_no_io_clock_or_shell() -> None:
                 if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
                     offenders.append(f"{path.name}: {name}")
     assert offenders == []
+
+
+def test_compose_to_internationalised_mailbox_uses_utf8_headers() -> None:
+    draft = OutgoingDraft(kind="ack", template="ack", to=Address("jdöe@mächine.example", 'Jöhn "JD" Doe'),
+                          locale="fr", in_reply_to=None, references=())
+    raw = compose.build(draft, sender=compose.Sender(Address("support@example.test", "Support"), LOOP),
+                        subject="[#1] x", body="b\n", message_id="mg.1.t.sig@example.test",
+                        date=datetime(2022, 1, 10, tzinfo=UTC))
+    assert 'To: "Jöhn \\"JD\\" Doe" <jdöe@mächine.example>'.encode() in raw
+    assert parse(raw).to[0].email == "jdöe@mächine.example"

@@ -121,3 +121,16 @@ async def _status(settings: Settings, status: str) -> bool:
 async def _attempts(settings: Settings, n: int) -> bool:
     rows = await outbox_rows(settings)
     return bool(rows) and int(rows[0]["attempts"]) >= n  # type: ignore[call-overload]
+
+
+async def test_internationalised_address_without_smtputf8_fails_cleanly(
+    smart_host: SmartHostSink, settings: Settings
+) -> None:
+    raw = ("From: Jöhn <jdöe@mächine.example>\r\nTo: support@example.test\r\nSubject: x\r\n"
+           "Message-ID: <u1@mächine.example>\r\n\r\nbody\r\n").encode()
+    async with running(settings) as daemon:
+        await smtp_send(daemon.smtp_port, raw)  # smtplib sends 8-bit headers as they are
+        await until(lambda: _status(settings, "failed"), what="the refusal")
+    (row,) = await outbox_rows(settings)
+    assert "SMTPUTF8" in str(row["last_error"]) or "does not support" in str(row["last_error"])
+    assert smart_host.received == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 
 from mailgate.core.loops import LOOP_HEADER
@@ -30,7 +30,9 @@ def build(
     date: datetime,
 ) -> bytes:
     """The complete mail. Threading headers point at the mail we answer; ours marks it automatic."""
-    msg = EmailMessage()
+    international = not (draft.to.email.isascii() and sender.address.email.isascii())
+    policy = SMTPUTF8 if international else SMTP  # RFC 6532 mailboxes need SMTPUTF8 end to end
+    msg = EmailMessage(policy=policy)
     msg["From"] = sender.address.formatted()
     msg["To"] = draft.to.formatted()
     msg["Subject"] = subject
@@ -46,4 +48,4 @@ def build(
     msg[LOOP_HEADER] = sender.loop_token
     msg.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg["Content-Language"] = draft.locale  # after set_content, which clears Content-* headers
-    return msg.as_bytes(policy=SMTP)
+    return msg.as_bytes(policy=policy)

@@ -58,6 +58,10 @@ class Address:
     name: str = ""
 
     def formatted(self) -> str:
+        """For a header. An internationalised mailbox (RFC 6532) is written as UTF-8 as it is."""
+        if not self.email.isascii():
+            name = self.name.replace("\\", "\\\\").replace('"', '\\"')
+            return f'"{name}" <{self.email}>' if name else self.email
         return formataddr((self.name, self.email)) if self.name else self.email
 
 

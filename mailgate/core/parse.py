@@ -139,7 +139,7 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None]:
         ctype = part.get_content_type()
         if ctype not in ("text/plain", "text/html"):
             continue
-        if (part.get("content-disposition") or "").strip().lower().startswith("attachment"):
+        if str(part.get("content-disposition") or "").strip().lower().startswith("attachment"):
             continue
         try:
             payload = part.get_payload(decode=True)

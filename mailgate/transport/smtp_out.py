@@ -65,7 +65,11 @@ class SmartHost:
         """Send one mail. Never raises for SMTP or network trouble: the result says what happened."""
         try:
             client = await self._connect()
-            refused, response = await client.sendmail(envelope_from, envelope_to, raw)
+            international = not all(a.isascii() for a in (envelope_from, *envelope_to))
+            refused, response = await client.sendmail(
+                envelope_from, envelope_to, raw, mail_options=["SMTPUTF8"] if international else [])
+        except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8 for an internationalised address
+            return SendResult("permanent", f"smart host does not support it: {exc}")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)

@@ -1,0 +1,211 @@
+"""The real `mailgate` command line in subprocesses: ingest, replay, check, tickets, status, run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from mailgate.config import from_dict
+from tests.conftest import (
+    SmartHostSink,
+    cli,
+    counts,
+    eml,
+    running,
+    settings_data,
+    smtp_send,
+    until,
+    write_config,
+)
+
+REPO = Path(__file__).parent.parent
+
+
+async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: SmartHostSink, tmp_path: Path) -> None:
+    data = settings_data(db_url, smart_host.port)
+    config = write_config(tmp_path / "config.toml", data)
+    first = await asyncio.to_thread(cli, config, "ingest", "--sender", "fabrice@client.example",
+                                    "--recipient", "support@example.test", stdin=eml("new_request.eml"))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == b"stored as 1"
+    again = await asyncio.to_thread(cli, config, "ingest", stdin=eml("new_request.eml"))
+    assert again.returncode == 0 and b"duplicate" in again.stdout
+
+    settings = from_dict(data, str(config))
+    async with running(settings):  # the daemon picks up mail stored by another process
+        await until(lambda: len(smart_host.received) == 1, what="the acknowledgement")
+
+    listing = await asyncio.to_thread(cli, config, "tickets", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    (row,) = json.loads(listing.stdout)
+    assert (row["id"], row["status"], row["requester"]) == (1, "open", "fabrice@client.example")
+
+    shown = await asyncio.to_thread(cli, config, "tickets", "show", "1", "--json")
+    t = json.loads(shown.stdout)
+    for key in ("id", "status", "type", "level", "priority", "requester", "assignee", "title", "created_at",
+                "messages", "events"):
+        assert key in t
+    assert [m["direction"] for m in t["messages"]] == ["in", "out"]
+    assert {"from", "to", "subject", "message_id", "body"} <= t["messages"][0].keys()
+
+    status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
+    assert status == {"inbound": {"total": 1, "received": 0, "processed": 1, "ignored": 0, "shunted": 0},
+                      "outbox": {"queued": 0, "sent": 1, "failed": 0}}
+    missing = await asyncio.to_thread(cli, config, "tickets", "show", "42")
+    assert missing.returncode == 1 and b"no ticket #42" in missing.stderr
+
+
+@pytest.mark.parametrize("problem", ["database unreachable", "config invalid"])
+def test_ingest_temporary_failure_exits_75(problem: str, tmp_path: Path) -> None:
+    if problem == "database unreachable":
+        data = settings_data("postgresql://postgres@127.0.0.1:1/test", 25)
+    else:
+        data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25)
+        del data["gateway"]["secret"]
+    config = write_config(tmp_path / "config.toml", data)
+    result = cli(config, "ingest", stdin=eml("new_request.eml"))
+    assert result.returncode == 75, result.stderr
+    assert b"mailgate:" in result.stderr
+
+
+def test_ingest_empty_input_is_a_data_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25))
+    result = cli(config, "ingest", stdin=b"")
+    assert result.returncode == 65 and b"empty input" in result.stderr
+
+
+async def test_shunted_mail_is_kept_and_replayed(db_url: str, smart_host: SmartHostSink, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    data = settings_data(db_url, smart_host.port, gateway__templates=str(templates))
+    config = write_config(tmp_path / "config.toml", data)
+    settings = from_dict(data, str(config))
+    ack = templates / "fr" / "ack.txt.j2"
+    good = ack.read_text()
+    async with running(settings) as daemon:
+        ack.write_text("Bonjour {{ no_such_variable }}\n")  # an admin's broken edit, after start-up
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+        await until(lambda: _inbound(settings, "shunted", 1), what="the shunt")
+        ack.write_text(good)
+        # the worker goes on with the next mail
+        await smtp_send(daemon.smtp_port, eml("latin1_prefixes.eml"))
+        await until(lambda: _inbound(settings, "processed", 1), what="the next mail")
+    status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
+    assert status["inbound"]["shunted"] == 1 and status["outbox"]["sent"] == 1
+
+    replayed = await asyncio.to_thread(cli, config, "replay", "1")
+    assert replayed.returncode == 0, replayed.stderr
+    assert b"mail 1: processed, ticket #" in replayed.stdout
+    assert (await counts(settings))["inbound"] == {"processed": 2}
+    again = await asyncio.to_thread(cli, config, "replay", "1")
+    assert again.returncode == 1 and b"no shunted mail with id 1" in again.stderr
+    listing = json.loads((await asyncio.to_thread(cli, config, "tickets", "list", "--json")).stdout)
+    assert sorted(t["requester"] for t in listing) == ["fabrice@client.example", "renee@client.example"]
+
+
+def test_check_reports_every_problem_with_file_and_key(tmp_path: Path) -> None:
+    data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25)
+    good = write_config(tmp_path / "good.toml", data)
+    ok = cli(good, "check")
+    assert ok.returncode == 0 and b"OK" in ok.stdout
+    data["gateway"]["secret"] = "short"
+    data["agents"][1]["level"] = 7
+    data["smtp"]["prot"] = 25
+    bad = write_config(tmp_path / "bad.toml", data)
+    result = cli(bad, "check")
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert f"{bad}: gateway.secret: String should have at least 16 characters" in err
+    assert f"{bad}: agents[1].level: Input should be less than or equal to 4" in err
+    assert f"{bad}: smtp.prot: Extra inputs are not permitted" in err
+    (tmp_path / "broken.toml").write_text("[gateway\n")
+    assert b"not valid TOML" in cli(tmp_path / "broken.toml", "check").stderr
+    assert b"no such file" in cli(tmp_path / "absent.toml", "check").stderr
+
+
+def test_check_and_run_refuse_broken_templates(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "en" / "ack.txt.j2").write_text("Hello {{ ticket.number }\n")
+    data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25, gateway__templates=str(templates))
+    config = write_config(tmp_path / "config.toml", data)
+    result = cli(config, "check")
+    assert result.returncode == 1 and b"en/ack.txt.j2:1" in result.stderr
+    run = cli(config, "run")
+    assert run.returncode == 78 and b"refusing to start" in run.stderr
+
+
+def test_run_refuses_invalid_config(tmp_path: Path) -> None:
+    data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25)
+    data["gateway"]["addresses"] = []
+    result = cli(write_config(tmp_path / "config.toml", data), "run")
+    assert result.returncode == 78
+    assert b"gateway.addresses" in result.stderr
+
+
+async def test_run_serves_and_stops_cleanly_on_sigterm(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    port = _free_port()
+    data = settings_data(f"sqlite:///{tmp_path / 'run.sqlite3'}", smart_host.port, smtp__port=port, log__level="info")
+    config = write_config(tmp_path / "config.toml", data)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mailgate", "-c", str(config), "run", cwd=REPO,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await until(lambda: _listening(port), timeout=20, what="the listener")
+        await smtp_send(port, eml("new_request.eml"))
+        await until(lambda: len(smart_host.received) == 1, what="the acknowledgement")
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err
+    assert b"stopped" in err
+
+
+@pytest.mark.postgres
+async def test_postgresql_schema_must_be_upgraded_first(tmp_path: Path, pg_database: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    base = pg_database.rpartition("/")[0]
+    admin = create_async_engine(f"{base}/test", isolation_level="AUTOCOMMIT")
+    name = pg_database.rpartition("/")[2] + "_empty"
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        config = write_config(tmp_path / "config.toml", settings_data(
+            f"{base}/{name}".replace("+asyncpg", ""), 25, smtp__port=_free_port()))
+        current = await asyncio.to_thread(cli, config, "db", "current")
+        assert b"database: (empty)" in current.stdout
+        refused = await asyncio.to_thread(cli, config, "run")
+        assert refused.returncode == 78 and b"mailgate db upgrade" in refused.stderr
+        upgraded = await asyncio.to_thread(cli, config, "db", "upgrade")
+        assert upgraded.returncode == 0 and b"schema at revision 0001" in upgraded.stdout
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def _inbound(settings, status: str, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return (await counts(settings))["inbound"].get(status, 0) >= n
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
