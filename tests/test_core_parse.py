@@ -54,6 +54,7 @@ def test_charset_fallbacks() -> None:
     assert codec_for("ANSI_X3.110-1983") == "iso8859-1"
     assert codec_for("no-such-thing") == "utf-8"
     assert codec_for(None) == "utf-8"
+    assert codec_for("utf\x00-8") == "utf-8"  # found by the fuzz test below
     assert decode_bytes("été".encode("cp1252"), "utf-8") == "été"  # mislabelled Windows Latin-1
     assert decode_bytes(b"caf\xe9", None) == "café"
     assert decode_bytes("naïve".encode(), "iso-8859-1") == "naÃ¯ve"  # a valid declared charset wins

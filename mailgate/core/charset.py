@@ -31,7 +31,7 @@ def codec_for(label: str | None) -> str:
     name = _ALIASES.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside the label
         return "utf-8"
 
 
