@@ -40,7 +40,8 @@ class Renderer:
         except jinja2.TemplateNotFound:
             raise TemplateError(f"{self.folder / path}: template missing") from None
         except jinja2.TemplateError as exc:
-            line = f":{exc.lineno}" if getattr(exc, "lineno", None) else ""
+            lineno = getattr(exc, "lineno", None)  # syntax errors know their line
+            line = f":{lineno}" if lineno else ""
             raise TemplateError(f"{self.folder / path}{line}: {exc}") from None
 
     def check(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailgate.core.charset import codec_for, decode_bytes, decode_header_value
 from mailgate.core.parse import dedupe_fields, parse

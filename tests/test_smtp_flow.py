@@ -84,7 +84,9 @@ async def test_english_ack_by_config(db_url: str, smart_host: SmartHostSink, tmp
     assert ack["Content-Language"] == "en"
 
 
-async def test_reply_by_our_message_id_from_anyone(daemon: Daemon, smart_host: SmartHostSink, settings: Settings) -> None:
+async def test_reply_by_our_message_id_from_anyone(
+    daemon: Daemon, smart_host: SmartHostSink, settings: Settings
+) -> None:
     ack = message_from_bytes(await first_ticket_and_ack(daemon, smart_host, settings), policy=default)
     # a colleague the customer forwarded our mail to answers without the tag: still ticket #1
     await smtp_send(daemon.smtp_port, reply(ack["Message-ID"].strip("<>"), "Re: suite", "colleague@other.example"))

@@ -12,6 +12,6 @@ _TAGS = re.compile(r"<[^>]*>")
 def html_to_text(html: str) -> str:
     """Readable text of an HTML body; falls back to tag stripping if the converter fails."""
     try:
-        return get_text(html).strip("\n")
+        return str(get_text(html)).strip("\n")
     except Exception:  # inscriptis/lxml refuse some broken documents; never lose the words
         return " ".join(_TAGS.sub(" ", html).split())

@@ -78,7 +78,7 @@ async def mark_failed(conn: AsyncConnection, outbox_id: int, error: str) -> None
 async def next_due(conn: AsyncConnection) -> datetime | None:
     stmt = sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "queued")
     value = (await conn.execute(stmt)).scalar_one_or_none()
-    return value  # func.min keeps the column type, so this is already an aware UTC datetime
+    return value if isinstance(value, datetime) else None  # min() keeps the column type: aware UTC
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:
