@@ -1,7 +1,7 @@
 """SMTP throughput of the real mailgate daemon end to end (accept, ticket, ack sent) vs a bare aiosmtpd server."""
 
 # Usage (from the repository root, about 1-3 minutes on 2 cores):
-#   /tmp/venv/bin/python benchmarks/smtp_throughput.py [--count 500] [--connections 1,4]
+#   .venv/bin/python benchmarks/smtp_throughput.py [--count 500] [--connections 1,4]
 #                                                      [--databases sqlite,postgresql]
 # PostgreSQL is used when postgresql://postgres@127.0.0.1:5432/test answers (trust auth); a fresh
 # database is created and dropped for every run. Every subprocess is killed on the way out.
@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 import random
+import resource
 import signal
 import socket
 import sqlite3
@@ -25,8 +26,9 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
-PY = "/tmp/venv/bin/python"
+PY = sys.executable  # the daemon and the servers run under the same interpreter as this script
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/"
@@ -101,7 +103,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float, what: str, stderr_path: Path | None = None) -> None:
+def wait_listening(port: int, proc: subprocess.Popen[Any], timeout: float, what: str,
+                   stderr_path: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -115,7 +118,7 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float, what: str,
     raise RuntimeError(f"{what} did not listen on port {port} within {timeout:.0f}s")
 
 
-def kill(proc: subprocess.Popen | None) -> None:
+def kill(proc: subprocess.Popen[Any] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.kill()
@@ -171,7 +174,7 @@ def make_mails(n: int, tag: str) -> list[tuple[str, bytes]]:
         sender = f"customer{i}@client.example"
         words = [rng.choice(_WORDS) for _ in range(140)]
         lines = [" ".join(words[j:j + 14]) for j in range(0, len(words), 14)]
-        text = f"Bonjour,\r\n\r\n" + "\r\n".join(lines) + f"\r\n\r\nCordialement,\r\nClient {i}\r\n"
+        text = "Bonjour,\r\n\r\n" + "\r\n".join(lines) + f"\r\n\r\nCordialement,\r\nClient {i}\r\n"
         headers = (
             f"From: Client {i} <{sender}>\r\nTo: Support <{SUPPORT}>\r\n"
             f"Subject: Demande {i}: probleme d'acces au service\r\n"
@@ -276,7 +279,10 @@ class Row:
     p99_ms: float | None = None
     processed_s: float | None = None  # first send -> N processed with N acks queued
     acks_s: float | None = None  # first send -> sink received N
-    cpu_s: float | None = None
+    cpu_s: float | None = None  # server (daemon or baseline) CPU during the run
+    client_cpu_s: float | None = None  # this process: client threads, poller, sink reader
+    sink_cpu_s: float | None = None
+    wall_s: float | None = None  # first send -> end of the measurement
     rss_mb: float | None = None
     exit_code: int | None = None
     note: str = ""
@@ -290,6 +296,11 @@ class Row:
         if self.target == "baseline":
             return self.accept_rate
         return self.n / self.processed_s if self.processed_s else None
+
+
+def self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
 
 
 def fill_latency(row: Row, res: SendResult) -> None:
@@ -308,12 +319,15 @@ def run_baseline(n: int, conns: int) -> Row:
                             stderr=subprocess.PIPE)
     try:
         wait_listening(port, proc, 20, "baseline server")
-        cpu0 = cpu_seconds(proc.pid) or 0.0
-        res, threads = send_all(port, make_mails(n, f"base{conns}-{uuid.uuid4().hex[:8]}"), conns)
+        mails = make_mails(n, f"base{conns}-{uuid.uuid4().hex[:8]}")
+        cpu0, self0 = cpu_seconds(proc.pid) or 0.0, self_cpu()
+        res, threads = send_all(port, mails, conns)
         if not join_all(threads, time.monotonic() + RUN_TIMEOUT):
             row.note += "TIMEOUT sending; "
         fill_latency(row, res)
+        row.wall_s = row.accept_s
         row.cpu_s = (cpu_seconds(proc.pid) or 0.0) - cpu0
+        row.client_cpu_s = self_cpu() - self0
         hwm = proc_status(proc.pid, "VmHWM")
         row.rss_mb = hwm / 1024 if hwm else None
     finally:
@@ -357,7 +371,7 @@ class Poller:
     def __init__(self, sqlite_path: Path | None, pg_url: str | None) -> None:
         self.sqlite_path, self.pg_url = sqlite_path, pg_url
         self.sq: sqlite3.Connection | None = None
-        self.pg = None
+        self.pg: Any = None  # asyncpg.Connection
 
     async def open(self) -> None:
         if self.sqlite_path is not None:
@@ -419,7 +433,7 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
     run_dir = Path(tempfile.mkdtemp(prefix=f"{db}-c{conns}-", dir=workdir))
     pg_name: str | None = None
     sink: Sink | None = None
-    daemon: subprocess.Popen | None = None
+    daemon: subprocess.Popen[Any] | None = None
     err_path = run_dir / "daemon.stderr"
     err_file = None
     try:
@@ -448,7 +462,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
 
         mails = make_mails(n, f"{db}{conns}-{uuid.uuid4().hex[:8]}")
         sink.target = n
-        cpu0 = cpu_seconds(daemon.pid) or 0.0
+        cpu0, self0 = cpu_seconds(daemon.pid) or 0.0, self_cpu()
+        sink0 = cpu_seconds(sink.proc.pid) or 0.0
         res, threads = send_all(port, mails, conns)
         deadline = res.t0 + RUN_TIMEOUT
 
@@ -470,6 +485,9 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
                 await poller.close()
 
         inbound_counts, outbox_counts = asyncio.run(poll())
+        row.wall_s = time.monotonic() - res.t0
+        row.client_cpu_s = self_cpu() - self0
+        row.sink_cpu_s = (cpu_seconds(sink.proc.pid) or 0.0) - sink0
         if not join_all(threads, deadline):
             row.note += "TIMEOUT sending; "
         fill_latency(row, res)
@@ -538,11 +556,18 @@ def print_table(rows: list[Row]) -> None:
             fmt(r.cpu_s, ".1f"), fmt(r.rss_mb, ".1f"), "-" if r.exit_code is None else str(r.exit_code),
         ))
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
-    line = "  ".join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths)))
+    line = "  ".join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True)))
     print(line)
     print("-" * len(line))
     for t in table:
-        print("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(t, widths))))
+        print("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(t, widths, strict=True))))
+    print("\nCPU seconds during each run (2 cores => at most 2 x wall):")
+    print(f"  {'target':8}  {'db':10}  {'C':>1}  {'wall s':>7}  {'server':>7}  {'client+poller':>13}  {'sink':>5}"
+          f"  {'server ms/mail':>14}")
+    for r in rows:
+        per = r.cpu_s / r.n * 1000 if r.cpu_s is not None else None
+        print(f"  {r.target:8}  {r.db:10}  {r.conns:>1}  {fmt(r.wall_s, '.2f'):>7}  {fmt(r.cpu_s, '.2f'):>7}"
+              f"  {fmt(r.client_cpu_s, '.2f'):>13}  {fmt(r.sink_cpu_s, '.2f'):>5}  {fmt(per, '.2f'):>14}")
     notes = [f"  {r.target}/{r.db}/C={r.conns}: {r.note.strip()}" for r in rows if r.note]
     if notes:
         print("\nnotes:")
@@ -562,7 +587,9 @@ def main() -> int:
             ap.error(f"unknown database {d!r}")
 
     print(f"mailgate SMTP throughput: N={args.count} mails per run, connections {conns}, databases {dbs}")
-    print(f"machine: nproc={os.cpu_count()}, python {sys.version.split()[0]} ({sys.executable}), "
+    cpu_model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), "?")
+    print(f"machine: nproc={os.cpu_count()} ({cpu_model}), python {sys.version.split()[0]} ({sys.executable}), "
           f"daemon python {PY}")
     if "postgresql" in dbs:
         why = asyncio.run(pg_reachable())

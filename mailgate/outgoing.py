@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -11,7 +13,15 @@ from mailgate.config import Settings
 from mailgate.core import compose, signing, subject
 from mailgate.core.model import EventSpec, OutgoingDraft
 from mailgate.render import Renderer
-from mailgate.store import outbox, tickets
+from mailgate.store import outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A mail now in the outbox: the event and the message row the caller records with the change."""
+
+    event: EventSpec
+    message: dict[str, Any]
 
 
 class Outgoing:
@@ -22,8 +32,8 @@ class Outgoing:
 
     async def queue(
         self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime
-    ) -> int:
-        """Render, sign and queue one mail about `ticket_id`; it is also recorded on the ticket."""
+    ) -> Queued:
+        """Render, sign and queue one mail about `ticket_id`; the caller records what it returns."""
         s = self.settings
         context = {
             "ticket": {"number": ticket_id, "title": title},
@@ -40,13 +50,10 @@ class Outgoing:
             envelope_from=s.sender.email, envelope_to=[draft.to.email], raw=raw, now=now,
             deadline=now + timedelta(seconds=s.outbound.retry_deadline),
         )
-        await tickets.add_message(
-            conn, ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
+        message = dict(
+            ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
             from_addr=s.sender.email, to_addrs=[draft.to.email], cc_addrs=[], subject=subject_line,
             message_id=message_id, body=body, created_at=now,
         )
-        await tickets.add_events(
-            conn, ticket_id, [EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email,
-                                                        "outbox_id": outbox_id})], now, None,
-        )
-        return outbox_id
+        event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})
+        return Queued(event, message)

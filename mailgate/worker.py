@@ -120,24 +120,29 @@ class Worker:
         if outcome.new_ticket is not None:
             ticket_id = await tickets.create(conn, outcome.new_ticket, now)
             title = outcome.new_ticket.title
-            requester = outcome.new_ticket.requester.email
+            if outcome.add_participants:
+                await tickets.add_participants(conn, ticket_id, outcome.add_participants, new_ticket=True)
         else:
             assert outcome.ticket_id is not None
             ticket_id = outcome.ticket_id
             await tickets.touch(conn, ticket_id, now)
-            title = await tickets.title_of(conn, ticket_id)
-            requester = None
-        await tickets.add_participants(conn, ticket_id, outcome.add_participants, requester)
+            title = await tickets.title_of(conn, ticket_id) if outcome.outgoing else ""
+            if outcome.add_participants:
+                await tickets.add_participants(conn, ticket_id, outcome.add_participants)
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        await tickets.add_message(
-            conn, ticket_id=ticket_id, direction="in", inbound_id=row.id, outbox_id=None,
+        messages = [dict(
+            ticket_id=ticket_id, direction="in", inbound_id=row.id, outbox_id=None,
             from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
             created_at=now,
-        )
-        await tickets.add_events(conn, ticket_id, outcome.events, now, row.id)
+        )]
+        events = list(outcome.events)
         for draft in outcome.outgoing:
-            await self.outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now)
+            queued = await self.outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now)
+            events.append(queued.event)
+            messages.append(queued.message)
+        await tickets.add_messages(conn, messages)
+        await tickets.add_events(conn, ticket_id, events, now, row.id)
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
         return Result(row.id, "processed", ticket_id, outcome.disposition, queued=len(outcome.outgoing))
 

@@ -153,6 +153,7 @@ def test_compose_builds_threaded_signed_automatic_mail() -> None:
     assert msg["Content-Language"] == "fr"
     assert msg.get_content().replace("\r\n", "\n") == "Bonjour é\n"
     assert parse(raw).header("x-mailgate-loop") == LOOP  # what we send is recognised when it returns
+    assert b"\r\nSubject: [#1] =?utf-8?q?Cr=C3=A9ation?=\r\n" in raw  # the tag stays readable as sent
 
 
 FORBIDDEN = {"sqlalchemy", "aiosmtpd", "aioimaplib", "aiosmtplib", "structlog", "tenacity", "asyncio",

@@ -52,6 +52,10 @@ async def test_new_mail_opens_ticket_and_sends_signed_ack(
         1, "open", "Ouvert", "assistance", 1, "normal")
     assert t["requester"] == "fabrice@client.example"
     assert t["title"] == "Création de l'utilisateur Fabrice"
+    assert t["participants"] == [
+        {"email": "fabrice@client.example", "name": "Fabrice Martin", "role": "requester"},
+        {"email": "julie@client.example", "name": "Julie Petit", "role": "cc"},
+    ]
     inbound, outbound = t["messages"]
     assert inbound["direction"] == "in" and "créer l'utilisateur Fabrice" in inbound["body"]
     assert inbound["message_id"] == "new-request-1@client.example"

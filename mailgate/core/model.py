@@ -151,7 +151,7 @@ class Outcome:
     disposition: str  # "new_ticket" | "appended" | "ignored"
     new_ticket: NewTicket | None
     ticket_id: int | None
-    add_participants: tuple[Address, ...]
+    add_participants: tuple[Address, ...]  # besides the requester, who is on the ticket itself
     events: tuple[EventSpec, ...]
     outgoing: tuple[OutgoingDraft, ...]
     reason: str = ""

@@ -85,7 +85,7 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         events.append(EventSpec("ack_suppressed", {"reason": silence}))
     return Outcome(
         disposition="new_ticket", new_ticket=ticket, ticket_id=None,
-        add_participants=(requester, *ticket.cc), events=tuple(events), outgoing=outgoing,
+        add_participants=ticket.cc, events=tuple(events), outgoing=outgoing,
     )
 
 

@@ -49,38 +49,44 @@ async def store(
         dedupe_key=dedupe_key(message_id, sender, raw), size=len(raw), raw=raw, status="received",
         attempts=0,
     )
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(inbound_mail).values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(inbound_mail.c.id)
-    )
-    new_id = (await conn.execute(stmt)).scalar_one_or_none()
+    new_id = (await conn.execute(_INSERT[conn.dialect.name], values)).scalar_one_or_none()
     return new_id, new_id is not None
 
 
+# Statements are built once: building and cache-keying them per mail cost more than running them.
+_INSERT = {
+    name: dialect.insert(inbound_mail)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(inbound_mail.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.raw, inbound_mail.c.status)
+_CLAIM_NEXT = (
+    sa.update(inbound_mail)
+    .where(
+        inbound_mail.c.id == sa.select(inbound_mail.c.id)
+        .where(inbound_mail.c.status == "received")
+        .order_by(inbound_mail.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery(),
+        inbound_mail.c.status == "received",
+    )
+    .values(attempts=inbound_mail.c.attempts + 1)
+    .returning(*_COLUMNS)
+)
+_FINISH = (
+    sa.update(inbound_mail)
+    .where(inbound_mail.c.id == sa.bindparam("b_id"))
+    .values(status=sa.bindparam("b_status"), ticket_id=sa.bindparam("b_ticket"),
+            processed_at=sa.bindparam("b_now"), error=sa.bindparam("b_error"))
+)
 
 
 async def claim_next(conn: AsyncConnection) -> InboundRow | None:
     """Claim the oldest unprocessed mail inside the caller's transaction (SKIP LOCKED on PostgreSQL:
     two workers never take the same row; the claim is undone if the transaction rolls back)."""
-    oldest = (
-        sa.select(inbound_mail.c.id)
-        .where(inbound_mail.c.status == "received")
-        .order_by(inbound_mail.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    stmt = (
-        sa.update(inbound_mail)
-        .where(inbound_mail.c.id == oldest, inbound_mail.c.status == "received")
-        .values(attempts=inbound_mail.c.attempts + 1)
-        .returning(*_COLUMNS)
-    )
-    row = (await conn.execute(stmt)).first()
+    row = (await conn.execute(_CLAIM_NEXT)).first()
     return InboundRow(*row) if row else None
 
 
@@ -106,11 +112,8 @@ async def finish(
     error: str | None = None,
 ) -> None:
     """Record the end of processing: processed, ignored (stored, no ticket) or shunted (with the error)."""
-    await conn.execute(
-        sa.update(inbound_mail)
-        .where(inbound_mail.c.id == inbound_id)
-        .values(status=status, ticket_id=ticket_id, processed_at=now, error=error)
-    )
+    await conn.execute(_FINISH, dict(b_id=inbound_id, b_status=status, b_ticket=ticket_id, b_now=now,
+                                     b_error=error))
 
 
 async def shunt(conn: AsyncConnection, inbound_id: int, error: str, now: datetime) -> None:

@@ -49,20 +49,29 @@ async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Tic
     return views
 
 
+# Statements are built once: building and cache-keying them per mail cost more than running them.
+_CREATE = sa.insert(ticket).returning(ticket.c.id)
+_ADD_MESSAGES = sa.insert(message)
+_ADD_EVENTS = sa.insert(event)
+_ADD_PARTICIPANTS = sa.insert(participant)
+_TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(updated_at=sa.bindparam("b_now"))
+
+
 async def create(conn: AsyncConnection, spec: NewTicket, now: datetime) -> int:
     """Insert a new ticket in status open; returns its number."""
-    stmt = sa.insert(ticket).values(
+    values = dict(
         status=Status.OPEN.value, type=spec.type.value, level=spec.level, priority=spec.priority.value,
         title=spec.title[:300], requester=spec.requester.email, requester_name=spec.requester.name[:300],
         assignee=None, locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
-    ).returning(ticket.c.id)
-    return int((await conn.execute(stmt)).scalar_one())
+    )
+    return int((await conn.execute(_CREATE, values)).scalar_one())
 
 
 async def add_participants(
-    conn: AsyncConnection, ticket_id: int, people: Iterable[Address], requester: str | None
+    conn: AsyncConnection, ticket_id: int, people: Iterable[Address], *, new_ticket: bool = False
 ) -> None:
-    existing = set((await conn.execute(
+    """Add Cc'd people not yet on the ticket (a ticket just created has nobody to look up)."""
+    existing: set[str] = set() if new_ticket else set((await conn.execute(
         sa.select(participant.c.email).where(participant.c.ticket_id == ticket_id)
     )).scalars())
     rows = []
@@ -70,19 +79,19 @@ async def add_participants(
         if person.email in existing:
             continue
         existing.add(person.email)
-        role = "requester" if person.email == requester else "cc"
-        rows.append(dict(ticket_id=ticket_id, email=person.email, name=person.name[:300], role=role))
+        rows.append(dict(ticket_id=ticket_id, email=person.email, name=person.name[:300], role="cc"))
     if rows:
-        await conn.execute(sa.insert(participant), rows)
+        await conn.execute(_ADD_PARTICIPANTS, rows)
 
 
 async def touch(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
-    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(updated_at=now))
+    await conn.execute(_TOUCH, dict(b_id=ticket_id, b_now=now))
 
 
-async def add_message(conn: AsyncConnection, **values: Any) -> int:
-    stmt = sa.insert(message).values(**values).returning(message.c.id)
-    return int((await conn.execute(stmt)).scalar_one())
+async def add_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Record messages on tickets: one statement for all the messages of one change."""
+    if rows:
+        await conn.execute(_ADD_MESSAGES, rows)
 
 
 async def add_events(
@@ -92,7 +101,7 @@ async def add_events(
     rows = [dict(ticket_id=ticket_id, at=now, kind=e.kind, data=dict(e.data), inbound_id=inbound_id)
             for e in events]
     if rows:
-        await conn.execute(sa.insert(event), rows)
+        await conn.execute(_ADD_EVENTS, rows)
 
 
 async def title_of(conn: AsyncConnection, ticket_id: int) -> str:
@@ -111,7 +120,8 @@ async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None
     if row is None:
         return None
     result = _ticket_dict(row._mapping)
-    result["participants"] = [
+    result["participants"] = [dict(email=result["requester"], name=result["requester_name"], role="requester")]
+    result["participants"] += [
         dict(email=p.email, name=p.name, role=p.role)
         for p in await conn.execute(
             sa.select(participant).where(participant.c.ticket_id == ticket_id).order_by(participant.c.email))
