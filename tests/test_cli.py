@@ -97,6 +97,7 @@ async def test_shunted_mail_is_kept_and_replayed(db_url: str, smart_host: SmartH
         # the worker goes on with the next mail
         await smtp_send(daemon.smtp_port, eml("latin1_prefixes.eml"))
         await until(lambda: _inbound(settings, "processed", 1), what="the next mail")
+        await until(lambda: len(smart_host.received) == 1, what="the next mail's acknowledgement")
     status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
     assert status["inbound"]["shunted"] == 1 and status["outbox"]["sent"] == 1
 

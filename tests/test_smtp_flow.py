@@ -72,7 +72,8 @@ async def test_new_mail_opens_ticket_and_sends_signed_ack(
     assert verify_message_id(ack["Message-ID"].strip("<>"), SECRET.encode()) == 1
     assert "enregistrée sous le numéro #1" in ack.get_content()
     assert outbound["message_id"] == ack["Message-ID"].strip("<>")
-    assert (await counts(settings))["outbox"] == {"sent": 1}
+    # the smart host has the mail before mailgate records it as sent: wait for the record
+    await until(lambda: _outbox_is(settings, {"sent": 1}), what="the outbox row marked sent")
 
 
 async def test_english_ack_by_config(db_url: str, smart_host: SmartHostSink, tmp_path: Path) -> None:
@@ -208,6 +209,10 @@ async def test_postgresql_down_answers_451(smart_host: SmartHostSink, tmp_path: 
     finally:
         server.close()
         await engine.dispose()
+
+
+async def _outbox_is(settings: Settings, expected: dict[str, int]) -> bool:
+    return (await counts(settings))["outbox"] == expected
 
 
 async def _processed(settings: Settings, n: int) -> bool:
