@@ -236,13 +236,14 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Counts of inbound mail (total; waiting as received, processed, ignored, shunted) and of the
-    outbox (queued, sent, failed)."""
-    from mailgate.store import inbound, outbox
+    """Counts of inbound mail (total; waiting as received, processed, ignored, shunted), of the
+    outbox (queued, sent, failed), and each IMAP mailbox's state."""
+    from mailgate.store import imap_state, inbound, outbox
 
-    async def counts(conn: Any) -> dict[str, dict[str, int]]:
+    async def counts(conn: Any) -> dict[str, Any]:
         i, o = await inbound.counts(conn), await outbox.counts(conn)
         return {
+            "imap": await imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in ("received", "processed", "ignored", "shunted")}},
             "outbox": {k: o.get(k, 0) for k in ("queued", "sent", "failed")},
@@ -252,8 +253,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    for area, values in result.items():
-        click.echo(f"{area}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    for area in ("inbound", "outbox"):
+        click.echo(f"{area}: " + ", ".join(f"{k} {v}" for k, v in result[area].items()))
+    for box in result["imap"]:
+        state = "connected" if box["connected"] else "disconnected"
+        click.echo(f"imap {box['mailbox']}: {state}, last poll {box['last_poll_at'] or 'never'}, "
+                   f"last uid {box['last_uid']} (uidvalidity {box['uidvalidity']}), {box['stored']} stored, "
+                   f"{box['errors']} error(s) since last success"
+                   + (f", last: {box['last_error']}" if box["last_error"] else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,6 +85,49 @@ class Outbound(_Section):
         return self.password
 
 
+class Imap(_Section):
+    """One mailbox to poll. The password never has to be in the config file itself."""
+
+    name: str | None = None  # how logs and `status` call it; username@host/folder by default
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)  # 993 with tls = implicit, else 143
+    tls: Literal["implicit", "none"] = "implicit"  # STARTTLS: not offered by aioimaplib
+    tls_verify: bool = True
+    username: str
+    auth: Literal["login", "xoauth2"] = "login"
+    password_env: str | None = None  # environment variable holding the password
+    password_file: str | None = None  # file holding the password (first line)
+    token_file: str | None = None  # xoauth2: file holding the access token
+    token_command: str | None = None  # xoauth2: command printing the access token
+    folder: str = "INBOX"
+    after: Literal["move", "flag"] = "move"  # once stored: move the mail, or flag it \Seen
+    move_to: str = "mailgate/processed"  # created if missing
+    oversize_folder: str | None = None  # mail over max_message_size goes there; else it stays put
+    idle: bool = True  # IMAP IDLE when the server offers it; polling otherwise
+    idle_timeout: float = Field(default=25 * 60.0, gt=0)  # re-IDLE before servers drop us (~30 min)
+    poll_interval: float = Field(default=60.0, gt=0)
+    batch: int = Field(default=50, ge=1, le=1000)  # mails per UID FETCH
+    timeout: float = Field(default=30.0, gt=0)
+    backoff_initial: float = Field(default=1.0, gt=0)  # seconds; doubles after each failure
+    backoff_max: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Imap:
+        if self.auth == "login" and not (self.password_env or self.password_file):
+            raise ValueError("login needs password_env or password_file")
+        if self.auth == "xoauth2" and not (self.token_file or self.token_command):
+            raise ValueError("xoauth2 needs token_file or token_command")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.name or f"{self.username}@{self.host}/{self.folder}"
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
 class Worker(_Section):
     poll_interval: float = Field(default=1.0, gt=0)  # seconds between scans for mail from other processes
 
@@ -113,7 +156,16 @@ class Settings(_Section):
     worker: Worker = Worker()
     log: Log = Log()
     agents: list[Agent] = []
+    imap: list[Imap] = []
     source: str = "<memory>"  # the file it came from
+
+    @model_validator(mode="after")
+    def _unique_mailboxes(self) -> Settings:
+        keys = [m.key for m in self.imap]
+        doubled = sorted({k for k in keys if keys.count(k) > 1})
+        if doubled:
+            raise ValueError(f"two [[imap]] entries share the name {', '.join(doubled)}: give each a name")
+        return self
 
     @property
     def sender(self) -> Address:

@@ -1,4 +1,4 @@
-"""Shell: the daemon: SMTP listener, worker and outbox sender in one asyncio TaskGroup.
+"""Shell: the daemon: SMTP listener, IMAP pollers, worker and outbox sender in one asyncio TaskGroup.
 
 A task that dies stops the daemon loudly; SIGTERM/SIGINT stop taking mail, finish the mail in hand
 and return.
@@ -19,6 +19,7 @@ from mailgate.render import Renderer
 from mailgate.sender import Sender
 from mailgate.store.schema import open_engine
 from mailgate.transport import smtp_in
+from mailgate.transport.imap_in import MailboxPoller
 from mailgate.worker import Worker
 
 logger = log.get("daemon")
@@ -33,6 +34,7 @@ class Daemon:
         self.server: asyncio.Server | None = None
         self.worker: Worker | None = None
         self.sender: Sender | None = None
+        self.pollers: list[MailboxPoller] = []
 
     @property
     def smtp_port(self) -> int:
@@ -49,6 +51,10 @@ class Daemon:
         self.worker = Worker(self.settings, self.engine, Outgoing(self.settings, renderer), self.clock)
         self.sender = Sender(self.settings.outbound, self.engine, self.clock)
         self.worker.on_queued.append(self.sender.wake)
+        self.pollers = [
+            MailboxPoller(self.settings, mailbox, self.engine, self.clock, on_stored=self.worker.wake.set)
+            for mailbox in self.settings.imap
+        ]
         if self.settings.smtp.enabled:
             handler = smtp_in.InboundHandler(self.settings, self.engine, self.clock,
                                              on_stored=self.worker.wake.set)
@@ -69,6 +75,8 @@ class Daemon:
                 tasks.create_task(self.worker.run(self.stop_event), name="worker")
                 tasks.create_task(self.sender.run(self.stop_event), name="sender")
                 tasks.create_task(self._watch_stop(), name="stop")
+                for poller in self.pollers:
+                    tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")
         finally:
             await self.engine.dispose()
             logger.info("stopped")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything and run every test (the README's test command; .ci/run calls it).
 # Needs: python3 >= 3.11 with venv. Starts the local PostgreSQL if it is installed but down,
-# installs it from Debian's packages if it is missing (root), and makes the PostgreSQL tests
-# mandatory: they fail rather than skip when the server cannot be reached.
+# installs it from Debian's packages if it is missing (root), installs dovecot-imapd the same way,
+# and makes the PostgreSQL and IMAP tests mandatory: they fail rather than skip when a server is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,16 @@ else
   log "PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL tests will fail"
 fi
 
+# --- dovecot, the real IMAP server the poller tests run against (started by the tests themselves)
+if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing dovecot-imapd from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+  else
+    log "dovecot is missing and cannot be installed here: the IMAP tests will fail"
+  fi
+fi
+
 # --- Python environment
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
@@ -44,5 +54,5 @@ fi
 
 # --- Tests
 log "running the tests"
-export MAILGATE_REQUIRE_PG=1
+export MAILGATE_REQUIRE_PG=1 MAILGATE_REQUIRE_DOVECOT=1
 exec .venv/bin/python -m pytest "$@"

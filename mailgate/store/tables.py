@@ -133,3 +133,17 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
 )
+
+# Per IMAP mailbox: where the poller stands, for restarts and for `mailgate status`.
+imap_state = sa.Table(
+    "imap_state", metadata,
+    sa.Column("mailbox", sa.String(500), primary_key=True),  # the [[imap]] entry's name
+    sa.Column("uidvalidity", sa.BigInteger),
+    sa.Column("last_uid", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("connected", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_poll_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("errors", sa.Integer, nullable=False, server_default="0"),  # failures since the last success
+    sa.Column("stored", sa.BigInteger, nullable=False, server_default="0"),  # mails stored, all time
+)
