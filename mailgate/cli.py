@@ -131,19 +131,12 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the database schema up to date."""
     from mailgate.store import migrate
-    from mailgate.store.schema import engine_for
 
-    settings = _settings(ctx)
+    async def upgrade(engine: Any) -> str | None:
+        await migrate.upgrade(engine)
+        return await migrate.current(engine)
 
-    async def go() -> str | None:
-        engine = engine_for(settings)
-        try:
-            await migrate.upgrade(engine)
-            return await migrate.current(engine)
-        finally:
-            await engine.dispose()
-
-    click.echo(f"schema at revision {_run(go())}")
+    click.echo(f"schema at revision {_with_engine(ctx, upgrade)}")
 
 
 @db.command("current")
@@ -151,18 +144,24 @@ def db_upgrade(ctx: click.Context) -> None:
 def db_current(ctx: click.Context) -> None:
     """Print the database's schema revision and the one this code needs."""
     from mailgate.store import migrate
+
+    click.echo(f"database: {_with_engine(ctx, migrate.current) or '(empty)'}; code: {migrate.head()}")
+
+
+def _with_engine(ctx: click.Context, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `fn(engine)` on the configured database, whatever its schema revision."""
     from mailgate.store.schema import engine_for
 
     settings = _settings(ctx)
 
-    async def go() -> str | None:
+    async def go() -> T:
         engine = engine_for(settings)
         try:
-            return await migrate.current(engine)
+            return await fn(engine)
         finally:
             await engine.dispose()
 
-    click.echo(f"database: {_run(go()) or '(empty)'}; code: {migrate.head()}")
+    return _run(go())
 
 
 def _query(ctx: click.Context, fn: Callable[..., Awaitable[T]], *args: Any) -> T:

@@ -16,7 +16,7 @@ from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Outbound
 from mailgate.store import outbox
-from mailgate.store.db import TEMPORARY_ERRORS
+from mailgate.store.db import repeat_while_up
 from mailgate.store.outbox import OutboxRow
 from mailgate.transport.smtp_out import SendResult, SmartHost
 
@@ -39,19 +39,15 @@ class Sender:
         self.lease = timedelta(seconds=settings.timeout * 3 + 60)
 
     async def run(self, stop: asyncio.Event) -> None:
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                sent = await self.send_due(stop)
-                delay = 0.5
-            except TEMPORARY_ERRORS as exc:
-                logger.warning("database unavailable, will retry", error=str(exc), retry_in=delay)
-                await wait_any(stop, timeout=delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            if sent == 0:
-                await wait_any(stop, self.wake, timeout=await self._idle_time())
-                self.wake.clear()
+        """Send due mail until `stop` is set; the send in hand is always recorded first."""
+        async def step() -> bool:
+            return await self.send_due(stop) > 0
+
+        async def idle() -> None:
+            await wait_any(stop, self.wake, timeout=await self._idle_time())
+            self.wake.clear()
+
+        await repeat_while_up(stop, step, idle, logger)
 
     async def _idle_time(self) -> float:
         async with self.engine.connect() as conn:

@@ -17,7 +17,7 @@ from mailgate.core import process, thread
 from mailgate.core.parse import parse
 from mailgate.outgoing import Outgoing
 from mailgate.store import inbound, tickets
-from mailgate.store.db import TEMPORARY_ERRORS
+from mailgate.store.db import TEMPORARY_ERRORS, repeat_while_up
 from mailgate.store.inbound import InboundRow
 
 logger = log.get("worker")
@@ -45,19 +45,14 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process mail until `stop` is set; the mail in hand is always finished first."""
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                result = await self.process_next()
-                delay = 0.5
-            except TEMPORARY_ERRORS as exc:
-                logger.warning("database unavailable, will retry", error=str(exc), retry_in=delay)
-                await wait_any(stop, timeout=delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            if result is None:
-                await wait_any(stop, self.wake, timeout=self.settings.worker.poll_interval)
-                self.wake.clear()
+        async def step() -> bool:
+            return await self.process_next() is not None
+
+        async def idle() -> None:
+            await wait_any(stop, self.wake, timeout=self.settings.worker.poll_interval)
+            self.wake.clear()
+
+        await repeat_while_up(stop, step, idle, logger)
 
     async def process_next(self) -> Result | None:
         """Claim and process the oldest stored mail; None when there is none."""

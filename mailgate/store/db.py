@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from mailgate.aio import wait_any
 
 # The database is unreachable, locked or refusing for now: retry later, never shunt a mail for it.
 TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, OSError, TimeoutError)
@@ -42,3 +45,25 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One transaction: committed when the block ends, rolled back if it raises."""
     async with engine.begin() as conn:
         yield conn
+
+
+async def repeat_while_up(
+    stop: asyncio.Event,
+    step: Callable[[], Awaitable[bool]],
+    idle: Callable[[], Awaitable[None]],
+    logger: Any,
+) -> None:
+    """Run `step` until `stop`; when it did nothing, `idle`. While the database is unavailable, wait
+    0.5 s, doubling up to 30 s, and try again: such errors are nobody's fault and lose nothing."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            busy = await step()
+            delay = 0.5
+        except TEMPORARY_ERRORS as exc:
+            logger.warning("database unavailable, will retry", error=str(exc), retry_in=delay)
+            await wait_any(stop, timeout=delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        if not busy:
+            await idle()
