@@ -35,10 +35,14 @@ fi
 if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing dovecot-imapd from Debian's packages"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd openssl >/dev/null
   else
     log "dovecot is missing and cannot be installed here: the IMAP tests will fail"
   fi
+fi
+
+if ! command -v openssl >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null  # IMAPS test cert
 fi
 
 # --- Python environment

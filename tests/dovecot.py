@@ -23,11 +23,18 @@ def _free_port() -> int:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self.root = Path(tempfile.mkdtemp(prefix="mailgate-dovecot-"))
         self.root.chmod(0o755)  # dovecot drops privileges: its user must reach the maildir
         self.port = _free_port()
+        self.tls_port = _free_port() if tls else 0
+        ssl_settings = "ssl = no"
+        if tls:  # a self-signed certificate for implicit TLS (IMAPS) on tls_port
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=localhost", "-keyout", str(self.root / "key.pem"),
+                            "-out", str(self.root / "cert.pem")], check=True, capture_output=True)
+            ssl_settings = f"ssl = yes\nssl_cert = <{self.root}/cert.pem\nssl_key = <{self.root}/key.pem"
         self.proc: subprocess.Popen[bytes] | None = None
         if os.getuid() == 0:
             user, group = "nobody", "nogroup"
@@ -46,7 +53,7 @@ listen = 127.0.0.1
 base_dir = {self.root}/run
 state_dir = {self.root}/run
 log_path = {self.root}/dovecot.log
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -71,7 +78,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{

@@ -168,6 +168,36 @@ async def test_bad_password_backs_off_and_smtp_keeps_serving(
     assert dovecot.uids("INBOX") == [1]  # untouched
 
 
+async def test_bad_mailbox_does_not_stop_a_good_one(
+    db_url: str, smart_host: SmartHostSink, tmp_path: Path, dovecot: Dovecot
+) -> None:
+    settings = imap_settings(db_url, smart_host, tmp_path, dovecot)
+    (tmp_path / "wrong-password").write_text("wrong\n")
+    good = settings.imap[0].model_dump()
+    bad = {**good, "name": "broken", "password_file": str(tmp_path / "wrong-password")}
+    settings = settings.model_copy(update={"imap": [type(settings.imap[0])(**bad), settings.imap[0]]})
+    dovecot.append(mail(1))
+    async with running(settings):
+        await until(lambda: len(smart_host.received) == 1, what="mail from the good mailbox")
+    from mailgate.store import imap_state as store
+
+    states = {s["mailbox"]: s for s in await read(settings, store.all_states)}
+    assert states["broken"]["errors"] >= 1 and states["broken"]["stored"] == 0
+    assert states["support"]["stored"] == 1 and states["support"]["errors"] == 0
+
+
+async def test_re_idle_after_idle_timeout_still_wakes(
+    db_url: str, smart_host: SmartHostSink, tmp_path: Path, dovecot: Dovecot
+) -> None:
+    settings = imap_settings(db_url, smart_host, tmp_path, dovecot, idle_timeout=0.3, poll_interval=600)
+    async with running(settings):
+        await until(lambda: _polled(settings), what="the first poll")
+        await asyncio.sleep(1.2)  # several IDLE periods end and start again
+        await asyncio.to_thread(dovecot.append, mail(3))
+        await until(lambda: _stored(settings, 1), timeout=20, what="the mail after re-IDLE")
+    assert (await imap_state(settings))["errors"] == 0
+
+
 async def test_uidvalidity_change_rescans_without_doubles(
     db_url: str, smart_host: SmartHostSink, tmp_path: Path, dovecot: Dovecot
 ) -> None:
@@ -210,6 +240,30 @@ async def test_oversize_mail_is_left_or_moved_aside_not_dropped(
         assert dovecot.uids("INBOX") == [1]
     else:
         assert dovecot.uids("INBOX") == [] and len(dovecot.uids(oversize_folder.replace("/", "."))) == 1
+
+
+@pytest.mark.parametrize("verify", [False, True])
+async def test_implicit_tls(db_url: str, smart_host: SmartHostSink, tmp_path: Path, dovecot: Dovecot,
+                            verify: bool) -> None:
+    tls_server = Dovecot(tls=True)
+    tls_server.start()
+    try:
+        tls_server.append(mail(1))
+        settings = imap_settings(db_url, smart_host, tmp_path, dovecot, port=tls_server.tls_port,
+                                 tls="implicit", tls_verify=verify)
+        async with running(settings):
+            if verify:  # a self-signed certificate is refused, and said so
+                await until(lambda: _errors(settings, 1), what="the certificate refusal")
+            else:
+                await until(lambda: len(smart_host.received) == 1, what="mail over IMAPS")
+        state = await imap_state(settings)
+        if verify:
+            assert "CERTIFICATE_VERIFY_FAILED" in state["last_error"] and state["stored"] == 0
+            assert tls_server.uids("INBOX") == [1]
+        else:
+            assert state["stored"] == 1 and tls_server.uids("INBOX") == []
+    finally:
+        tls_server.close()
 
 
 def test_parse_fetch_with_uid_before_or_after_the_literal() -> None:

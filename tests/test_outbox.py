@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mailgate.config import Settings
 from mailgate.sender import Sender, retry_delay
 from mailgate.store import outbox
@@ -134,3 +136,38 @@ async def test_internationalised_address_without_smtputf8_fails_cleanly(
     (row,) = await outbox_rows(settings)
     assert "SMTPUTF8" in str(row["last_error"]) or "does not support" in str(row["last_error"])
     assert smart_host.received == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_smart_host_auth(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiosmtpd.smtp import SMTP, AuthResult
+
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        login, password = (x.decode() if isinstance(x, bytes) else x
+                           for x in (auth_data.login, auth_data.password))
+        logins.append((login, password))
+        return AuthResult(success=password == "right-password", handled=False)  # aiosmtpd sends 535
+
+    sink = SmartHostSink()
+    loop = asyncio.get_running_loop()
+    sink.server = await loop.create_server(
+        lambda: SMTP(sink, authenticator=authenticator, auth_required=True,
+                     auth_require_tls=False),  # loopback test: no TLS
+        host="127.0.0.1", port=0)
+    sink.port = sink.server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("MG_TEST_SMTP_PASSWORD", "wrong-password")
+    settings = make_settings(db_url, sink.port, tmp_path, outbound__username="mailgate",
+                             outbound__password_env="MG_TEST_SMTP_PASSWORD")
+    try:
+        async with running(settings) as daemon:
+            await smtp_send(daemon.smtp_port, eml("new_request.eml"))
+            await until(lambda: _attempts(settings, 2), what="refused logins")
+            (row,) = await outbox_rows(settings)
+            assert row["status"] == "queued" and "refused our login" in str(row["last_error"])
+            monkeypatch.setenv("MG_TEST_SMTP_PASSWORD", "right-password")  # the admin fixes it
+            await until(lambda: len(sink.received) == 1, what="delivery with the right password")
+    finally:
+        sink.server.close()
+    assert logins[0] == ("mailgate", "wrong-password") and logins[-1] == ("mailgate", "right-password")

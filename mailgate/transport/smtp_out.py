@@ -68,6 +68,9 @@ class SmartHost:
             international = not all(a.isascii() for a in (envelope_from, *envelope_to))
             refused, response = await client.sendmail(
                 envelope_from, envelope_to, raw, mail_options=["SMTPUTF8"] if international else [])
+        except aiosmtplib.SMTPAuthenticationError as exc:  # our config, not the mail: keep it and retry
+            await self._drop()
+            return SendResult("temporary", f"the smart host refused our login: {exc.code} {exc.message}")
         except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8 for an internationalised address
             return SendResult("permanent", f"smart host does not support it: {exc}")
         except aiosmtplib.SMTPRecipientsRefused as exc:
