@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from mailgate.aio import wait_any
+from mailgate.store import sqlite_fast
 
 # The database is unreachable, locked or refusing for now: retry later, never shunt a mail for it.
 TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, OSError, TimeoutError)
@@ -25,7 +27,9 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
     """An engine for `url`. SQLite gets one pooled connection: writes serialise in this process
     instead of fighting for the file lock, and a busy timeout covers other processes (CLI, ingest)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+                                     async_creator=sqlite_fast.creator(database))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
