@@ -14,8 +14,10 @@ import pytest
 
 from mailgate.clock import utcnow
 from mailgate.config import Settings, from_dict
+from mailgate.credentials import SecretError, read_secret
 from mailgate.store.schema import open_engine
-from mailgate.transport.imap_in import ImapError, MailboxPoller, parse_fetch, parse_sizes
+from mailgate.transport.imap_answers import ImapError, delimiter, parse_fetch, parse_sizes, search_uids, uidvalidity
+from mailgate.transport.imap_in import MailboxPoller
 from tests.conftest import SmartHostSink, all_tickets, counts, read, running, settings_data, smtp_send, until
 from tests.dovecot import PASSWORD, USER, Dovecot
 
@@ -278,6 +280,16 @@ def test_parse_fetch_with_uid_before_or_after_the_literal() -> None:
         5: 310, 6: 12}
 
 
+def test_search_uidvalidity_and_separator_answers() -> None:
+    assert search_uids([b"7 3 9", b"Search completed."], above=3) == [7, 9]  # "4:*" also names UID 3
+    assert search_uids([b"", b"Search completed."], above=0) == []
+    assert uidvalidity([b"3 EXISTS", b"OK [UIDVALIDITY 1795437397] UIDs valid", b"done"]) == 1795437397
+    assert uidvalidity([b"3 EXISTS"]) is None
+    assert delimiter([b'(\\Noselect) "." ""', b"List completed."]) == "."
+    assert delimiter([b'(\\Noselect) "/" ""']) == "/"
+    assert delimiter([b"(\\Noselect) NIL \"\""]) == ""
+
+
 async def _polled(settings: Settings) -> bool:
     return (await imap_state(settings)).get("last_poll_at") is not None
 
@@ -304,15 +316,14 @@ def test_credentials_from_env_file_or_command(tmp_path: Path, monkeypatch: pytes
         {"name": "d", "host": "h", "username": "u", "auth": "xoauth2", "token_command": "exit 3"},
     ]
     settings = from_dict(data, str(tmp_path / "config.toml"))  # token_file is relative to this file
-    pollers = [MailboxPoller(settings, m, None, utcnow) for m in settings.imap]  # type: ignore[arg-type]
-    with pytest.raises(ImapError, match="MG_TEST_IMAP_PW is not set"):
-        pollers[0]._secret(None, None, "MG_TEST_IMAP_PW")
+    with pytest.raises(SecretError, match="MG_TEST_IMAP_PW is not set"):
+        read_secret(settings, env="MG_TEST_IMAP_PW")
     monkeypatch.setenv("MG_TEST_IMAP_PW", "pw")
-    assert pollers[0]._secret(None, None, "MG_TEST_IMAP_PW") == "pw"
-    assert pollers[1]._secret("token", None) == "tok-from-file"
-    assert pollers[2]._secret(None, "echo tok-from-cmd") == "tok-from-cmd"
-    with pytest.raises(ImapError, match="token_command failed"):
-        pollers[3]._secret(None, "exit 3")
+    assert read_secret(settings, env="MG_TEST_IMAP_PW") == "pw"
+    assert read_secret(settings, path="token") == "tok-from-file"
+    assert read_secret(settings, command="echo tok-from-cmd") == "tok-from-cmd"
+    with pytest.raises(SecretError, match="command failed"):
+        read_secret(settings, command="exit 3")
     assert [m.effective_port for m in settings.imap] == [993] * 4
 
 

@@ -4,12 +4,8 @@ and only then moves or flags it; IDLE when offered, polling otherwise; reconnect
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import ssl
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import aioimaplib
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,74 +16,27 @@ from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Imap, Settings
 from mailgate.core.parse import dedupe_fields
+from mailgate.credentials import SecretError, read_secret
 from mailgate.store import imap_state, inbound
 from mailgate.store.db import TEMPORARY_ERRORS
-
-logger = log.get("imap_in")
-
-_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
-_FETCH_HEAD = re.compile(rb"^\d+ FETCH \(")
-_UID = re.compile(rb"UID (\d+)")
-_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-
-
-class ImapError(Exception):
-    """The server said NO or BAD, or answered something we cannot use."""
-
+from mailgate.transport.imap_answers import (
+    ImapError,
+    check,
+    delimiter,
+    parse_fetch,
+    parse_sizes,
+    search_uids,
+    uid_set,
+    uidvalidity,
+)
 
 # Everything that means "this session is over; reconnect later".
 SESSION_ERRORS: tuple[type[BaseException], ...] = (
-    ImapError, aioimaplib.Abort, aioimaplib.CommandTimeout, OSError, TimeoutError, ssl.SSLError,
+    ImapError, SecretError, aioimaplib.Abort, aioimaplib.CommandTimeout, OSError, TimeoutError, ssl.SSLError,
     *TEMPORARY_ERRORS,
 )
 
-
-def parse_fetch(lines: list[bytes | bytearray]) -> dict[int, bytes]:
-    """UID -> literal from an aioimaplib UID FETCH answer; the UID may come before or after it."""
-    found: dict[int, bytes] = {}
-    uid: int | None = None
-    literal: bytes | None = None
-
-    def flush() -> None:
-        if uid is not None and literal is not None:
-            found[uid] = literal
-
-    for line in lines:
-        if isinstance(line, bytearray):
-            literal = bytes(line)
-            continue
-        if _FETCH_HEAD.match(line):
-            flush()
-            uid, literal = None, None
-        match = _UID.search(line)
-        if match:
-            uid = int(match.group(1))
-    flush()
-    return found
-
-
-def parse_sizes(lines: list[bytes | bytearray]) -> dict[int, int]:
-    """UID -> RFC822.SIZE from a UID FETCH (UID RFC822.SIZE) answer."""
-    sizes: dict[int, int] = {}
-    for line in lines:
-        if isinstance(line, bytearray):
-            continue
-        uid, size = _UID.search(line), _SIZE.search(line)
-        if uid and size:
-            sizes[int(uid.group(1))] = int(size.group(1))
-    return sizes
-
-
-def _check(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
-    if response.result != "OK":
-        detail = b" ".join(bytes(x) for x in response.lines if isinstance(x, bytes | bytearray))
-        raise ImapError(f"{what}: {response.result} {detail.decode(errors='replace')[:300]}")
-    return response
-
-
-def _uid_set(uids: list[int]) -> str:
-    return ",".join(str(u) for u in uids)
-
+logger = log.get("imap_in")
 
 class MailboxPoller:
     """Keeps one mailbox drained into inbound_mail. Never raises: errors are logged, recorded and
@@ -164,44 +113,19 @@ class MailboxPoller:
         client.protocol.conn_lost_cb = lambda exc: self._lost.set()  # a dead link wakes the waits
         await asyncio.wait_for(client.wait_hello_from_server(), cfg.timeout)
         if cfg.auth == "xoauth2":
-            _check(await client.xoauth2(cfg.username, self._secret(cfg.token_file, cfg.token_command)), "XOAUTH2")
+            token = read_secret(self.settings, path=cfg.token_file, command=cfg.token_command)
+            check(await client.xoauth2(cfg.username, token), "XOAUTH2")
         else:
-            _check(await client.login(cfg.username, self._secret(cfg.password_file, None, cfg.password_env)),
-                   "LOGIN")
+            password = read_secret(self.settings, path=cfg.password_file, env=cfg.password_env)
+            check(await client.login(cfg.username, password), "LOGIN")
         self._delimiter = await self._hierarchy_delimiter(client)
         await self._select(client)
         logger.info("imap connected", mailbox=self.key)
         return client
 
-    def _secret(self, path: str | None, command: str | None, env: str | None = None) -> str:
-        if env:
-            value = os.environ.get(env)
-            if value is None:
-                raise ImapError(f"environment variable {env} is not set")
-            return value
-        if path:
-            p = Path(path)
-            if not p.is_absolute() and self.settings.source != "<memory>":
-                p = Path(self.settings.source).resolve().parent / p
-            try:
-                return p.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, IndexError) as exc:
-                raise ImapError(f"cannot read {p}: {exc}") from None
-        assert command is not None
-        done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
-        if done.returncode != 0 or not done.stdout.strip():
-            raise ImapError(f"token_command failed ({done.returncode}): {done.stderr.strip()[:200]}")
-        return done.stdout.strip().splitlines()[0]
-
     async def _hierarchy_delimiter(self, client: aioimaplib.IMAP4) -> str:
         """`LIST "" ""` names the separator of folder levels ("/" or "." on most servers)."""
-        response = await client.list('""', '""')
-        for line in response.lines:
-            text = bytes(line)
-            match = re.search(rb'\([^)]*\) (?:"(.)"|NIL)', text)  # aioimaplib drops the word LIST
-            if match:
-                return match.group(1).decode() if match.group(1) else ""
-        return "/"
+        return delimiter((await client.list('""', '""')).lines)
 
     def folder_name(self, configured: str) -> str:
         """A configured folder path, written with "/", in the server's own separator."""
@@ -210,12 +134,8 @@ class MailboxPoller:
     async def _select(self, client: aioimaplib.IMAP4) -> None:
         """SELECT the folder and handle a UIDVALIDITY change: every UID we knew is void."""
         folder = self.folder_name(self.cfg.folder)
-        response = _check(await client.select(folder), f"SELECT {folder}")
-        validity = None
-        for line in response.lines:
-            match = _UIDVALIDITY.search(bytes(line))
-            if match:
-                validity = int(match.group(1))
+        response = check(await client.select(folder), f"SELECT {folder}")
+        validity = uidvalidity(response.lines)
         if validity is None:
             raise ImapError(f"SELECT {self.cfg.folder}: no UIDVALIDITY in the answer")
         async with self.engine.begin() as conn:
@@ -266,29 +186,26 @@ class MailboxPoller:
                 raise ImapError("the server closed the connection during IDLE")
             if client.has_pending_idle():
                 client.idle_done()
-            _check(await asyncio.wait_for(idle_task, self.cfg.timeout), "IDLE")
+            check(await asyncio.wait_for(idle_task, self.cfg.timeout), "IDLE")
 
     async def poll_once(self, client: aioimaplib.IMAP4) -> bool:
         """Store one batch of new mail, then move/flag it. True when a full batch was taken."""
         async with self.engine.connect() as conn:
             last_uid = (await imap_state.position(conn, self.key)).last_uid
         criteria = f"UID {last_uid + 1}:*" + (" UNSEEN" if self.cfg.after == "flag" else "")
-        response = _check(await client.uid_search(criteria), "UID SEARCH")
-        uids = sorted(
-            int(tok) for line in response.lines[:-1] for tok in bytes(line).split()
-            if tok.isdigit() and int(tok) > last_uid
-        )
+        response = check(await client.uid_search(criteria), "UID SEARCH")
+        uids = search_uids(response.lines, above=last_uid)
         await self._mark_polled()
         if not uids:
             await self._healthy()
             return False
         batch = uids[: self.cfg.batch]
-        sizes = parse_sizes(_check(await client.uid("fetch", _uid_set(batch), "(UID RFC822.SIZE)"),
+        sizes = parse_sizes(check(await client.uid("fetch", uid_set(batch), "(UID RFC822.SIZE)"),
                                    "UID FETCH SIZE").lines)
         limit = self.settings.smtp.max_message_size
         too_big = [u for u in batch if sizes.get(u, 0) > limit]
         wanted = [u for u in batch if u not in too_big and u in sizes]  # gone meanwhile: skipped
-        raws = parse_fetch(_check(await client.uid("fetch", _uid_set(wanted), "(UID BODY.PEEK[])"),
+        raws = parse_fetch(check(await client.uid("fetch", uid_set(wanted), "(UID BODY.PEEK[])"),
                                   "UID FETCH").lines) if wanted else {}
         missing = sorted(set(wanted) - raws.keys())
         if missing:  # expunged meanwhile, or the server would not give them: they stay where they are
@@ -331,7 +248,7 @@ class MailboxPoller:
             if self.cfg.after == "move":
                 await self._move(client, done, self.cfg.move_to)
             else:
-                _check(await client.uid("store", _uid_set(done), "+FLAGS.SILENT (\\Seen)"), "UID STORE")
+                check(await client.uid("store", uid_set(done), "+FLAGS.SILENT (\\Seen)"), "UID STORE")
         for uid in too_big:
             logger.error("imap mail over max_message_size left in place" if not self.cfg.oversize_folder
                          else "imap mail over max_message_size moved aside", mailbox=self.key, uid=uid,
@@ -344,14 +261,14 @@ class MailboxPoller:
         folder = self.folder_name(configured)
         await self._ensure_folder(client, folder)
         if client.has_capability("MOVE"):
-            _check(await client.uid("move", _uid_set(uids), folder), f"UID MOVE {folder}")
+            check(await client.uid("move", uid_set(uids), folder), f"UID MOVE {folder}")
             return
-        _check(await client.uid("copy", _uid_set(uids), folder), f"UID COPY {folder}")
-        _check(await client.uid("store", _uid_set(uids), "+FLAGS.SILENT (\\Deleted)"), "UID STORE")
+        check(await client.uid("copy", uid_set(uids), folder), f"UID COPY {folder}")
+        check(await client.uid("store", uid_set(uids), "+FLAGS.SILENT (\\Deleted)"), "UID STORE")
         if client.has_capability("UIDPLUS"):
-            _check(await client.uid("expunge", _uid_set(uids)), "UID EXPUNGE")
+            check(await client.uid("expunge", uid_set(uids)), "UID EXPUNGE")
         else:
-            _check(await client.expunge(), "EXPUNGE")
+            check(await client.expunge(), "EXPUNGE")
 
     async def _ensure_folder(self, client: aioimaplib.IMAP4, folder: str) -> None:
         if folder in self._folders:
@@ -359,7 +276,7 @@ class MailboxPoller:
         response = await client.create(folder)
         text = b" ".join(bytes(x) for x in response.lines).upper()
         if response.result != "OK" and b"ALREADYEXISTS" not in text and b"EXISTS" not in text:
-            _check(response, f"CREATE {folder}")
+            check(response, f"CREATE {folder}")
         self._folders.add(folder)
 
     async def _mark_polled(self) -> None:
