@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mailgate.aio import wait_any
 from mailgate.store import sqlite_fast
@@ -42,13 +41,6 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
 
         return engine
     return create_async_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True)
-
-
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    async with engine.begin() as conn:
-        yield conn
 
 
 async def repeat_while_up(

@@ -102,11 +102,6 @@ async def claim_for_replay(conn: AsyncConnection, inbound_id: int) -> InboundRow
     return InboundRow(*row) if row else None
 
 
-async def get_status(conn: AsyncConnection, inbound_id: int) -> str | None:
-    stmt = sa.select(inbound_mail.c.status).where(inbound_mail.c.id == inbound_id)
-    return (await conn.execute(stmt)).scalar_one_or_none()
-
-
 async def finish(
     conn: AsyncConnection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime,
     error: str | None = None,
