@@ -28,7 +28,12 @@ class Outgoing:
     def __init__(self, settings: Settings, renderer: Renderer) -> None:
         self.settings = settings
         self.renderer = renderer
+        # derived from the settings once, not per mail
         self.sender = compose.Sender(address=settings.sender, loop_token=settings.loop_token)
+        self._from = settings.sender.email
+        self._secret = settings.secret
+        self._domain = settings.message_id_domain
+        self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
 
     async def queue(
         self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime
@@ -38,21 +43,21 @@ class Outgoing:
         context = {
             "ticket": {"number": ticket_id, "title": title},
             "requester": {"name": draft.to.name, "email": draft.to.email},
-            "gateway": {"name": s.gateway.name or s.sender.name or s.sender.email, "address": s.sender.email},
+            "gateway": {"name": self._signature_name, "address": self._from},
         }
         body = self.renderer.render(draft.template, draft.locale, context)
-        message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), s.secret, s.message_id_domain)
+        message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), self._secret, self._domain)
         subject_line = subject.tagged(ticket_id, title)
         raw = compose.build(draft, sender=self.sender, subject=subject_line, body=body,
                             message_id=message_id, date=now)
         outbox_id = await outbox.enqueue(
             conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
-            envelope_from=s.sender.email, envelope_to=[draft.to.email], raw=raw, now=now,
+            envelope_from=self._from, envelope_to=[draft.to.email], raw=raw, now=now,
             deadline=now + timedelta(seconds=s.outbound.retry_deadline),
         )
         message = dict(
             ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
-            from_addr=s.sender.email, to_addrs=[draft.to.email], cc_addrs=[], subject=subject_line,
+            from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[], subject=subject_line,
             message_id=message_id, body=body, created_at=now,
         )
         event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -42,6 +43,11 @@ class Worker:
         self.wake = asyncio.Event()  # set by the SMTP edge after a commit
         self.on_queued: list[asyncio.Event] = []  # set after a commit that queued outgoing mail
         self._temporary: dict[int, int] = {}
+        # derived from the settings once, not per mail (the sender address is parsed, the token hashed)
+        self._secret = settings.secret
+        self._own_addresses = settings.own_addresses
+        self._agents = settings.agent_emails
+        self._loop_token = settings.loop_token
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process mail until `stop` is set; the mail in hand is always finished first."""
@@ -62,7 +68,7 @@ class Worker:
         """Process one shunted mail again; None when no shunted mail has that id."""
         return await self._run_claimed(lambda conn: inbound.claim_for_replay(conn, inbound_id))
 
-    async def _run_claimed(self, claim) -> Result | None:  # type: ignore[no-untyped-def]
+    async def _run_claimed(self, claim: Callable[[AsyncConnection], Awaitable[InboundRow | None]]) -> Result | None:
         claimed: InboundRow | None = None
         try:
             async with self.engine.begin() as conn:
@@ -94,18 +100,18 @@ class Worker:
         self._temporary.pop(inbound_id, None)
         async with self.engine.begin() as conn:
             await inbound.shunt(conn, inbound_id, error, self.clock())
-        logger.error("mail shunted: processing raised", inbound_id=inbound_id,
-                     error=error.strip().splitlines()[-1], replay=f"mailgate replay {inbound_id}")
-        return Result(inbound_id, "shunted", None, error.strip().splitlines()[-1])
+        last_line = error.strip().splitlines()[-1]
+        logger.error("mail shunted: processing raised", inbound_id=inbound_id, error=last_line,
+                     replay=f"mailgate replay {inbound_id}")
+        return Result(inbound_id, "shunted", None, last_line)
 
     async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
-        s = self.settings
         mail = parse(row.raw)
-        refs = thread.references(mail, s.secret)
+        refs = thread.references(mail, self._secret)
         views = await tickets.load_views(conn, refs.all)
         ctx = process.Context(
-            support_addresses=s.own_addresses, agents=s.agent_emails, refs=refs, tickets=views,
-            locale=s.gateway.locale, loop_token=s.loop_token,
+            support_addresses=self._own_addresses, agents=self._agents, refs=refs, tickets=views,
+            locale=self.settings.gateway.locale, loop_token=self._loop_token,
         )
         outcome = process.process(mail, row.envelope_from, ctx)
         now = self.clock()

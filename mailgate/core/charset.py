@@ -68,6 +68,6 @@ def decode_header_value(value: object) -> str:
 
 def unescape_8bit(text: str) -> str:
     """Raw 8-bit header bytes arrive as surrogate escapes; decode them as utf-8, else latin-1."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+    if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
     return decode_bytes(text.encode("utf-8", "surrogateescape"), None)
