@@ -1,0 +1,166 @@
+"""Classification of inbound mail: human, auto-reply, list, bounce, challenge, our own; never raises."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailgate.core import loops
+from mailgate.core.classify import Kind, classify
+from mailgate.core.parse import parse
+from tests.conftest import eml
+
+LOOP = "example.test/0123456789abcdef"
+OWN = frozenset({"support@example.test"})
+
+
+def kind_of(raw: bytes, envelope_from: str | None = None, *, use_raw: bool = True) -> Kind:
+    return classify(parse(raw), raw if use_raw else None, envelope_from, loop_token=LOOP, own_addresses=OWN,
+                    own_msgid_domain="example.test")
+
+
+def header_mail(*headers: str, subject: str = "Question", sender: str = "fabrice@client.example",
+                body: str = "Bonjour.") -> bytes:
+    lines = [f"From: {sender}", "To: support@example.test", f"Subject: {subject}",
+             "Message-ID: <m-1@client.example>", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+@pytest.mark.parametrize("name, kind, suppress", [
+    ("dsn_postfix_permanent.eml", "bounce", True),
+    ("dsn_delayed.eml", "bounce", True),
+    ("qmail.eml", "bounce", True),
+    ("exchange_legacy.eml", "bounce", True),
+    ("dsn_success.eml", "auto_reply", True),
+    ("read_receipt.eml", "auto_reply", True),
+    ("ooo_outlook.eml", "auto_reply", True),
+    ("ooo_fr.eml", "auto_reply", True),
+    ("ooo_de.eml", "auto_reply", True),
+    ("vacation_precedence.eml", "auto_reply", True),
+    ("list_mailman.eml", "list", True),
+    ("challenge_tmda.eml", "challenge", True),
+    ("challenge_generic.eml", "challenge", True),
+    ("own_loop.eml", "own", False),
+    ("own_msgid.eml", "own", False),
+    ("google_group_own.eml", "human", False),  # support@ is itself a Google Group: its list headers are ours
+    ("human_outlook_suppress.eml", "human", True),  # X-Auto-Response-Suppress alone: a person, who wants no ack
+    ("human_forwards_bounce.eml", "human", False),
+    ("human_undelivered_complaint.eml", "human", False),  # a customer's ticket about a bounce, bounce attached
+    ("ooo_null_sender.eml", "auto_reply", True),  # "will try to answer" from <> is no delay notice
+    ("human_reply_about_delivery.eml", "human", False),
+    ("human_plain.eml", "human", False),
+    ("new_request.eml", "human", False),  # the foundation's fixtures keep their meaning
+    ("auto_reply.eml", "auto_reply", True),
+])
+def test_fixtures(name: str, kind: str, suppress: bool) -> None:
+    raw = eml(name if "/" in name or name in ("new_request.eml", "auto_reply.eml") else f"hygiene/{name}")
+    found = kind_of(raw)
+    assert (found.kind, found.suppress_auto_reply) == (kind, suppress), found.reason
+    assert found.machine is (kind != "human")
+    assert (found.bounce is not None) is (kind == "bounce")
+
+
+@pytest.mark.parametrize("headers, subject, kind", [
+    (("Auto-Submitted: auto-replied",), "Question", "auto_reply"),
+    (("Auto-Submitted: auto-generated",), "Question", "auto_reply"),
+    (("Auto-Submitted: no",), "Question", "human"),
+    (("Precedence: bulk",), "Question", "auto_reply"),
+    (("Precedence: junk",), "Question", "auto_reply"),
+    (("Precedence: list",), "Question", "auto_reply"),  # no list header: a machine claiming list precedence
+    (("Precedence: list", "List-Help: <mailto:l-request@lists.example>"), "Question", "list"),
+    (("Precedence: bulk", "Sender: owner-users@lists.example"), "Question", "list"),  # Majordomo
+    (("List-Id: <users.lists.example>",), "Question", "list"),
+    (("List-Unsubscribe: <mailto:u@news.example>",), "Question", "human"),  # many a person's tool adds it
+    (("X-Autoreply: yes",), "Question", "auto_reply"),
+    (("X-Autorespond: yes",), "Question", "auto_reply"),
+    (("X-Auto-Response-Suppress: All",), "Question", "human"),
+    (("X-Auto-Response-Suppress: All", "X-MS-Exchange-Inbox-Rules-Loop: a@client.example"), "Re: x", "auto_reply"),
+    (("X-Bluebottle-Request: <1>",), "RE: x", "challenge"),
+    (("Return-Path: <>",), "Question", "auto_reply"),
+    ((), "Out of Office: [#12] Printer", "auto_reply"),
+    ((), "Out of office AutoReply: meeting", "auto_reply"),
+    ((), "AUTO: John Smith is out of the office (returning 05/01)", "auto_reply"),
+    ((), "[Auto-Reply] Re: invoice", "auto_reply"),
+    ((), "Automatische Antwort: Rechnung", "auto_reply"),
+    ((), "Absence du bureau", "auto_reply"),
+    ((), "Respuesta automática: factura", "auto_reply"),
+    ((), "Risposta automatica: fattura", "auto_reply"),
+    ((), "Automatisch antwoord: factuur", "auto_reply"),
+    ((), "Report domain: example.test Submitter: google.com Report-ID: 123", "auto_reply"),
+    ((), "Re: Automatic reply: [#12] Printer", "human"),  # a person answering an auto-reply
+    ((), "My out of office reply is broken", "human"),
+    ((), "Away message not working", "human"),
+    ((), "Vacation request form", "human"),
+    ((), "Auto - insurance question", "human"),
+    ((), "Please confirm your message was received", "human"),  # a challenge's subject, not its words
+    ((), "Auto: insurance question", "auto_reply"),  # Lotus Notes' auto-reply label
+    (("List-Unsubscribe-Post: List-Unsubscribe=One-Click", "List-Unsubscribe: <https://n.example/u>"), "News",
+     "list"),
+])
+def test_header_and_subject_rules(headers: tuple[str, ...], subject: str, kind: str) -> None:
+    found = kind_of(header_mail(*headers, subject=subject))
+    assert found.kind == kind, found.reason
+
+
+def test_envelope_and_senders() -> None:
+    assert kind_of(header_mail(), envelope_from="").kind == "auto_reply"
+    assert kind_of(header_mail(), envelope_from="<>").kind == "auto_reply"
+    assert kind_of(header_mail(), envelope_from="fabrice@client.example").kind == "human"
+    assert kind_of(header_mail(sender="MAILER-DAEMON@mx.example")).kind == "auto_reply"
+    assert kind_of(header_mail(sender="noreply@webform.example")).kind == "human"  # web forms write for people
+    assert kind_of(header_mail(sender="postmaster@client.example")).kind == "human"  # postmasters are people too
+    assert kind_of(header_mail(sender="Support <SUPPORT@example.test>")).kind == "own"
+
+
+def test_own_message_id_needs_our_shape_and_domain() -> None:
+    ours = header_mail().replace(b"<m-1@client.example>", b"<mg.4.ab.abcdefghijklmnop@example.test>")
+    assert kind_of(ours).kind == "own"
+    colleague = header_mail().replace(b"<m-1@client.example>", b"<1234.5678@example.test>")  # a consultant's client
+    assert kind_of(colleague).kind == "human"
+    elsewhere = header_mail().replace(b"<m-1@client.example>", b"<mg.4.ab.abcdefghijklmnop@other.example>")
+    assert kind_of(elsewhere).kind == "human"
+
+
+def test_loop_header_must_carry_our_token() -> None:
+    assert kind_of(header_mail(f"X-Mailgate-Loop: {LOOP}")).kind == "own"
+    assert kind_of(header_mail("X-Mailgate-Loop: other.example/ffff")).kind == "human"
+
+
+def test_bounce_kind_carries_the_parsed_bounce() -> None:
+    found = kind_of(eml("hygiene/dsn_gmail_two.eml"))
+    assert found.bounce is not None and found.bounce.permanent is True
+    assert [r.email for r in found.bounce.recipients] == ["ghost@client.example", "full@client.example"]
+    assert "ghost@client.example" in found.reason
+
+
+def test_without_raw_bytes_text_bounces_are_still_seen() -> None:
+    found = kind_of(eml("hygiene/qmail.eml"), use_raw=False)
+    assert found.kind == "bounce" and found.bounce is not None
+    assert [r.email for r in found.bounce.recipients] == ["paul@oldhost.example"]
+
+
+def test_loops_delegate_to_classification() -> None:
+    assert loops.machine_mail(parse(eml("hygiene/ooo_de.eml")), None) is not None
+    assert loops.machine_mail(parse(eml("hygiene/human_plain.eml")), "a@b.example") is None
+    bounce = eml("hygiene/dsn_postfix_permanent.eml")
+    reason = loops.machine_mail(parse(bounce), None, bounce)
+    assert reason is not None and reason.startswith("bounce (dsn, permanent)")
+    assert loops.own_mail(parse(eml("hygiene/own_loop.eml")), LOOP, OWN) == "carries our X-Mailgate-Loop header"
+    assert loops.own_mail(parse(eml("hygiene/human_plain.eml")), LOOP, OWN) is None
+
+
+FIXTURES = [eml(f"hygiene/{n}") for n in ("ooo_outlook.eml", "google_group_own.eml", "challenge_tmda.eml",
+                                            "dsn_gmail_two.eml", "exim_delay.eml", "read_receipt.eml")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FIXTURES), st.lists(st.tuples(st.integers(0, 5_000), st.binary(max_size=8)), max_size=6),
+       st.sampled_from([None, "", "<>", "x@y.example"]))
+def test_never_raises_on_mutated_mail(raw: bytes, edits: list[tuple[int, bytes]], envelope_from: str | None) -> None:
+    data = bytearray(raw)
+    for position, chunk in edits:
+        at = position % (len(data) + 1)
+        data[at:at + len(chunk)] = chunk
+    found = kind_of(bytes(data), envelope_from)
+    assert found.kind in ("human", "auto_reply", "list", "bounce", "challenge", "own")
