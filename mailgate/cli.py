@@ -212,9 +212,18 @@ def tickets_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
     """Show one ticket with its messages and events."""
+    from mailgate.store import estimates, imputation
     from mailgate.store import tickets as store
 
-    t = _query(ctx, store.detail, number)
+    async def full(conn: Any) -> dict[str, Any] | None:
+        found = await store.detail(conn, number)
+        if found is not None:
+            found["tasks"] = await imputation.tasks_of(conn, number)
+            found["estimates"] = await estimates.of_ticket(conn, number)
+            found["estimate"] = found["estimates"][-1] if found["estimates"] else None
+        return found
+
+    t = _query(ctx, full)
     if t is None:
         _fail(f"no ticket #{number}", 1)
     if as_json:
@@ -222,7 +231,13 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
         return
     click.echo(f"#{t['id']} {t['title']}\n  status: {t['status_label']} ({t['status']}), type {t['type']}, "
                f"level N{t['level']}, priority {t['priority']}\n  requester: {t['requester']}, "
-               f"assignee: {t['assignee'] or '-'}, created {t['created_at']}")
+               f"customer: {t['customer'] or '-'}, assignee: {t['assignee'] or '-'}, created {t['created_at']}")
+    for e in t["estimates"]:
+        click.echo(f"  estimate: {e['amount'] or '-'} / {e['days'] or '-'} day(s), {e['state']}")
+    for task in t["tasks"]:
+        click.echo(f"  task {task['title']}: {task['minutes'] // 60}h{task['minutes'] % 60:02d}")
+        for entry in task["entries"]:
+            click.echo(f"    {entry['day']} {entry['agent']} {entry['minutes']} min {entry['comment']}")
     for m in t["messages"]:
         click.echo(f"\n--- {m['direction']} {m['at']} from {m['from']} to {', '.join(m['to'])}\n"
                    f"Subject: {m['subject']}\n\n{m['body'].rstrip()}")
@@ -261,6 +276,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
                    f"{box['errors']} error(s) since last success"
                    + (f", last: {box['last_error']}" if box["last_error"] else ""))
 
+
+def _register() -> None:
+    from mailgate.cli_billing import billing
+
+    main.add_command(billing)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -148,6 +149,34 @@ class Agent(_Section):
         return value.strip().lower()
 
 
+class Customer(_Section):
+    """A client company: its mail domains, who may approve estimates, and its hourly rate."""
+
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[str] = []
+    approvers: list[Annotated[str, Field(pattern=_EMAIL)]] = []
+    hourly_rate: Decimal = Field(default=Decimal(0), ge=0)
+
+    @field_validator("domains", "approvers")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower().lstrip("@") for v in value]
+
+
+class Workflow(_Section):
+    auto_close_days: float = Field(default=7, gt=0)  # answer_sent with no reply this long -> closed
+    reopen_days: int = Field(default=14, ge=0)  # a customer reply this soon after closing reopens it
+    sweep_interval: float = Field(default=300.0, gt=0)  # seconds between auto-close sweeps
+    # Authentication-Results from these servers are trusted to authenticate consultants' mail (DKIM/DMARC)
+    trusted_authserv_ids: list[str] = []
+    currency: str = "EUR"
+
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value]
+
+
 class Settings(_Section):
     gateway: Gateway
     database: Database = Database()
@@ -157,6 +186,8 @@ class Settings(_Section):
     log: Log = Log()
     agents: list[Agent] = []
     imap: list[Imap] = []
+    customers: list[Customer] = []
+    workflow: Workflow = Workflow()
     source: str = "<memory>"  # the file it came from
 
     @model_validator(mode="after")
@@ -165,6 +196,12 @@ class Settings(_Section):
         doubled = sorted({k for k in keys if keys.count(k) > 1})
         if doubled:
             raise ValueError(f"two [[imap]] entries share the name {', '.join(doubled)}: give each a name")
+        for what, values in (("agents", [a.email for a in self.agents]),
+                             ("customers", [c.name for c in self.customers]),
+                             ("customers' domains", [d for c in self.customers for d in c.domains])):
+            doubled = sorted({v for v in values if values.count(v) > 1})
+            if doubled:
+                raise ValueError(f"{what}: {', '.join(doubled)} given twice")
         return self
 
     @property
@@ -192,6 +229,14 @@ class Settings(_Section):
     @property
     def agent_emails(self) -> frozenset[str]:
         return frozenset(a.email for a in self.agents)
+
+    @property
+    def customers_by_domain(self) -> dict[str, str]:
+        return {d: c.name for c in self.customers for d in c.domains}
+
+    @property
+    def approvers(self) -> dict[str, frozenset[str]]:
+        return {c.name: frozenset(c.approvers) for c in self.customers}
 
     @property
     def templates_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Shell: the daemon: SMTP listener, IMAP pollers, worker and outbox sender in one asyncio TaskGroup.
+"""Shell: the daemon: SMTP listener, IMAP pollers, worker, outbox sender and auto-close sweeper in one
+asyncio TaskGroup.
 
 A task that dies stops the daemon loudly; SIGTERM/SIGINT stop taking mail, finish the mail in hand
 and return.
@@ -18,6 +19,7 @@ from mailgate.outgoing import Outgoing
 from mailgate.render import Renderer
 from mailgate.sender import Sender
 from mailgate.store.schema import open_engine
+from mailgate.sweeper import Sweeper
 from mailgate.transport import smtp_in
 from mailgate.transport.imap_in import MailboxPoller
 from mailgate.worker import Worker
@@ -34,6 +36,7 @@ class Daemon:
         self.server: asyncio.Server | None = None
         self.worker: Worker | None = None
         self.sender: Sender | None = None
+        self.sweeper: Sweeper | None = None
         self.pollers: list[MailboxPoller] = []
 
     @property
@@ -48,9 +51,12 @@ class Daemon:
         if problems:
             raise ConfigError("\n".join(problems))
         self.engine = await open_engine(self.settings)
-        self.worker = Worker(self.settings, self.engine, Outgoing(self.settings, renderer), self.clock)
+        outgoing = Outgoing(self.settings, renderer)
+        self.worker = Worker(self.settings, self.engine, outgoing, self.clock)
         self.sender = Sender(self.settings.outbound, self.engine, self.clock)
+        self.sweeper = Sweeper(self.settings, self.engine, outgoing, self.clock)
         self.worker.on_queued.append(self.sender.wake)
+        self.sweeper.on_queued.append(self.sender.wake)
         self.pollers = [
             MailboxPoller(self.settings, mailbox, self.engine, self.clock, on_stored=self.worker.wake.set)
             for mailbox in self.settings.imap
@@ -69,11 +75,13 @@ class Daemon:
         if self.engine is None:
             await self.start()
         assert self.worker is not None and self.sender is not None and self.engine is not None
+        assert self.sweeper is not None
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._serve_smtp(), name="smtp")
                 tasks.create_task(self.worker.run(self.stop_event), name="worker")
                 tasks.create_task(self.sender.run(self.stop_event), name="sender")
+                tasks.create_task(self.sweeper.run(self.stop_event), name="sweeper")
                 tasks.create_task(self._watch_stop(), name="stop")
                 for poller in self.pollers:
                     tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")

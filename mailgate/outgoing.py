@@ -22,6 +22,7 @@ class Queued:
 
     event: EventSpec
     message: dict[str, Any]
+    message_id: str
 
 
 class Outgoing:
@@ -36,14 +37,22 @@ class Outgoing:
         self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
 
     async def queue(
-        self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime
+        self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime,
+        ticket: dict[str, object] | None = None,
     ) -> Queued:
-        """Render, sign and queue one mail about `ticket_id`; the caller records what it returns."""
+        """Render, sign and queue one mail about `ticket_id`; the caller records what it returns.
+
+        Templates see `ticket` (number, title and what the caller adds: status, level...), `recipient`
+        (and `requester`, the same, for the mails to the customer), `gateway`, and the draft's values."""
         s = self.settings
+        person = {"name": draft.to.name, "email": draft.to.email}
         context = {
-            "ticket": {"number": ticket_id, "title": title},
-            "requester": {"name": draft.to.name, "email": draft.to.email},
+            **draft.context,
+            "ticket": {**(ticket or {}), "number": ticket_id, "title": title},
+            "recipient": person,
+            "requester": (ticket or {}).get("requester", person),
             "gateway": {"name": self._signature_name, "address": self._from},
+            "currency": s.workflow.currency,
         }
         body = self.renderer.render(draft.template, draft.locale, context)
         message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), self._secret, self._domain)
@@ -52,13 +61,15 @@ class Outgoing:
                             message_id=message_id, date=now)
         outbox_id = await outbox.enqueue(
             conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
-            envelope_from=self._from, envelope_to=[draft.to.email], raw=raw, now=now,
+            envelope_from=self._from, envelope_to=[draft.to.email, *(a.email for a in draft.cc)], raw=raw,
+            now=now,
             deadline=now + timedelta(seconds=s.outbound.retry_deadline),
         )
         message = dict(
             ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
-            from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[], subject=subject_line,
+            from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[a.email for a in draft.cc],
+            subject=subject_line,
             message_id=message_id, body=body, created_at=now,
         )
         event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})
-        return Queued(event, message)
+        return Queued(event, message, message_id)

@@ -8,12 +8,33 @@ from typing import Any
 import jinja2
 
 LOCALES = ("fr", "en")
-REQUIRED = ("ack",)  # every locale must have these; `mailgate check` renders each once
-
+_PERSON = {"name": "Fabrice Martin", "email": "fabrice@example.com"}
 SAMPLE_CONTEXT: dict[str, Any] = {
-    "ticket": {"number": 88, "title": "Création de l'utilisateur Fabrice"},
-    "requester": {"name": "Fabrice Martin", "email": "fabrice@example.com"},
+    "ticket": {"number": 88, "title": "Création de l'utilisateur Fabrice", "status": "En cours", "level": "N2",
+               "type": "assistance", "priority": "normal", "assignee": "alice@example.com",
+               "customer": "ACME", "requester": _PERSON},
+    "requester": _PERSON,
+    "recipient": _PERSON,
     "gateway": {"name": "Support", "address": "support@example.com"},
+    "currency": "EUR",
+}
+_TEXT = {"text": "Bonjour,\nLe compte est créé.", "from": "fabrice@example.com"}
+# every template each locale must have, with the values its mails give it beyond SAMPLE_CONTEXT;
+# `mailgate check` renders each once
+REQUIRED: dict[str, dict[str, Any]] = {
+    "ack": {},
+    "relay": _TEXT,
+    "resolution": {**_TEXT, "yes": "RESOLU", "no": "NON RESOLU"},
+    "estimate_request": {**_TEXT, "amount": "1500.00", "days": "3", "yes": "ACCEPTE", "no": "REFUSE"},
+    "keyword_help": {"reason": "not the requester", "yes": "ACCEPTE", "no": "REFUSE", "asked": "estimate_request"},
+    "auto_closed": {"days": 7},
+    "notify_new": {**_TEXT, "level": 1},
+    "notify_reply": {**_TEXT, "event": "notify_contest"},
+    "notify_escalated": {**_TEXT, "by": "Alice", "from_level": 1},
+    "notify_assigned": {**_TEXT, "by": "Alice"},
+    "transcript": {"lines": [{"line": "take", "ok": True, "result": "applied"}], "applied": True,
+                   "relayed": True},
+    "agent_refused": {"reason": "not a reply to a notification", "lines": ["take"]},
 }
 
 
@@ -50,9 +71,9 @@ class Renderer:
             return [f"{self.folder}: templates folder missing"]
         problems = []
         for locale in LOCALES:
-            for name in REQUIRED:
+            for name, values in REQUIRED.items():
                 try:
-                    self.render(name, locale, SAMPLE_CONTEXT)
+                    self.render(name, locale, {**values, **SAMPLE_CONTEXT})
                 except TemplateError as exc:
                     problems.append(str(exc))
         return problems

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mailgate import log
+from mailgate import effects, log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
 from mailgate.core import process, thread
+from mailgate.core.model import Agent
 from mailgate.core.parse import parse
 from mailgate.outgoing import Outgoing
-from mailgate.store import inbound, tickets
+from mailgate.store import inbound, outbox, tickets
 from mailgate.store.db import TEMPORARY_ERRORS, repeat_while_up
 from mailgate.store.inbound import InboundRow
 
@@ -48,6 +49,10 @@ class Worker:
         self._own_addresses = settings.own_addresses
         self._agents = settings.agent_emails
         self._loop_token = settings.loop_token
+        self._agent_info = {a.email: Agent(a.email, a.name, a.level) for a in settings.agents}
+        self._trusted = frozenset(settings.workflow.trusted_authserv_ids)
+        self._customers = settings.customers_by_domain
+        self._approvers = settings.approvers
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process mail until `stop` is set; the mail in hand is always finished first."""
@@ -108,42 +113,27 @@ class Worker:
     async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
         mail = parse(row.raw)
         refs = thread.references(mail, self._secret)
-        views = await tickets.load_views(conn, refs.all)
+        views = await tickets.load_views(conn, process.wanted_tickets(mail, refs, self._agents))
+        sent = await outbox.sent_mails(conn, refs.signed_ids)
+        now = self.clock()
         ctx = process.Context(
             support_addresses=self._own_addresses, agents=self._agents, refs=refs, tickets=views,
-            locale=self.settings.gateway.locale, loop_token=self._loop_token,
+            locale=self.settings.gateway.locale, loop_token=self._loop_token, agent_info=self._agent_info,
+            sent=sent, trusted_authserv_ids=self._trusted, customers_by_domain=self._customers,
+            approvers=self._approvers, now=now, reopen_days=self.settings.workflow.reopen_days,
         )
         outcome = process.process(mail, row.envelope_from, ctx)
-        now = self.clock()
         if outcome.disposition == "ignored":
             await inbound.finish(conn, row.id, status="ignored", ticket_id=None, now=now, error=outcome.reason)
             return Result(row.id, "ignored", None, outcome.reason)
-        if outcome.new_ticket is not None:
-            ticket_id = await tickets.create(conn, outcome.new_ticket, now)
-            title = outcome.new_ticket.title
-            if outcome.add_participants:
-                await tickets.add_participants(conn, ticket_id, outcome.add_participants, new_ticket=True)
-        else:
-            assert outcome.ticket_id is not None
-            ticket_id = outcome.ticket_id
-            await tickets.touch(conn, ticket_id, now)
-            title = await tickets.title_of(conn, ticket_id) if outcome.outgoing else ""
-            if outcome.add_participants:
-                await tickets.add_participants(conn, ticket_id, outcome.add_participants)
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        messages = [dict(
-            ticket_id=ticket_id, direction="in", inbound_id=row.id, outbox_id=None,
+        message = dict(
+            direction="in", inbound_id=row.id, outbox_id=None,
             from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
             created_at=now,
-        )]
-        events = list(outcome.events)
-        for draft in outcome.outgoing:
-            queued = await self.outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now)
-            events.append(queued.event)
-            messages.append(queued.message)
-        await tickets.add_messages(conn, messages)
-        await tickets.add_events(conn, ticket_id, events, now, row.id)
+        )
+        ticket_id, queued = await effects.apply(conn, self.outgoing, outcome, now=now, views=views,
+                                                inbound=effects.Inbound(row.id, message))
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
-        return Result(row.id, "processed", ticket_id, outcome.disposition, queued=len(outcome.outgoing))
-
+        return Result(row.id, "processed", ticket_id, outcome.disposition, queued=queued)

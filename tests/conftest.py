@@ -160,8 +160,9 @@ def settings_data(db_url: str, smart_host_port: int, **overrides: Any) -> dict[s
                      "poll_interval": 0.2},
         "worker": {"poll_interval": 0.2},
         "log": {"level": "warning"},
-        "agents": [{"email": "alice@example.test", "name": "Alice", "level": 1},
-                   {"email": "bruno@example.test", "name": "Bruno", "level": 2}],
+        # no N1 agent: new tickets (N1) notify nobody, so tests of the pipeline see only the ack
+        "agents": [{"email": "alice@example.test", "name": "Alice", "level": 2},
+                   {"email": "bruno@example.test", "name": "Bruno", "level": 3}],
     }
     for dotted, value in overrides.items():
         section, _, key = dotted.partition("__")

@@ -44,6 +44,7 @@ def build(
     headers: list[tuple[str, str]] = [
         ("From", sender.address.formatted()),
         ("To", draft.to.formatted()),
+        *((("Cc", ", ".join(a.formatted() for a in draft.cc)),) if draft.cc else ()),
         ("Subject", subject),
         ("Date", format_datetime(date)),
         ("Message-ID", f"<{message_id}>"),
@@ -55,7 +56,7 @@ def build(
     if draft.automatic:
         headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")]
     headers += [(LOOP_HEADER, sender.loop_token), ("Content-Language", draft.locale)]
-    if not (draft.to.email.isascii() and sender.address.email.isascii()):
+    if not all(a.email.isascii() for a in (draft.to, sender.address, *draft.cc)):
         return _international(headers, body)
     msg = Message()
     for name, value in headers:

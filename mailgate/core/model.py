@@ -66,6 +66,19 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class Agent:
+    """A consultant of the config: level 1-3 = N1-N3, 4 = external vendor."""
+
+    email: str
+    name: str
+    level: int
+
+    @property
+    def address(self) -> Address:
+        return Address(self.email, self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedMail:
     """What the core reads of one inbound mail. Parsing never fails: problems land in `defects`."""
 
@@ -102,13 +115,39 @@ class ParsedMail:
 
 
 @dataclass(frozen=True, slots=True)
+class EstimateView:
+    """The ticket's latest estimate (chiffrage)."""
+
+    id: int
+    amount: str | None  # decimal, as text: exact
+    days: str | None
+    state: str  # proposed | approved | refused
+
+
+@dataclass(frozen=True, slots=True)
 class TicketView:
-    """What threading needs to know of an existing ticket."""
+    """What the core needs to know of an existing ticket: threading, workflow, who is who."""
 
     id: int
     status: Status
     participants: frozenset[str]  # lower-cased addresses: requester, Cc'd people, assignee
     merged_into: int | None = None
+    type: RequestType = RequestType.ASSISTANCE
+    level: int = 1
+    priority: Priority = Priority.NORMAL
+    title: str = ""
+    requester: Address | None = None
+    assignee: str | None = None
+    locale: str = "fr"
+    customer: str | None = None
+    resume_status: Status | None = None  # where a waiting ticket goes back to
+    awaiting_mid: str | None = None  # our signed mail whose keyword answer is awaited
+    awaiting_kind: str | None = None  # estimate_request | resolution
+    root_mid: str | None = None  # the customer's first mail: threads our mail to the customer
+    last_customer_mid: str | None = None  # the customer's latest mail
+    status_since: datetime | None = None
+    estimate: EstimateView | None = None
+    cc: tuple[Address, ...] = ()  # participants other than the requester, as addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +159,8 @@ class NewTicket:
     level: int
     priority: Priority
     locale: str
+    customer: str | None = None
+    root_mid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +180,9 @@ class OutgoingDraft:
     in_reply_to: str | None
     references: tuple[str, ...]
     automatic: bool = True  # carries Auto-Submitted: auto-replied
+    cc: tuple[Address, ...] = ()
+    context: dict[str, object] = field(default_factory=dict)  # values for the template
+    awaits: str | None = None  # the keyword answer it asks for: estimate_request | resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +199,26 @@ class Outcome:
     events: tuple[EventSpec, ...]
     outgoing: tuple[OutgoingDraft, ...]
     reason: str = ""
+    changes: dict[str, object] = field(default_factory=dict)  # ticket columns to set
+    time_entries: tuple[TimeEntry, ...] = ()
+    open_task: bool = False  # the ticket was taken: its imputation task for this month exists
+    estimate: EstimateChange | None = None
+    merge_into: int | None = None  # the ticket is merged into this one
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntry:
+    agent: str
+    minutes: int
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateChange:
+    """A new estimate (`estimate_id` None) or a decision on the proposed one."""
+
+    state: str  # proposed | approved | refused
+    estimate_id: int | None = None
+    amount: str | None = None
+    days: str | None = None
+    by: str = ""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from mailgate.core import loops, subject, thread
+from mailgate.core import agent_flow, commands, customer_flow, drafts, loops, quotes, subject, thread
+from mailgate.core.authn import SentMail
 from mailgate.core.model import (
     Address,
+    Agent,
     EventSpec,
     NewTicket,
     Outcome,
@@ -15,10 +18,11 @@ from mailgate.core.model import (
     ParsedMail,
     Priority,
     RequestType,
+    Status,
     TicketView,
 )
 
-MAX_REFERENCES = 10  # keep outgoing References headers short: the newest ids are the useful ones
+MAX_REFERENCES = drafts.MAX_REFERENCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,24 @@ class Context:
     default_type: RequestType = RequestType.ASSISTANCE
     default_level: int = 1
     default_priority: Priority = Priority.NORMAL
+    agent_info: Mapping[str, Agent] = field(default_factory=dict)
+    sent: Mapping[str, SentMail] = field(default_factory=dict)  # our mails it answers, from the outbox
+    trusted_authserv_ids: frozenset[str] = frozenset()
+    customers_by_domain: Mapping[str, str] = field(default_factory=dict)
+    approvers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    now: datetime | None = None
+    reopen_days: int = 14
+
+
+def wanted_tickets(mail: ParsedMail, refs: thread.References, agents: frozenset[str]) -> tuple[int, ...]:
+    """Every ticket the core may look at for this mail: the ones it names, and a consultant's merge target."""
+    extra: list[int] = []
+    if mail.from_ is not None and mail.from_.email in agents:
+        for command in commands.parse(quotes.strip_reply(mail.text)).commands:
+            into = command.args.get("into")
+            if command.name == "merge" and isinstance(into, int):
+                extra.append(into)
+    return tuple(dict.fromkeys((*refs.all, *extra)))
 
 
 def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcome:
@@ -54,11 +76,8 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         )
 
     if found.ticket_id is not None:
-        event = EventSpec("message_received", {"from": sender, "via": found.via})
-        return Outcome(
-            disposition="appended", new_ticket=None, ticket_id=found.ticket_id, add_participants=(),
-            events=(event, *refused), outgoing=(),
-        )
+        return _on_ticket(mail, envelope_from, ctx.tickets[found.ticket_id], sender or "", found.via, refused,
+                          ctx)
 
     requester = mail.from_ or (Address(envelope_from.lower()) if envelope_from else None)
     if requester is None:
@@ -75,21 +94,55 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         level=ctx.default_level,
         priority=ctx.default_priority,
         locale=ctx.locale,
+        customer=ctx.customers_by_domain.get(requester.email.rpartition("@")[2]),
+        root_mid=mail.message_id,
     )
     events: list[EventSpec] = [EventSpec("created", {"from": requester.email}), *refused]
-    outgoing: tuple[OutgoingDraft, ...] = ()
+    outgoing: list[OutgoingDraft] = []
     silence = _why_no_ack(mail, envelope_from, requester, ctx)
     if silence is None:
-        outgoing = (_ack(mail, requester, ctx.locale),)
+        outgoing.append(_ack(mail, requester, ctx.locale))
     else:
         events.append(EventSpec("ack_suppressed", {"reason": silence}))
+    if not loops.machine_mail(mail, envelope_from):
+        outgoing.extend(_notify_new(mail, ticket, ctx))
     return Outcome(
         disposition="new_ticket", new_ticket=ticket, ticket_id=None,
-        add_participants=ticket.cc, events=tuple(events), outgoing=outgoing,
+        add_participants=ticket.cc, events=tuple(events), outgoing=tuple(outgoing),
     )
+
+
+def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, sender: str, via: str | None,
+               refused: tuple[EventSpec, ...], ctx: Context) -> Outcome:
+    """A mail on an existing ticket: a consultant's work, or a customer's reply."""
+    text = quotes.strip_reply(mail.text)
+    if sender in ctx.agent_info:
+        outcome = agent_flow.handle(mail, text, view, sender, agent_flow.AgentContext(
+            agents=ctx.agent_info, sent=ctx.sent, trusted_authserv_ids=ctx.trusted_authserv_ids,
+            tickets=ctx.tickets))
+    else:
+        machine = loops.machine_mail(mail, envelope_from)
+        outcome = customer_flow.handle(mail, text, view, sender, machine, customer_flow.CustomerContext(
+            agents=ctx.agent_info, approvers=ctx.approvers, now=ctx.now or _EPOCH, reopen_days=ctx.reopen_days))
+    if via is not None and outcome.events:
+        first = outcome.events[0]
+        outcome = replace(outcome, events=(EventSpec(first.kind, {**first.data, "via": via}),
+                                           *outcome.events[1:], *refused))
+    return outcome
+
+
+def _notify_new(mail: ParsedMail, ticket: NewTicket, ctx: Context) -> list[OutgoingDraft]:
+    """The consultants of the ticket's level hear of it; the drafts name no ticket yet (the shell knows)."""
+    view = TicketView(id=0, status=Status.OPEN, participants=frozenset(), title=ticket.title,
+                      requester=ticket.requester, locale=ticket.locale, root_mid=ticket.root_mid)
+    text = quotes.strip_reply(mail.text)
+    return [drafts.to_agent(a, "notify_new", locale=ticket.locale, view=view,
+                            values={"text": text, "from": ticket.requester.email, "level": ticket.level})
+            for a in drafts.level_agents(ctx.agent_info, ticket.level)]
 
 
 _NO_SUBJECT = {"fr": "(sans objet)", "en": "(no subject)"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _why_no_ack(mail: ParsedMail, envelope_from: str | None, requester: Address, ctx: Context) -> str | None:

@@ -18,6 +18,7 @@ class References:
 
     signed: tuple[int, ...]
     tagged: tuple[int, ...]
+    signed_ids: tuple[str, ...] = ()  # our own Message-IDs the mail answers, signature verified
 
     @property
     def all(self) -> tuple[int, ...]:
@@ -40,11 +41,14 @@ class Threading:
 def references(mail: ParsedMail, secret: bytes) -> References:
     """Every ticket the mail names, so the shell knows which tickets to load."""
     signed: list[int] = []
+    ids: list[str] = []
     for mid in mail.thread_ids:
         number = signing.verify_message_id(mid, secret)
-        if number is not None and number not in signed:
-            signed.append(number)
-    return References(signed=tuple(signed), tagged=subject.tags(mail.subject))
+        if number is not None:
+            ids.append(mid)
+            if number not in signed:
+                signed.append(number)
+    return References(signed=tuple(signed), tagged=subject.tags(mail.subject), signed_ids=tuple(ids))
 
 
 def resolve(ticket_id: int, tickets: Mapping[int, TicketView]) -> int | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailgate.core.authn import SentMail
 from mailgate.store.tables import outbox
 
 
@@ -87,3 +89,13 @@ async def next_due(conn: AsyncConnection) -> datetime | None:
 async def counts(conn: AsyncConnection) -> dict[str, int]:
     rows = await conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
     return {status: n for status, n in rows}
+
+
+async def sent_mails(conn: AsyncConnection, message_ids: Iterable[str]) -> dict[str, SentMail]:
+    """Our queued or sent mails with these Message-IDs: what an inbound reply answers, and to whom it went."""
+    wanted = sorted(set(message_ids))
+    if not wanted:
+        return {}
+    rows = await conn.execute(sa.select(outbox.c.message_id, outbox.c.kind, outbox.c.ticket_id,
+                                        outbox.c.envelope_to).where(outbox.c.message_id.in_(wanted)))
+    return {r.message_id: SentMail(r.message_id, r.kind, r.ticket_id, tuple(r.envelope_to)) for r in rows}

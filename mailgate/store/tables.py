@@ -75,7 +75,57 @@ ticket = sa.Table(
     sa.Column("merged_into", sa.Integer, sa.ForeignKey("ticket.id")),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # workflow (issue 4): see docs/workflow.md
+    sa.Column("customer", sa.String(200)),  # the [[customers]] name, from the requester's domain
+    sa.Column("status_changed_at", UTCDateTime),  # auto-close counts from here
+    sa.Column("resume_status", sa.String(32)),  # a waiting ticket goes back to this status
+    sa.Column("waiting_on", sa.String(16)),  # customer | vendor
+    sa.Column("awaiting_mid", sa.String(998)),  # our mail whose keyword answer is awaited
+    sa.Column("awaiting_kind", sa.String(32)),  # estimate_request | resolution
+    sa.Column("root_mid", sa.String(998)),  # the customer's first mail
+    sa.Column("last_customer_mid", sa.String(998)),  # the customer's latest mail
+    sa.Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
     sqlite_autoincrement=True,
+)
+
+# Imputation: one task per ticket and month, titled "#88 - <title> - Janvier 2022".
+task = sa.Table(
+    "task", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("month", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(400), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("ticket_id", "year", "month"),
+)
+
+time_entry = sa.Table(
+    "time_entry", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.Integer, sa.ForeignKey("task.id"), nullable=False),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("agent", sa.String(320), nullable=False),
+    sa.Column("minutes", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
+    sa.Index("ix_time_entry_ticket_id", "ticket_id"),
+)
+
+# Estimates (chiffrage) of évolution tickets; the customer approves or refuses by reply.
+estimate = sa.Table(
+    "estimate", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("amount_cents", sa.BigInteger),  # exact money: cents
+    sa.Column("days", sa.String(16)),  # decimal text, e.g. "2.5"
+    sa.Column("state", sa.String(16), nullable=False),  # proposed | approved | refused | superseded
+    sa.Column("proposed_by", sa.String(320), nullable=False),
+    sa.Column("proposed_at", UTCDateTime, nullable=False),
+    sa.Column("decided_by", sa.String(320)),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Index("ix_estimate_ticket_id", "ticket_id"),
 )
 
 participant = sa.Table(

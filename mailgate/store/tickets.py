@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.core.model import Address, EventSpec, NewTicket, Status, TicketView
-from mailgate.store.tables import event, message, participant, ticket
+from mailgate.core.model import (
+    Address,
+    EstimateView,
+    EventSpec,
+    NewTicket,
+    Priority,
+    RequestType,
+    Status,
+    TicketView,
+)
+from mailgate.store.tables import estimate, event, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
 
@@ -25,28 +36,43 @@ async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Tic
         if not wanted:
             break
         rows = (await conn.execute(
-            sa.select(ticket.c.id, ticket.c.status, ticket.c.merged_into, ticket.c.requester,
-                      ticket.c.assignee)
-            .where(ticket.c.id.in_(sorted(wanted)))
-            .order_by(ticket.c.id)
-            .with_for_update()
+            sa.select(ticket).where(ticket.c.id.in_(sorted(wanted))).order_by(ticket.c.id).with_for_update()
         )).all()
-        found = {r.id for r in rows}
-        people: dict[int, set[str]] = {i: set() for i in found}
+        found = sorted(r.id for r in rows)
+        people: dict[int, list[Address]] = {i: [] for i in found}
+        estimates: dict[int, EstimateView] = {}
         if found:
-            for tid, email in await conn.execute(
-                sa.select(participant.c.ticket_id, participant.c.email)
-                .where(participant.c.ticket_id.in_(sorted(found)))
+            for p in await conn.execute(
+                sa.select(participant.c.ticket_id, participant.c.email, participant.c.name)
+                .where(participant.c.ticket_id.in_(found)).order_by(participant.c.email)
             ):
-                people[tid].add(email)
+                people[p.ticket_id].append(Address(p.email, p.name))
+            for e in await conn.execute(
+                sa.select(estimate).where(estimate.c.ticket_id.in_(found), estimate.c.state != "superseded")
+                .order_by(estimate.c.id)
+            ):
+                estimates[e.ticket_id] = EstimateView(e.id, cents_to_text(e.amount_cents), e.days, e.state)
         next_wanted: set[int] = set()
         for r in rows:
-            members = people[r.id] | {r.requester} | ({r.assignee} if r.assignee else set())
-            views[r.id] = TicketView(r.id, Status(r.status), frozenset(members), r.merged_into)
+            cc = tuple(people[r.id])
+            members = {a.email for a in cc} | {r.requester} | ({r.assignee} if r.assignee else set())
+            views[r.id] = TicketView(
+                r.id, Status(r.status), frozenset(members), r.merged_into, type=RequestType(r.type),
+                level=r.level, priority=Priority(r.priority), title=r.title,
+                requester=Address(r.requester, r.requester_name), assignee=r.assignee, locale=r.locale,
+                customer=r.customer, resume_status=Status(r.resume_status) if r.resume_status else None,
+                awaiting_mid=r.awaiting_mid, awaiting_kind=r.awaiting_kind, root_mid=r.root_mid,
+                last_customer_mid=r.last_customer_mid, status_since=r.status_changed_at or r.updated_at,
+                estimate=estimates.get(r.id), cc=cc,
+            )
             if r.merged_into is not None:
                 next_wanted.add(r.merged_into)
         wanted = next_wanted
     return views
+
+
+def cents_to_text(cents: int | None) -> str | None:
+    return None if cents is None else str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
@@ -63,6 +89,8 @@ async def create(conn: AsyncConnection, spec: NewTicket, now: datetime) -> int:
         status=Status.OPEN.value, type=spec.type.value, level=spec.level, priority=spec.priority.value,
         title=spec.title[:300], requester=spec.requester.email, requester_name=spec.requester.name[:300],
         assignee=None, locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
+        customer=spec.customer, status_changed_at=now, root_mid=spec.root_mid and spec.root_mid[:998],
+        last_customer_mid=spec.root_mid and spec.root_mid[:998],
     )
     return int((await conn.execute(_CREATE, values)).scalar_one())
 
@@ -86,6 +114,27 @@ async def add_participants(
 
 async def touch(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
     await conn.execute(_TOUCH, dict(b_id=ticket_id, b_now=now))
+
+
+_COLUMNS = frozenset({"status", "assignee", "level", "priority", "type", "merged_into", "resume_status",
+                      "waiting_on", "awaiting_mid", "awaiting_kind", "last_customer_mid"})
+
+
+async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, object], now: datetime) -> None:
+    """Set ticket columns the core decided on; a new status restarts the status clock."""
+    unknown = set(changes) - _COLUMNS
+    if unknown:
+        raise ValueError(f"not ticket columns the workflow may set: {sorted(unknown)}")
+    values: dict[str, object] = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in changes.items()}
+    if "status" in values:
+        values["status_changed_at"] = now
+        if values["status"] != Status.WAITING.value:
+            values.setdefault("waiting_on", None)
+    values["updated_at"] = now
+    for key in ("awaiting_mid", "last_customer_mid"):
+        if isinstance(values.get(key), str):
+            values[key] = str(values[key])[:998]
+    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(**values))
 
 
 async def add_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -147,5 +196,7 @@ def _ticket_dict(r: Any) -> dict[str, Any]:
         level=r["level"], priority=r["priority"], title=r["title"], requester=r["requester"],
         requester_name=r["requester_name"], assignee=r["assignee"], locale=r["locale"],
         merged_into=r["merged_into"], created_at=r["created_at"].isoformat(),
-        updated_at=r["updated_at"].isoformat(),
+        updated_at=r["updated_at"].isoformat(), level_label=f"N{r['level']}", customer=r["customer"],
+        status_changed_at=(r["status_changed_at"] or r["updated_at"]).isoformat(),
+        waiting_on=r["waiting_on"], resume_status=r["resume_status"], awaiting=r["awaiting_kind"],
     )

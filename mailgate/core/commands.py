@@ -1,0 +1,262 @@
+"""Core: a consultant's reply -> the command lines at its top and the message text below them.
+
+The grammar, with examples, is in docs/commands.md. In short: each command is one line at the top
+of the mail, `keyword [arguments]`, in French or English; an optional `/` or `#` before the keyword
+says "this is a command" for sure. A bare line is a command only when it parses entirely, so a
+reply that starts "Take the second exit" is text; a `/`-line that does not parse is a refused command.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mailgate.core.model import Priority, RequestType, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    line: str  # as written, for the transcript
+    name: str  # canonical: take, status, assign, escalate, time, estimate, resolve, wait, close, ...
+    args: dict[str, object]
+    error: str = ""  # set when the line is a command that does not parse: refused
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    commands: tuple[Command, ...]
+    text: str  # the message text after the command lines
+
+
+# keyword spellings (accents and case folded) -> canonical name; longest spellings are tried first
+KEYWORDS: dict[str, str] = {
+    "take": "take", "prendre": "take", "je prends": "take",
+    "status": "status", "statut": "status", "etat": "status",
+    "assign": "assign", "assigner": "assign", "attribuer": "assign", "affecter": "assign",
+    "escalate": "escalate", "escalader": "escalate", "transferer": "escalate", "transfer": "escalate",
+    "time": "time", "time spent": "time", "temps": "time", "temps passe": "time",
+    "estimate": "estimate", "chiffrage": "estimate", "devis": "estimate",
+    "resolve": "resolve", "resolved": "resolve", "solved": "resolve", "resoudre": "resolve",
+    "resolu": "resolve",
+    "wait": "wait", "attente": "wait", "attendre": "wait", "en attente": "wait",
+    "close": "close", "fermer": "close", "clore": "close", "cloturer": "close",
+    "reopen": "reopen", "rouvrir": "reopen", "reouvrir": "reopen",
+    "merge": "merge", "merge into": "merge", "fusionner": "merge", "fusionner avec": "merge",
+    "priority": "priority", "priorite": "priority",
+    "type": "type",
+    "internal": "internal", "internal note": "internal", "interne": "internal", "note interne": "internal",
+}
+_SPELLINGS = sorted(KEYWORDS, key=len, reverse=True)
+
+STATUS_WORDS: dict[str, Status] = {s.value.replace("_", " "): s for s in Status}
+STATUS_WORDS.update({
+    "ouvert": Status.OPEN, "pris en charge": Status.TAKEN, "en cours": Status.IN_PROGRESS,
+    "un instant": Status.WAITING, "waiting": Status.WAITING, "en attente validation chiffrage":
+    Status.AWAITING_ESTIMATE_APPROVAL, "en cours de realisation": Status.IN_REALIZATION,
+    "reponse envoyee": Status.ANSWER_SENT, "ferme": Status.CLOSED, "closed": Status.CLOSED,
+    "in progress": Status.IN_PROGRESS, "taken": Status.TAKEN,
+})
+PRIORITY_WORDS: dict[str, Priority] = {p.value: p for p in Priority}
+PRIORITY_WORDS.update({"basse": Priority.LOW, "faible": Priority.LOW, "normale": Priority.NORMAL,
+                       "haute": Priority.HIGH, "elevee": Priority.HIGH, "urgente": Priority.URGENT,
+                       "urgent": Priority.URGENT})
+TYPE_WORDS: dict[str, RequestType] = {t.value: t for t in RequestType}
+TYPE_WORDS.update({"assistance utilisateur": RequestType.ASSISTANCE, "incident applicatif": RequestType.INCIDENT,
+                   "evolution applicative": RequestType.EVOLUTION, "enhancement": RequestType.EVOLUTION,
+                   "change": RequestType.EVOLUTION, "bug": RequestType.INCIDENT})
+WAIT_ON = {"customer": "customer", "client": "customer", "vendor": "vendor", "fournisseur": "vendor",
+           "editeur": "vendor", "n4": "vendor"}
+
+MAX_COMMANDS = 20
+_DURATION = re.compile(
+    r"^(?:(?P<h>\d+(?:[.,]\d+)?)\s*h(?:ours?|eures?|rs?)?\s*(?P<hm>\d{1,2})?(?:\s*m(?:in(?:utes?)?)?)?"
+    r"|(?P<m>\d+)\s*m(?:in(?:utes?)?|n)?"
+    r"|(?P<ch>\d+):(?P<cm>\d{2}))(?=\s|$)",
+    re.IGNORECASE,
+)
+_LEVEL = re.compile(r"^(?:n|niveau\s*|level\s*|l)?\s*([1-4])$", re.IGNORECASE)
+_TICKET = re.compile(r"^(?:#|ticket\s*#?|n°\s*)?(\d{1,9})$", re.IGNORECASE)
+# one piece of an estimate: "1 500,50 €", "3j", "2.5 days", or a connector between them
+_ESTIMATE_PART = re.compile(
+    r"\s*(?:(?P<number>\d{1,3}(?:[\s\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?)\s*"
+    r"(?:(?P<days>jours?|jh|j|days?|man-days?|d)|(?:€|eur(?:os?)?)(?:\s*ht)?|ht)?\.?(?![\w€])|(?:et|and|,|;|\+|/)(?=\s|$))\s*",
+    re.IGNORECASE,
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case, accents off, spaces collapsed: how keywords and words are compared."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def parse(body: str) -> Parsed:
+    """Split a reply into its leading command lines and the text after them."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    index = 0
+    while index < len(lines) and len(commands) < MAX_COMMANDS:
+        line = lines[index].strip()
+        if not line:
+            if commands:
+                index += 1
+                break  # a blank line ends the command block
+            index += 1
+            continue  # blank lines before the first command
+        command = parse_line(line)
+        if command is None:
+            break
+        commands.append(command)
+        index += 1
+    if not commands:
+        return Parsed((), body.strip("\n"))
+    return Parsed(tuple(commands), "\n".join(lines[index:]).strip("\n"))
+
+
+def parse_line(line: str) -> Command | None:
+    """One line -> a command (maybe refused as malformed), or None when the line is text."""
+    explicit = line[:1] in ("/", "#") and not line[1:2].isdigit()
+    body = line[1:].lstrip() if explicit else line
+    folded = fold(body)
+    for spelling in _SPELLINGS:
+        if folded == spelling or folded.startswith(spelling + " ") or folded.startswith(spelling + ":"):
+            rest = _rest_after(body, spelling)
+            name = KEYWORDS[spelling]
+            args, error = _ARGUMENTS[name](rest)
+            if error and not explicit:
+                return None  # a sentence that starts like a keyword
+            return Command(line=line, name=name, args=args, error=error)
+    if explicit and folded and folded.split()[0].isalpha():
+        return Command(line=line, name="unknown", args={}, error=f"unknown command {folded.split()[0]!r}")
+    return None
+
+
+def _rest_after(body: str, spelling: str) -> str:
+    """The arguments as written (case and accents kept) after a keyword of `spelling`'s word count."""
+    words = body.split()
+    rest = " ".join(words[len(spelling.split()):])
+    if not rest and body.rstrip().endswith(":"):
+        return ""
+    return rest.lstrip(":").strip()
+
+
+Args = tuple[dict[str, object], str]
+
+
+def _none(rest: str) -> Args:
+    return ({}, "") if not rest.strip(" .!") else ({}, f"takes no argument (got {rest!r})")
+
+
+def _status(rest: str) -> Args:
+    status = STATUS_WORDS.get(fold(rest).replace("_", " "))
+    if status is None:
+        return {}, f"unknown status {rest!r}; one of: {', '.join(s.value for s in Status)}"
+    return {"status": status.value}, ""
+
+
+def _assign(rest: str) -> Args:
+    who = rest.strip(" <>")
+    return ({"who": who}, "") if who and len(who.split()) <= 4 else ({}, "name the consultant: email or name")
+
+
+def _escalate(rest: str) -> Args:
+    text = fold(rest)
+    if not text:
+        return {"level": None}, ""
+    if text in ("vendor", "fournisseur", "editeur"):
+        return {"level": 4}, ""
+    match = _LEVEL.match(text)
+    if match is None:
+        return {}, f"unknown level {rest!r}: N1, N2, N3 or N4"
+    return {"level": int(match.group(1))}, ""
+
+
+def _time(rest: str) -> Args:
+    minutes, after = duration(rest)
+    if minutes is None:
+        return {}, f"cannot read a duration in {rest!r}: e.g. 1h30, 45m, 2h, 1.5h, 0:45"
+    if not 0 < minutes <= 24 * 60:
+        return {}, f"{minutes} minutes: a time entry is between 1 minute and 24 hours"
+    return {"minutes": minutes, "comment": after.lstrip(" -:–")}, ""
+
+
+def duration(text: str) -> tuple[int | None, str]:
+    """`1h30 rest` -> (90, "rest"); (None, text) when it does not start with a duration."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        return None, text
+    if match.group("h") is not None:
+        hours = Decimal(match.group("h").replace(",", "."))
+        minutes = int(hours * 60) + int(match.group("hm") or 0)
+    elif match.group("m") is not None:
+        minutes = int(match.group("m"))
+    else:
+        minutes = int(match.group("ch")) * 60 + int(match.group("cm"))
+    return minutes, text.strip()[match.end():].strip()
+
+
+def _estimate(rest: str) -> Args:
+    amount: Decimal | None = None
+    days: Decimal | None = None
+    position, text = 0, rest.strip()
+    while position < len(text):
+        match = _ESTIMATE_PART.match(text, position)
+        if match is None or match.end() == position:
+            return {}, f"cannot read {text[position:]!r}: give an amount (1500 €) and/or days (3j, 3 days)"
+        position = match.end()
+        number = match.group("number")
+        if number is None:
+            continue  # a connector: "et", "and", ","
+        value = Decimal(re.sub(r"[\s\u00a0\u202f]", "", number).replace(",", "."))
+        if match.group("days"):
+            if days is not None:
+                return {}, "two day counts given"
+            days = value
+        else:
+            if amount is not None:
+                return {}, "two amounts given"
+            amount = value
+    if amount is None and days is None:
+        return {}, "give an amount (e.g. 1500 €) and/or days (e.g. 3j)"
+    return {"amount": str(amount) if amount is not None else None,
+            "days": str(days) if days is not None else None}, ""
+
+
+def _wait(rest: str) -> Args:
+    text = fold(rest)
+    if not text:
+        return {"on": "customer"}, ""
+    first, _, reason = text.partition(" ")
+    if first in WAIT_ON:
+        return {"on": WAIT_ON[first], "reason": rest.strip().partition(" ")[2]}, ""
+    return {}, f"wait on whom? customer/client or vendor/fournisseur (got {rest!r})"
+
+
+def _merge(rest: str) -> Args:
+    match = _TICKET.match(fold(rest).replace("#", "#").strip())
+    if match is None:
+        return {}, f"merge into which ticket? e.g. merge #88 (got {rest!r})"
+    return {"into": int(match.group(1))}, ""
+
+
+def _priority(rest: str) -> Args:
+    priority = PRIORITY_WORDS.get(fold(rest))
+    if priority is None:
+        return {}, f"unknown priority {rest!r}; one of: {', '.join(p.value for p in Priority)}"
+    return {"priority": priority.value}, ""
+
+
+def _type(rest: str) -> Args:
+    type_ = TYPE_WORDS.get(fold(rest))
+    if type_ is None:
+        return {}, f"unknown type {rest!r}; one of: {', '.join(t.value for t in RequestType)}"
+    return {"type": type_.value}, ""
+
+
+_ARGUMENTS = {
+    "take": _none, "status": _status, "assign": _assign, "escalate": _escalate, "time": _time,
+    "estimate": _estimate, "resolve": _none, "wait": _wait, "close": _none, "reopen": _none,
+    "merge": _merge, "priority": _priority, "type": _type, "internal": _none,
+}
