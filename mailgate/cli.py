@@ -109,7 +109,7 @@ def replay(ctx: click.Context, inbound_id: int) -> None:
 @main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the config file and the templates; print every problem."""
+    """Validate the config file, the templates and the rules; print every problem."""
     try:
         settings = load(ctx.obj["config_path"])
     except ConfigError as exc:
@@ -117,8 +117,15 @@ def check(ctx: click.Context) -> None:
     problems = Renderer(settings.templates_dir).check()
     if problems:
         _fail("invalid templates:\n" + "\n".join(problems), 1)
+    from mailgate.rules_load import RulesError, load_rules
+
+    try:
+        ruleset = load_rules(settings.rules_dir)
+    except RulesError as exc:
+        _fail("invalid rules:\n" + "\n".join(exc.errors), 1)
     click.echo(f"{settings.source}: OK ({len(settings.gateway.addresses)} address(es), "
-               f"{len(settings.agents)} agent(s), templates in {settings.templates_dir})")
+               f"{len(settings.agents)} agent(s), templates in {settings.templates_dir}, "
+               f"{len(ruleset)} rule(s) in {settings.rules_dir})")
 
 
 @main.group()
@@ -232,6 +239,11 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
     click.echo(f"#{t['id']} {t['title']}\n  status: {t['status_label']} ({t['status']}), type {t['type']}, "
                f"level N{t['level']}, priority {t['priority']}\n  requester: {t['requester']}, "
                f"customer: {t['customer'] or '-'}, assignee: {t['assignee'] or '-'}, created {t['created_at']}")
+    for name in ("response", "resolution"):
+        due = t["sla"][f"{name}_due"]
+        if due:
+            breached = t["sla"][f"{name}_breached_at"]
+            click.echo(f"  {name} due {due}" + (f": BREACHED (supervisors told {breached})" if breached else ""))
     for e in t["estimates"]:
         click.echo(f"  estimate: {e['amount'] or '-'} / {e['days'] or '-'} day(s), {e['state']}")
     for task in t["tasks"]:
@@ -279,8 +291,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 def _register() -> None:
     from mailgate.cli_billing import billing
+    from mailgate.cli_queue import queue
+    from mailgate.cli_rules import rules
 
     main.add_command(billing)
+    main.add_command(queue)
+    main.add_command(rules)
 
 
 _register()

@@ -21,8 +21,26 @@ from mailgate.rules_load import RulesError, load_rules
 EX_CONFIG = 78  # sysexits: configuration error
 
 _rules_option = click.option(
-    "--rules", "rules_dir", default="rules", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-    help="The rules folder (*.yaml applied in file-name order).")
+    "--rules", "rules_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+    help="The rules folder (*.yaml applied in file-name order); default: the config's (gateway.rules, else "
+         "the rules/ shipped with mailgate).")
+
+
+def _folder(rules_dir: Path | None) -> Path:
+    """--rules, else the configured folder (the config file of -c, when it exists), else ./rules."""
+    if rules_dir is not None:
+        return rules_dir
+    ctx = click.get_current_context()
+    path = (ctx.find_root().obj or {}).get("config_path")
+    if path and Path(path).exists():
+        from mailgate.config import ConfigError, load
+
+        try:
+            return load(path).rules_dir
+        except ConfigError as exc:
+            click.echo(f"mailgate: invalid configuration:\n{exc}", err=True)
+            sys.exit(EX_CONFIG)
+    return Path("rules")
 
 
 @click.group("rules")
@@ -32,8 +50,9 @@ def rules() -> None:
 
 @rules.command("check")
 @_rules_option
-def check(rules_dir: Path) -> None:
+def check(rules_dir: Path | None) -> None:
     """Load every rule file as the daemon would; print each problem (file:line: rule) and exit 78 if any."""
+    rules_dir = _folder(rules_dir)
     ruleset = _load(rules_dir)
     if not rules_dir.is_dir():
         click.echo(f"{rules_dir}: no such folder, so no rules: every mail gets the configured defaults")
@@ -50,9 +69,10 @@ def check(rules_dir: Path) -> None:
               help="The mail's kind; default: guessed from its headers.")
 @click.option("--agent", is_flag=True, help="Treat the sender as an agent.")
 @click.option("--customer", default=None, help="Treat the sender as this known customer.")
-def explain(mail: Path, rules_dir: Path, as_json: bool, envelope_to: tuple[str, ...], kind: str | None,
+def explain(mail: Path, rules_dir: Path | None, as_json: bool, envelope_to: tuple[str, ...], kind: str | None,
             agent: bool, customer: str | None) -> None:
     """Show every rule with hit or miss and the reason, then the decision, for one .eml file."""
+    rules_dir = _folder(rules_dir)
     ruleset = _load(rules_dir)
     raw = mail.read_bytes()
     parsed = parse(raw)

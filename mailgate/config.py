@@ -33,6 +33,7 @@ class Gateway(_Section):
     secret: str = Field(min_length=16)
     message_id_domain: str | None = None
     templates: str | None = None
+    rules: str | None = None  # folder of the rules/*.yaml; defaults to the rules/ shipped with mailgate
 
     @field_validator("addresses")
     @classmethod
@@ -177,6 +178,29 @@ class Workflow(_Section):
         return [v.strip().lower() for v in value]
 
 
+class Target(_Section):
+    """Service targets for one priority, in hours from the ticket's creation."""
+
+    response_hours: float = Field(gt=0)  # first answer to the customer
+    resolution_hours: float = Field(gt=0)  # answer sent (Réponse envoyée)
+
+
+class Sla(_Section):
+    # breached targets are mailed to these addresses (once per ticket and target)
+    supervisors: list[Annotated[str, Field(pattern=_EMAIL)]] = []
+    low: Target | None = None
+    normal: Target | None = None
+    high: Target | None = None
+    urgent: Target | None = None
+
+
+class Queue(_Section):
+    """A group of agents: a rule's `queue:` action notifies them instead of the level's agents."""
+
+    name: str = Field(min_length=1)
+    agents: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(min_length=1)
+
+
 class Settings(_Section):
     gateway: Gateway
     database: Database = Database()
@@ -188,6 +212,8 @@ class Settings(_Section):
     imap: list[Imap] = []
     customers: list[Customer] = []
     workflow: Workflow = Workflow()
+    sla: Sla = Sla()
+    queues: list[Queue] = []
     source: str = "<memory>"  # the file it came from
 
     @model_validator(mode="after")
@@ -196,7 +222,13 @@ class Settings(_Section):
         doubled = sorted({k for k in keys if keys.count(k) > 1})
         if doubled:
             raise ValueError(f"two [[imap]] entries share the name {', '.join(doubled)}: give each a name")
+        agents = {a.email for a in self.agents}
+        for q in self.queues:
+            unknown = sorted(set(e.lower() for e in q.agents) - agents)
+            if unknown:
+                raise ValueError(f"queue {q.name}: {', '.join(unknown)} not in [[agents]]")
         for what, values in (("agents", [a.email for a in self.agents]),
+                             ("queues", [q.name for q in self.queues]),
                              ("customers", [c.name for c in self.customers]),
                              ("customers' domains", [d for c in self.customers for d in c.domains])):
             doubled = sorted({v for v in values if values.count(v) > 1})
@@ -243,6 +275,12 @@ class Settings(_Section):
         if self.gateway.templates:
             return self._relative(self.gateway.templates)
         return data_dir("templates")
+
+    @property
+    def rules_dir(self) -> Path:
+        if self.gateway.rules:
+            return self._relative(self.gateway.rules)
+        return data_dir("rules")
 
     @property
     def database_url(self) -> str:

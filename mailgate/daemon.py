@@ -17,6 +17,7 @@ from mailgate.clock import Clock, utcnow
 from mailgate.config import ConfigError, Settings
 from mailgate.outgoing import Outgoing
 from mailgate.render import Renderer
+from mailgate.rules_load import RulesError, RulesHolder
 from mailgate.sender import Sender
 from mailgate.store.schema import open_engine
 from mailgate.sweeper import Sweeper
@@ -37,6 +38,7 @@ class Daemon:
         self.worker: Worker | None = None
         self.sender: Sender | None = None
         self.sweeper: Sweeper | None = None
+        self.rules: RulesHolder | None = None
         self.pollers: list[MailboxPoller] = []
 
     @property
@@ -50,9 +52,13 @@ class Daemon:
         problems = renderer.check()
         if problems:
             raise ConfigError("\n".join(problems))
+        try:
+            self.rules = RulesHolder.open(self.settings.rules_dir)
+        except RulesError as exc:
+            raise ConfigError("\n".join(exc.errors)) from None
         self.engine = await open_engine(self.settings)
         outgoing = Outgoing(self.settings, renderer)
-        self.worker = Worker(self.settings, self.engine, outgoing, self.clock)
+        self.worker = Worker(self.settings, self.engine, outgoing, self.clock, self.rules)
         self.sender = Sender(self.settings.outbound, self.engine, self.clock)
         self.sweeper = Sweeper(self.settings, self.engine, outgoing, self.clock)
         self.worker.on_queued.append(self.sender.wake)
@@ -82,6 +88,8 @@ class Daemon:
                 tasks.create_task(self.worker.run(self.stop_event), name="worker")
                 tasks.create_task(self.sender.run(self.stop_event), name="sender")
                 tasks.create_task(self.sweeper.run(self.stop_event), name="sweeper")
+                if self.rules is not None:
+                    tasks.create_task(self.rules.watch(self.stop_event), name="rules")
                 tasks.create_task(self._watch_stop(), name="stop")
                 for poller in self.pollers:
                     tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")
@@ -108,5 +116,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
+    if daemon.rules is not None:
+        loop.add_signal_handler(signal.SIGHUP, daemon.rules.reload)
     logger.info("mailgate running", database=settings.database_url.split("@")[-1])
     await daemon.run()

@@ -13,6 +13,8 @@ from mailgate.core.model import EventSpec, Outcome, Status, TicketView
 from mailgate.outgoing import Outgoing
 from mailgate.store import estimates, imputation, tickets
 
+ANSWERS = frozenset({"relay", "resolution", "estimate_request"})  # a consultant's answer to the customer
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -23,11 +25,12 @@ class Inbound:
 
 
 async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, now: datetime,
-                views: dict[int, TicketView], inbound: Inbound | None) -> tuple[int, int]:
+                views: dict[int, TicketView], inbound: Inbound | None,
+                due: tickets.Due = tickets.NO_DUE) -> tuple[int, int]:
     """Write everything the outcome says; returns (ticket number, mails queued)."""
     view: TicketView | None = None
     if outcome.new_ticket is not None:
-        ticket_id = await tickets.create(conn, outcome.new_ticket, now)
+        ticket_id = await tickets.create(conn, outcome.new_ticket, now, due)
         title = outcome.new_ticket.title
         if outcome.add_participants:
             await tickets.add_participants(conn, ticket_id, outcome.add_participants, new_ticket=True)
@@ -64,6 +67,8 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
         queued = await outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now, ticket=facts)
         events.append(queued.event)
         messages.append(queued.message)
+        if draft.kind in ANSWERS:
+            await tickets.answered(conn, ticket_id, now)
         if draft.awaits is not None:
             await tickets.update(conn, ticket_id, {"awaiting_mid": queued.message_id,
                                                    "awaiting_kind": draft.awaits}, now)

@@ -35,6 +35,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "transcript": {"lines": [{"line": "take", "ok": True, "result": "applied"}], "applied": True,
                    "relayed": True},
     "agent_refused": {"reason": "not a reply to a notification", "lines": ["take"]},
+    "notify_breach": {"targets": [{"name": "response", "due": "2022-01-17T13:00+00:00"}]},
 }
 
 

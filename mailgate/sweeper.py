@@ -1,9 +1,10 @@
-"""Shell: the periodic sweep that auto-closes tickets whose resolution went unanswered (one
-transaction per ticket, the ticket locked and checked again inside it)."""
+"""Shell: the periodic sweep that auto-closes tickets whose resolution went unanswered and tells the
+supervisors of breached service targets (one transaction per ticket, locked and checked again inside it)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,7 +13,7 @@ from mailgate import effects, log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
-from mailgate.core import autoclose
+from mailgate.core import autoclose, breach
 from mailgate.core.model import Status
 from mailgate.outgoing import Outgoing
 from mailgate.store import tickets
@@ -65,7 +66,39 @@ class Sweeper:
                 await effects.apply(conn, self.outgoing, outcome, now=now, views=views, inbound=None)
             closed += 1
             logger.info("ticket auto-closed", ticket=ticket_id, after_days=days)
-        if closed:
+        breached = await self._breaches(now)
+        if closed or breached:
             for event in self.on_queued:
                 event.set()
         return closed
+
+    async def _breaches(self, now: datetime) -> int:
+        """Tell the supervisors of each ticket past a service target, once per target."""
+        c = ticket.c
+        response = sa.and_(c.first_response_at.is_(None), c.response_due <= now, c.response_breached_at.is_(None))
+        resolution = sa.and_(c.resolved_at.is_(None), c.resolution_due <= now, c.resolution_breached_at.is_(None))
+        async with self.engine.connect() as conn:
+            candidates = list((await conn.execute(
+                sa.select(c.id).where(c.status != Status.CLOSED.value, c.merged_into.is_(None),
+                                      sa.or_(response, resolution)).order_by(c.id).limit(BATCH)
+            )).scalars())
+        supervisors = tuple(self.settings.sla.supervisors)
+        told = 0
+        for ticket_id in candidates:
+            async with self.engine.begin() as conn:
+                row = (await conn.execute(sa.select(
+                    c.response_due, c.first_response_at, c.response_breached_at, c.resolution_due, c.resolved_at,
+                    c.resolution_breached_at).where(c.id == ticket_id))).one()
+                targets = tuple(
+                    (name, due) for name, due, met, flagged in (
+                        ("response", row.response_due, row.first_response_at, row.response_breached_at),
+                        ("resolution", row.resolution_due, row.resolved_at, row.resolution_breached_at))
+                    if due is not None and due <= now and met is None and flagged is None)
+                if not targets:
+                    continue
+                views = await tickets.load_views(conn, [ticket_id])
+                outcome = breach.notice(views[ticket_id], targets, supervisors, now)
+                await effects.apply(conn, self.outgoing, outcome, now=now, views=views, inbound=None)
+            told += 1
+            logger.warning("service target breached", ticket=ticket_id, targets=[n for n, _ in targets])
+        return told

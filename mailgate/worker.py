@@ -10,14 +10,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mailgate import effects, log
+from mailgate import effects, log, sla
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
-from mailgate.core import process, thread
-from mailgate.core.model import Agent
+from mailgate.core import classify, process, thread
+from mailgate.core.model import Agent, ParsedMail
 from mailgate.core.parse import parse
+from mailgate.core.rules import Decision, evaluate
+from mailgate.core.rules_model import facts_from
 from mailgate.outgoing import Outgoing
+from mailgate.rules_load import RulesHolder
 from mailgate.store import inbound, outbox, tickets
 from mailgate.store.db import TEMPORARY_ERRORS, repeat_while_up
 from mailgate.store.inbound import InboundRow
@@ -36,7 +39,8 @@ class Result:
 
 
 class Worker:
-    def __init__(self, settings: Settings, engine: AsyncEngine, outgoing: Outgoing, clock: Clock) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, outgoing: Outgoing, clock: Clock,
+                 rules: RulesHolder | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.outgoing = outgoing
@@ -53,6 +57,9 @@ class Worker:
         self._trusted = frozenset(settings.workflow.trusted_authserv_ids)
         self._customers = settings.customers_by_domain
         self._approvers = settings.approvers
+        self._queues = {q.name: tuple(e.lower() for e in q.agents) for q in settings.queues}
+        self._msgid_domain = settings.message_id_domain
+        self.rules = rules  # None: no rules (the defaults of the config apply)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process mail until `stop` is set; the mail in hand is always finished first."""
@@ -113,7 +120,9 @@ class Worker:
     async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
         mail = parse(row.raw)
         refs = thread.references(mail, self._secret)
-        views = await tickets.load_views(conn, process.wanted_tickets(mail, refs, self._agents))
+        decision, alert_ticket = await self._route(conn, mail, row, refs)
+        wanted = process.wanted_tickets(mail, refs, self._agents) + ((alert_ticket,) if alert_ticket else ())
+        views = await tickets.load_views(conn, wanted)
         sent = await outbox.sent_mails(conn, refs.signed_ids)
         now = self.clock()
         ctx = process.Context(
@@ -121,11 +130,13 @@ class Worker:
             locale=self.settings.gateway.locale, loop_token=self._loop_token, agent_info=self._agent_info,
             sent=sent, trusted_authserv_ids=self._trusted, customers_by_domain=self._customers,
             approvers=self._approvers, now=now, reopen_days=self.settings.workflow.reopen_days,
+            decision=decision, alert_ticket=alert_ticket, queues=self._queues,
         )
         outcome = process.process(mail, row.envelope_from, ctx)
-        if outcome.disposition == "ignored":
-            await inbound.finish(conn, row.id, status="ignored", ticket_id=None, now=now, error=outcome.reason)
-            return Result(row.id, "ignored", None, outcome.reason)
+        if outcome.disposition in ("ignored", "quarantined"):
+            await inbound.finish(conn, row.id, status=outcome.disposition, ticket_id=None, now=now,
+                                 error=outcome.reason)
+            return Result(row.id, outcome.disposition, None, outcome.reason)
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
         message = dict(
             direction="in", inbound_id=row.id, outbox_id=None,
@@ -133,7 +144,24 @@ class Worker:
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
             created_at=now,
         )
+        due = sla.due(self.settings, outcome.new_ticket.priority, now) if outcome.new_ticket else tickets.Due()
         ticket_id, queued = await effects.apply(conn, self.outgoing, outcome, now=now, views=views,
-                                                inbound=effects.Inbound(row.id, message))
+                                                inbound=effects.Inbound(row.id, message), due=due)
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
         return Result(row.id, "processed", ticket_id, outcome.disposition, queued=queued)
+
+    async def _route(self, conn: AsyncConnection, mail: ParsedMail, row: InboundRow,
+                     refs: thread.References) -> tuple[Decision | None, int | None]:
+        """The rules' decision for a mail that names no ticket, and the open ticket its alert key folds into."""
+        if self.rules is None or not len(self.rules.rules):  # no rules: the config's defaults, nothing to record
+            return None, None
+        sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
+        kind = classify.classify(mail, row.raw, row.envelope_from, loop_token=self._loop_token,
+                                 own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
+        facts = facts_from(mail, envelope_to=row.envelope_to, is_agent=sender in self._agents,
+                           customer=self._customers.get(sender.rpartition("@")[2]), kind=kind.kind,
+                           envelope_from=row.envelope_from)
+        decision = evaluate(self.rules.rules, facts)
+        if decision.dedupe_key is None:
+            return decision, None
+        return decision, await tickets.open_with_key(conn, decision.dedupe_key)

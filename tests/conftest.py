@@ -152,7 +152,8 @@ def settings_data(db_url: str, smart_host_port: int, **overrides: Any) -> dict[s
     """A test config as a dict; `section__key=value` overrides one entry."""
     data: dict[str, Any] = {
         "gateway": {"addresses": ["support@example.test", "help@example.test"],
-                    "from": "Support <support@example.test>", "locale": "fr", "secret": SECRET},
+                    "from": "Support <support@example.test>", "locale": "fr", "secret": SECRET,
+                    "rules": str(FIXTURES / "rules_none")},
         "database": {"url": db_url},
         "smtp": {"host": "127.0.0.1", "port": 0, "max_message_size": 64 * 1024},
         "outbound": {"host": "127.0.0.1", "port": smart_host_port or 1, "timeout": 5,
@@ -187,7 +188,10 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
             for item in body:
                 lines += [f"[[{section}]]", *(f"{k} = {value(v)}" for k, v in item.items()), ""]
         else:
-            lines += [f"[{section}]", *(f"{k} = {value(v)}" for k, v in body.items()), ""]
+            lines += [f"[{section}]", *(f"{k} = {value(v)}" for k, v in body.items() if not isinstance(v, dict)), ""]
+            for key, table in body.items():
+                if isinstance(table, dict):
+                    lines += [f"[{section}.{key}]", *(f"{k} = {value(v)}" for k, v in table.items()), ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 

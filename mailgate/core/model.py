@@ -161,6 +161,10 @@ class NewTicket:
     locale: str
     customer: str | None = None
     root_mid: str | None = None
+    assignee: str | None = None
+    queue: str | None = None
+    tags: tuple[str, ...] = ()
+    dedupe_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from mailgate.core import agent_flow, commands, customer_flow, drafts, loops, quotes, subject, thread
+from mailgate.core import agent_flow, commands, customer_flow, drafts, loops, quotes, routing, subject, thread
 from mailgate.core.authn import SentMail
 from mailgate.core.model import (
     Address,
@@ -21,6 +21,7 @@ from mailgate.core.model import (
     Status,
     TicketView,
 )
+from mailgate.core.rules import Decision
 
 MAX_REFERENCES = drafts.MAX_REFERENCES
 
@@ -45,6 +46,9 @@ class Context:
     approvers: Mapping[str, frozenset[str]] = field(default_factory=dict)
     now: datetime | None = None
     reopen_days: int = 14
+    decision: Decision | None = None  # the rules' decision, for a mail that opens a ticket
+    alert_ticket: int | None = None  # the open ticket with the decision's dedupe key
+    queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def wanted_tickets(mail: ParsedMail, refs: thread.References, agents: frozenset[str]) -> tuple[int, ...]:
@@ -79,6 +83,14 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         return _on_ticket(mail, envelope_from, ctx.tickets[found.ticket_id], sender or "", found.via, refused,
                           ctx)
 
+    decision = ctx.decision
+    if decision is not None:
+        kept_out = routing.held(decision)
+        if kept_out is not None:
+            return kept_out
+        folded = routing.alert(decision, ctx.tickets.get(ctx.alert_ticket or 0), sender or "")
+        if folded is not None:
+            return folded
     requester = mail.from_ or (Address(envelope_from.lower()) if envelope_from else None)
     if requester is None:
         return _ignored("the mail has no sender: no From header and no envelope sender")
@@ -98,10 +110,16 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         root_mid=mail.message_id,
     )
     events: list[EventSpec] = [EventSpec("created", {"from": requester.email}), *refused]
+    if decision is not None:
+        ticket = routing.shape(ticket, decision)
+        events.append(routing.rules_event(decision))
     outgoing: list[OutgoingDraft] = []
     silence = _why_no_ack(mail, envelope_from, requester, ctx)
+    if silence is None and decision is not None and decision.auto_reply is False:
+        silence = f"rule {', '.join(decision.set_by.get('auto_reply', ()))}: no automatic answer"
     if silence is None:
-        outgoing.append(_ack(mail, requester, ctx.locale))
+        template = decision.auto_reply if decision is not None and decision.auto_reply else "ack"
+        outgoing.append(replace(_ack(mail, requester, ctx.locale), template=template))
     else:
         events.append(EventSpec("ack_suppressed", {"reason": silence}))
     if not loops.machine_mail(mail, envelope_from):
@@ -136,9 +154,12 @@ def _notify_new(mail: ParsedMail, ticket: NewTicket, ctx: Context) -> list[Outgo
     view = TicketView(id=0, status=Status.OPEN, participants=frozenset(), title=ticket.title,
                       requester=ticket.requester, locale=ticket.locale, root_mid=ticket.root_mid)
     text = quotes.strip_reply(mail.text)
-    return [drafts.to_agent(a, "notify_new", locale=ticket.locale, view=view,
-                            values={"text": text, "from": ticket.requester.email, "level": ticket.level})
-            for a in drafts.level_agents(ctx.agent_info, ticket.level)]
+    values: dict[str, object] = {"text": text, "from": ticket.requester.email, "level": ticket.level}
+    people: list[Agent | Address] = [*routing.notified(ticket, ctx.agent_info, ctx.queues)]
+    if ctx.decision is not None:
+        people += [Address(e) for e in ctx.decision.notify if e not in {a.email for a in people
+                                                                          if isinstance(a, Agent)}]
+    return [drafts.to_agent(a, "notify_new", locale=ticket.locale, view=view, values=values) for a in people]
 
 
 _NO_SUBJECT = {"fr": "(sans objet)", "en": "(no subject)"}

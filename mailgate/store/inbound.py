@@ -19,6 +19,7 @@ class InboundRow:
     envelope_from: str | None
     raw: bytes
     status: str
+    envelope_to: list[str]
 
 
 def dedupe_key(message_id: str | None, sender: str | None, raw: bytes) -> str:
@@ -60,7 +61,8 @@ _INSERT = {
     .returning(inbound_mail.c.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
-_COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.raw, inbound_mail.c.status)
+_COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.raw, inbound_mail.c.status,
+            inbound_mail.c.envelope_to)
 _CLAIM_NEXT = (
     sa.update(inbound_mail)
     .where(

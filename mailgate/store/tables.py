@@ -85,6 +85,18 @@ ticket = sa.Table(
     sa.Column("root_mid", sa.String(998)),  # the customer's first mail
     sa.Column("last_customer_mid", sa.String(998)),  # the customer's latest mail
     sa.Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
+    # rules and service targets (issue 5): see docs/rules.md
+    sa.Column("queue", sa.String(100)),
+    sa.Column("tags", sa.JSON),
+    sa.Column("dedupe_key", sa.String(300)),  # alerts with this key append here while it is open
+    sa.Column("alert_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("response_due", UTCDateTime),
+    sa.Column("resolution_due", UTCDateTime),
+    sa.Column("first_response_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("response_breached_at", UTCDateTime),  # the supervisors were told
+    sa.Column("resolution_breached_at", UTCDateTime),
+    sa.Index("ix_ticket_dedupe_key", "dedupe_key"),
     sqlite_autoincrement=True,
 )
 

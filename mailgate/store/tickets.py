@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -21,7 +22,7 @@ from mailgate.core.model import (
     Status,
     TicketView,
 )
-from mailgate.store.tables import estimate, event, message, participant, ticket
+from mailgate.store.tables import UTCDateTime, estimate, event, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
 
@@ -83,14 +84,27 @@ _ADD_PARTICIPANTS = sa.insert(participant)
 _TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(updated_at=sa.bindparam("b_now"))
 
 
-async def create(conn: AsyncConnection, spec: NewTicket, now: datetime) -> int:
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Service-target due times of a new ticket (None: no target for its priority)."""
+
+    response: datetime | None = None
+    resolution: datetime | None = None
+
+
+NO_DUE = Due()
+
+
+async def create(conn: AsyncConnection, spec: NewTicket, now: datetime, due: Due = NO_DUE) -> int:
     """Insert a new ticket in status open; returns its number."""
     values = dict(
         status=Status.OPEN.value, type=spec.type.value, level=spec.level, priority=spec.priority.value,
         title=spec.title[:300], requester=spec.requester.email, requester_name=spec.requester.name[:300],
-        assignee=None, locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
+        locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
         customer=spec.customer, status_changed_at=now, root_mid=spec.root_mid and spec.root_mid[:998],
-        last_customer_mid=spec.root_mid and spec.root_mid[:998],
+        last_customer_mid=spec.root_mid and spec.root_mid[:998], assignee=spec.assignee, queue=spec.queue,
+        tags=list(spec.tags), dedupe_key=spec.dedupe_key and spec.dedupe_key[:300],
+        alert_count=1 if spec.dedupe_key else 0, response_due=due.response, resolution_due=due.resolution,
     )
     return int((await conn.execute(_CREATE, values)).scalar_one())
 
@@ -117,7 +131,9 @@ async def touch(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
 
 
 _COLUMNS = frozenset({"status", "assignee", "level", "priority", "type", "merged_into", "resume_status",
-                      "waiting_on", "awaiting_mid", "awaiting_kind", "last_customer_mid"})
+                      "waiting_on", "awaiting_mid", "awaiting_kind", "last_customer_mid", "dedupe_key",
+                      "alert_count", "first_response_at", "resolved_at", "response_breached_at",
+                      "resolution_breached_at"})
 
 
 async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, object], now: datetime) -> None:
@@ -126,6 +142,10 @@ async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, objec
     if unknown:
         raise ValueError(f"not ticket columns the workflow may set: {sorted(unknown)}")
     values: dict[str, object] = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in changes.items()}
+    if "alert_count" in values:  # an increment, not a value
+        values["alert_count"] = ticket.c.alert_count + int(str(values["alert_count"]))
+    if values.get("status") in (Status.ANSWER_SENT.value, Status.CLOSED.value):
+        values["resolved_at"] = sa.func.coalesce(ticket.c.resolved_at, sa.literal(now, UTCDateTime))
     if "status" in values:
         values["status_changed_at"] = now
         if values["status"] != Status.WAITING.value:
@@ -135,6 +155,21 @@ async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, objec
         if isinstance(values.get(key), str):
             values[key] = str(values[key])[:998]
     await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(**values))
+
+
+async def open_with_key(conn: AsyncConnection, key: str) -> int | None:
+    """The newest ticket not closed (nor merged) that carries this alert dedupe key."""
+    found = (await conn.execute(
+        sa.select(ticket.c.id).where(ticket.c.dedupe_key == key[:300], ticket.c.status != Status.CLOSED.value,
+                                     ticket.c.merged_into.is_(None)).order_by(ticket.c.id.desc()).limit(1)
+    )).scalar()
+    return None if found is None else int(found)
+
+
+async def answered(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+    """The customer got a consultant's answer: the response target is met from the first one."""
+    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id, ticket.c.first_response_at.is_(None))
+                       .values(first_response_at=now))
 
 
 async def add_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -199,4 +234,8 @@ def _ticket_dict(r: Any) -> dict[str, Any]:
         updated_at=r["updated_at"].isoformat(), level_label=f"N{r['level']}", customer=r["customer"],
         status_changed_at=(r["status_changed_at"] or r["updated_at"]).isoformat(),
         waiting_on=r["waiting_on"], resume_status=r["resume_status"], awaiting=r["awaiting_kind"],
+        queue=r["queue"], tags=r["tags"] or [], dedupe_key=r["dedupe_key"], alert_count=r["alert_count"],
+        sla={k: (r[k].isoformat() if r[k] else None) for k in (
+            "response_due", "first_response_at", "response_breached_at", "resolution_due", "resolved_at",
+            "resolution_breached_at")},
     )
