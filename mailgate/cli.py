@@ -107,6 +107,20 @@ def replay(ctx: click.Context, inbound_id: int) -> None:
 
 
 @main.command()
+@click.argument("inbound_id", type=int)
+@click.pass_context
+def release(ctx: click.Context, inbound_id: int) -> None:
+    """Process a mail a rule quarantined, now, without the rules (the configured defaults apply)."""
+    from mailgate.ingest import replay as do_replay
+
+    result = _run(do_replay(_settings(ctx), inbound_id, release=True))
+    if result is None:
+        _fail(f"no quarantined mail with id {inbound_id}", 1)
+    click.echo(f"mail {result.inbound_id}: {result.status}"
+               + (f", ticket #{result.ticket_id}" if result.ticket_id else ""))
+
+
+@main.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate the config file, the templates and the rules; print every problem."""

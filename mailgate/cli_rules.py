@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from email import message_from_bytes
-from email.policy import compat32
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mailgate.core.charset import decode_header_value
+from mailgate.core import classify
 from mailgate.core.model import ParsedMail
-from mailgate.core.parse import parse
+from mailgate.core.parse import attachment_names, parse
 from mailgate.core.rules import Decision, evaluate
 from mailgate.core.rules_model import KINDS, MailFacts, RuleSet, facts_from
 from mailgate.rules_load import RulesError, load_rules
@@ -77,7 +75,7 @@ def explain(mail: Path, rules_dir: Path | None, as_json: bool, envelope_to: tupl
     raw = mail.read_bytes()
     parsed = parse(raw)
     facts = facts_from(parsed, envelope_to=envelope_to, attachment_names=attachment_names(raw), is_agent=agent,
-                       customer=customer, kind=kind or guess_kind(parsed))
+                       customer=customer, kind=kind or guess_kind(parsed, raw))
     decision = evaluate(ruleset, facts)
     if as_json:
         click.echo(json.dumps(_document(mail, ruleset, facts, decision), ensure_ascii=False, indent=2))
@@ -95,39 +93,10 @@ def _load(rules_dir: Path) -> RuleSet:
         sys.exit(EX_CONFIG)
 
 
-def attachment_names(raw: bytes) -> tuple[str, ...]:
-    """File names of the parts with a file name or `Content-Disposition: attachment` ("" when unnamed)."""
-    try:
-        msg = message_from_bytes(raw, policy=compat32)
-        names = []
-        for part in msg.walk():
-            if part.is_multipart():
-                continue
-            filename = part.get_filename()
-            disposition = str(part.get("content-disposition") or "").strip().lower()
-            if filename is not None or disposition.startswith("attachment"):
-                names.append(decode_header_value(filename or ""))
-        return tuple(names)
-    except Exception:
-        return ()
-
-
-def guess_kind(mail: ParsedMail) -> str:
-    """A stand-in for mailgate's classification, from headers only: own, bounce, list, auto_reply, human."""
-    if mail.header("x-mailgate-loop") is not None:
-        return "own"
-    sender = mail.from_.email if mail.from_ is not None else ""
-    ctype = (mail.header("content-type") or "").lower()
-    if sender.startswith(("mailer-daemon@", "postmaster@")) or "report-type=delivery-status" in ctype:
-        return "bounce"
-    precedence = (mail.header("precedence") or "").strip().lower()
-    if mail.header("list-id") is not None or precedence in ("list", "bulk"):
-        return "list"
-    auto = (mail.header("auto-submitted") or "").strip().lower()
-    if (auto and not auto.startswith("no")) or precedence in ("junk", "auto_reply") or any(
-            mail.header(h) is not None for h in ("x-autoreply", "x-autorespond", "x-auto-response-suppress")):
-        return "auto_reply"
-    return "human"
+def guess_kind(mail: ParsedMail, raw: bytes = b"") -> str:
+    """The mail's kind as the daemon classifies it (without the config: our own addresses unknown)."""
+    return classify.classify(mail, raw or None, None, loop_token="", own_addresses=frozenset(),
+                             own_msgid_domain="").kind
 
 
 def _facts_json(facts: MailFacts) -> dict[str, Any]:

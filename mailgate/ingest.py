@@ -8,6 +8,7 @@ from mailgate.config import ConfigError, Settings
 from mailgate.core.parse import dedupe_fields
 from mailgate.outgoing import Outgoing
 from mailgate.render import Renderer
+from mailgate.rules_load import RulesError, RulesHolder
 from mailgate.store import inbound
 from mailgate.store.schema import open_engine
 from mailgate.worker import Result, Worker
@@ -39,14 +40,19 @@ async def ingest_bytes(
         await engine.dispose()
 
 
-async def replay(settings: Settings, inbound_id: int) -> Result | None:
+async def replay(settings: Settings, inbound_id: int, *, release: bool = False) -> Result | None:
+    """Process a shunted mail again with the rules; or (`release`) a quarantined one, without them."""
     renderer = Renderer(settings.templates_dir)
     problems = renderer.check()
     if problems:
         raise ConfigError("\n".join(problems))
+    try:
+        rules = None if release else RulesHolder.open(settings.rules_dir)
+    except RulesError as exc:
+        raise ConfigError("\n".join(exc.errors)) from None
     engine = await open_engine(settings)
     try:
-        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow)
-        return await worker.replay(inbound_id)
+        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow, rules)
+        return await worker.replay(inbound_id, statuses=("quarantined",) if release else ("shunted", "received"))
     finally:
         await engine.dispose()

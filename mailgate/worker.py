@@ -16,7 +16,7 @@ from mailgate.clock import Clock
 from mailgate.config import Settings
 from mailgate.core import classify, process, thread
 from mailgate.core.model import Agent, ParsedMail
-from mailgate.core.parse import parse
+from mailgate.core.parse import attachment_names, parse
 from mailgate.core.rules import Decision, evaluate
 from mailgate.core.rules_model import facts_from
 from mailgate.outgoing import Outgoing
@@ -76,9 +76,9 @@ class Worker:
         """Claim and process the oldest stored mail; None when there is none."""
         return await self._run_claimed(inbound.claim_next)
 
-    async def replay(self, inbound_id: int) -> Result | None:
-        """Process one shunted mail again; None when no shunted mail has that id."""
-        return await self._run_claimed(lambda conn: inbound.claim_for_replay(conn, inbound_id))
+    async def replay(self, inbound_id: int, statuses: tuple[str, ...] = ("shunted", "received")) -> Result | None:
+        """Process one shunted (or quarantined) mail again; None when no such mail has that id."""
+        return await self._run_claimed(lambda conn: inbound.claim_for_replay(conn, inbound_id, statuses))
 
     async def _run_claimed(self, claim: Callable[[AsyncConnection], Awaitable[InboundRow | None]]) -> Result | None:
         claimed: InboundRow | None = None
@@ -158,7 +158,8 @@ class Worker:
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
         kind = classify.classify(mail, row.raw, row.envelope_from, loop_token=self._loop_token,
                                  own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
-        facts = facts_from(mail, envelope_to=row.envelope_to, is_agent=sender in self._agents,
+        facts = facts_from(mail, envelope_to=row.envelope_to, attachment_names=attachment_names(row.raw),
+                           is_agent=sender in self._agents,
                            customer=self._customers.get(sender.rpartition("@")[2]), kind=kind.kind,
                            envelope_from=row.envelope_from)
         decision = evaluate(self.rules.rules, facts)

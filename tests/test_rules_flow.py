@@ -114,3 +114,26 @@ async def test_a_breached_response_target_tells_the_supervisor_once_and_shows_in
     queue = json.loads(result.stdout)
     assert [(i["id"], i["priority"]) for i in queue["N1"]] == [(1, "high"), (2, "normal")]
     assert "response" in queue["N1"][0]["breached"]  # (the CLI reads the real clock: resolution too by now)
+
+
+async def test_quarantined_mail_waits_for_release_which_skips_the_rules(desk: Desk) -> None:
+    (desk.settings.rules_dir / "05-quarantine.yaml").write_text(
+        "rules:\n  - name: hold-unknown-domain\n    when: {sender_domain: shady.example}\n"
+        "    then: {quarantine: true}\n    stop: true\n")
+    assert desk.daemon.rules is not None and desk.daemon.rules.reload()
+    await desk.send("x@shady.example", "Bonjour", subject="Offre")
+    statuses = await read_counts(desk)
+    assert statuses == {"quarantined": 1}
+    result = cli(config(desk), "release", "1")
+    assert result.returncode == 0, result.stderr
+    assert b"mail 1: processed, ticket #1" in result.stdout
+    t = await desk.show(1)
+    assert t["requester"] == "x@shady.example" and "rules" not in [e["kind"] for e in t["events"]]
+
+
+async def read_counts(desk: Desk) -> dict[str, int]:
+    from mailgate.store import inbound
+    from tests.conftest import read
+
+    counted: dict[str, int] = await read(desk.settings, inbound.counts)
+    return counted

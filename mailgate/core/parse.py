@@ -59,6 +59,24 @@ def parse(raw: bytes) -> ParsedMail:
     )
 
 
+def attachment_names(raw: bytes) -> tuple[str, ...]:
+    """File names of the parts with a file name or `Content-Disposition: attachment` ("" when unnamed):
+    what the rules' attachment conditions look at."""
+    try:
+        msg = message_from_bytes(raw, policy=compat32)
+        names = []
+        for part in msg.walk():
+            if part.is_multipart():
+                continue
+            filename = part.get_filename()
+            disposition = str(part.get("content-disposition") or "").strip().lower()
+            if filename is not None or disposition.startswith("attachment"):
+                names.append(decode_header_value(filename or ""))
+        return tuple(names)
+    except Exception:
+        return ()
+
+
 def dedupe_fields(raw: bytes) -> tuple[str | None, str | None]:
     """(Message-ID, sender address) read from the header block only: cheap enough for the SMTP edge."""
     try:

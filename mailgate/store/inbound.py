@@ -92,11 +92,13 @@ async def claim_next(conn: AsyncConnection) -> InboundRow | None:
     return InboundRow(*row) if row else None
 
 
-async def claim_for_replay(conn: AsyncConnection, inbound_id: int) -> InboundRow | None:
-    """Claim one shunted (or stuck received) mail by id, for `mailgate replay`."""
+async def claim_for_replay(conn: AsyncConnection, inbound_id: int,
+                           statuses: tuple[str, ...] = ("shunted", "received")) -> InboundRow | None:
+    """Claim one shunted (or stuck received) mail by id, for `mailgate replay`; a quarantined one for
+    `mailgate release`."""
     stmt = (
         sa.update(inbound_mail)
-        .where(inbound_mail.c.id == inbound_id, inbound_mail.c.status.in_(("shunted", "received")))
+        .where(inbound_mail.c.id == inbound_id, inbound_mail.c.status.in_(statuses))
         .values(attempts=inbound_mail.c.attempts + 1)
         .returning(*_COLUMNS)
     )
