@@ -203,6 +203,18 @@ async def test_assistance_escalated_n1_n2_n3_then_resolution_confirmed(desk: Des
         ("alice@example.test", 30, "premier diagnostic"), ("chloe@example.test", 75, "correction")]
     assert {"taken", "escalated", "resolved", "customer_answer", "commands_applied"} <= set(event_kinds(shown))
 
+    # time logged in a later month goes to that month's task; billing is per month, time x rate
+    desk.clock.now = datetime(2022, 2, 3, 10, 0, tzinfo=UTC)
+    await desk.send("chloe@example.test", "temps 30m suivi", reply_to=told["message_id"])
+    shown = json.loads(cli(Path(desk.settings.source), "tickets", "show", str(number), "--json").stdout)
+    assert [(t["title"], t["minutes"]) for t in shown["tasks"]] == [
+        (f"#{number} - Création de l'utilisateur Fabrice - Janvier 2022", 105),
+        (f"#{number} - Création de l'utilisateur Fabrice - Février 2022", 30)]
+    billed = json.loads(cli(Path(desk.settings.source), "billing", "--month", "2022-01", "--json").stdout)
+    assert billed["customers"] == [{"customer": "Client SA", "total": "157.50", "tickets": [
+        {"ticket": number, "title": "Création de l'utilisateur Fabrice", "type": "assistance", "basis": "time",
+         "minutes": 105, "rate": "90", "amount": "157.50"}]}]
+
 
 async def test_evolution_estimate_refused_then_approved_by_an_approver(desk: Desk) -> None:
     number, notice = await open_ticket(desk, "Nouveau champ dans l'export")
@@ -324,3 +336,16 @@ async def test_merge_and_forged_or_refused_commands(desk: Desk) -> None:
     # the customer's next reply on the merged ticket lands on the surviving one
     await desk.send(CUSTOMER, "Toujours bloqué ce matin.", reply_to=ack["message_id"])
     assert any("Toujours bloqué" in m["body"] for m in (await desk.show(first))["messages"])
+
+
+async def test_waiting_ticket_goes_back_where_it_was_when_the_customer_answers(desk: Desk) -> None:
+    number, notice = await open_ticket(desk, "Export comptable")
+    await desk.send("alice@example.test", "prendre\nstatut en cours\nattente client\n\nPouvez-vous m'envoyer le "
+                    "fichier ?", reply_to=notice)
+    t = await desk.show(number)
+    assert (t["status"], t["status_label"], t["waiting_on"]) == ("waiting", "Un instant", "customer")
+    relay = await desk.last("relay", CUSTOMER)
+    await desk.send(CUSTOMER, "Le voici.", reply_to=relay["message_id"])
+    t = await desk.show(number)
+    assert (t["status"], t["waiting_on"]) == ("in_progress", None)
+    assert "Le voici." in (await desk.last("notify_reply", "alice@example.test"))["text"]
