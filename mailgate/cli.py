@@ -233,6 +233,7 @@ def tickets_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
 @click.pass_context
 def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
     """Show one ticket with its messages and events."""
+    from mailgate import hygiene
     from mailgate.store import estimates, imputation
     from mailgate.store import tickets as store
 
@@ -242,6 +243,7 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
             found["tasks"] = await imputation.tasks_of(conn, number)
             found["estimates"] = await estimates.of_ticket(conn, number)
             found["estimate"] = found["estimates"][-1] if found["estimates"] else None
+            found["attachments"] = await hygiene.of_ticket(conn, number)
         return found
 
     t = _query(ctx, full)
@@ -266,7 +268,9 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
             click.echo(f"    {entry['day']} {entry['agent']} {entry['minutes']} min {entry['comment']}")
     for m in t["messages"]:
         click.echo(f"\n--- {m['direction']} {m['at']} from {m['from']} to {', '.join(m['to'])}\n"
-                   f"Subject: {m['subject']}\n\n{m['body'].rstrip()}")
+                   f"Subject: {m['subject']}\n\n{m['text'].rstrip()}")
+    for a in t["attachments"]:
+        click.echo(f"  attachment {a['filename']} ({a['content_type']}, {a['size']} bytes, sha256 {a['sha256']})")
     click.echo("\nevents:")
     for e in t["events"]:
         click.echo(f"  {e['at']} {e['kind']} {json.dumps(e['data'], ensure_ascii=False)}")

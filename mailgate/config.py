@@ -201,6 +201,20 @@ class Queue(_Section):
     agents: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(min_length=1)
 
 
+class Hygiene(_Section):
+    """Machine mail and attachments (docs/hygiene.md)."""
+
+    bounce_quarantine_days: float = Field(default=7, ge=0)  # no automatic mail to a permanently bounced address
+    # automatic mail (acknowledgements, help, notices) to one customer address / on one ticket, per hour;
+    # consultants' notifications and transcripts are not limited
+    auto_mail_per_recipient_per_hour: int = Field(default=10, ge=1)
+    auto_mail_per_ticket_per_hour: int = Field(default=20, ge=1)
+    attachments: Literal["database", "folder"] = "database"
+    attachments_folder: str = "var/attachments"  # for attachments = "folder"; relative to the config file
+    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
+    max_attachments_bytes_per_mail: int = Field(default=50 * 1024 * 1024, ge=0)
+
+
 class Settings(_Section):
     gateway: Gateway
     database: Database = Database()
@@ -214,6 +228,7 @@ class Settings(_Section):
     workflow: Workflow = Workflow()
     sla: Sla = Sla()
     queues: list[Queue] = []
+    hygiene: Hygiene = Hygiene()
     source: str = "<memory>"  # the file it came from
 
     @model_validator(mode="after")
@@ -275,6 +290,10 @@ class Settings(_Section):
         if self.gateway.templates:
             return self._relative(self.gateway.templates)
         return data_dir("templates")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self._relative(self.hygiene.attachments_folder)
 
     @property
     def rules_dir(self) -> Path:

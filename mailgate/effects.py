@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailgate import hygiene
 from mailgate.core.model import EventSpec, Outcome, Status, TicketView
 from mailgate.outgoing import Outgoing
 from mailgate.store import estimates, imputation, tickets
@@ -26,7 +27,7 @@ class Inbound:
 
 async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, now: datetime,
                 views: dict[int, TicketView], inbound: Inbound | None,
-                due: tickets.Due = tickets.NO_DUE) -> tuple[int, int]:
+                due: tickets.Due = tickets.NO_DUE, agents: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Write everything the outcome says; returns (ticket number, mails queued)."""
     view: TicketView | None = None
     if outcome.new_ticket is not None:
@@ -63,7 +64,13 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
 
     messages = [] if inbound is None else [dict(inbound.message, ticket_id=ticket_id)]
     events = list(outcome.events)
+    queued_count = 0
     for draft in outcome.outgoing:
+        why_not = await hygiene.suppressed(conn, draft, ticket_id, now, outgoing.settings, agents)
+        if why_not is not None:
+            events.append(EventSpec("mail_suppressed", {"kind": draft.kind, "to": draft.to.email, "why": why_not}))
+            continue
+        queued_count += 1
         queued = await outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now, ticket=facts)
         events.append(queued.event)
         messages.append(queued.message)
@@ -74,7 +81,10 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
                                                    "awaiting_kind": draft.awaits}, now)
     await tickets.add_messages(conn, messages)
     await tickets.add_events(conn, ticket_id, events, now, inbound_id)
-    return ticket_id, len(outcome.outgoing)
+    if outcome.flag_addresses:
+        await hygiene.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
+                           outgoing.settings.hygiene.bounce_quarantine_days)
+    return ticket_id, queued_count
 
 
 async def _merge(conn: AsyncConnection, source: int, target: int, view: TicketView | None, now: datetime,

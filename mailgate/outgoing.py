@@ -63,13 +63,13 @@ class Outgoing:
             conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
             envelope_from=self._from, envelope_to=[draft.to.email, *(a.email for a in draft.cc)], raw=raw,
             now=now,
-            deadline=now + timedelta(seconds=s.outbound.retry_deadline),
+            deadline=now + timedelta(seconds=s.outbound.retry_deadline), automatic=draft.automatic,
         )
         message = dict(
             ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
             from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[a.email for a in draft.cc],
             subject=subject_line,
-            message_id=message_id, body=body, created_at=now,
+            message_id=message_id, body=body, text=body, created_at=now,
         )
         event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})
         return Queued(event, message, message_id)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mailgate import effects, log, sla
+from mailgate import effects, hygiene, log, sla
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
-from mailgate.core import classify, process, thread
+from mailgate.core import attachments, classify, process, quotes, signing, thread
 from mailgate.core.model import Agent, ParsedMail
 from mailgate.core.parse import attachment_names, parse
 from mailgate.core.rules import Decision, evaluate
@@ -120,8 +120,13 @@ class Worker:
     async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
         mail = parse(row.raw)
         refs = thread.references(mail, self._secret)
-        decision, alert_ticket = await self._route(conn, mail, row, refs)
-        wanted = process.wanted_tickets(mail, refs, self._agents) + ((alert_ticket,) if alert_ticket else ())
+        kind = classify.classify(mail, row.raw, row.envelope_from, loop_token=self._loop_token,
+                                 own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
+        bounced = kind.bounce.original_message_id if kind.bounce else None
+        bounce_ticket = signing.verify_message_id(bounced, self._secret) if bounced else None
+        decision, alert_ticket = await self._route(conn, mail, row, kind.kind)
+        wanted = process.wanted_tickets(mail, refs, self._agents) + tuple(
+            t for t in (alert_ticket, bounce_ticket) if t)
         views = await tickets.load_views(conn, wanted)
         sent = await outbox.sent_mails(conn, refs.signed_ids)
         now = self.clock()
@@ -130,10 +135,14 @@ class Worker:
             locale=self.settings.gateway.locale, loop_token=self._loop_token, agent_info=self._agent_info,
             sent=sent, trusted_authserv_ids=self._trusted, customers_by_domain=self._customers,
             approvers=self._approvers, now=now, reopen_days=self.settings.workflow.reopen_days,
-            decision=decision, alert_ticket=alert_ticket, queues=self._queues,
+            decision=decision, alert_ticket=alert_ticket, queues=self._queues, kind=kind,
+            bounce_ticket=bounce_ticket,
         )
         outcome = process.process(mail, row.envelope_from, ctx)
         if outcome.disposition in ("ignored", "quarantined"):
+            if outcome.flag_addresses:
+                await hygiene.flag(conn, outcome.flag_addresses, "permanent bounce", now,
+                                   self.settings.hygiene.bounce_quarantine_days)
             await inbound.finish(conn, row.id, status=outcome.disposition, ticket_id=None, now=now,
                                  error=outcome.reason)
             return Result(row.id, outcome.disposition, None, outcome.reason)
@@ -142,25 +151,30 @@ class Worker:
             direction="in", inbound_id=row.id, outbox_id=None,
             from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
-            created_at=now,
+            created_at=now, text=quotes.strip_reply(mail.text, subject=mail.subject),
         )
         due = sla.due(self.settings, outcome.new_ticket.priority, now) if outcome.new_ticket else tickets.Due()
         ticket_id, queued = await effects.apply(conn, self.outgoing, outcome, now=now, views=views,
-                                                inbound=effects.Inbound(row.id, message), due=due)
+                                                inbound=effects.Inbound(row.id, message), due=due,
+                                                agents=self._agents)
+        if kind.kind != "bounce":  # a bounce's returned copy of our own mail is not worth keeping twice
+            extracted = attachments.extract(row.raw, max_file_bytes=self.settings.hygiene.max_attachment_bytes,
+                                            max_total_bytes=self.settings.hygiene.max_attachments_bytes_per_mail)
+            refused = await hygiene.store_attachments(conn, extracted, ticket_id=ticket_id, inbound_id=row.id,
+                                                      settings=self.settings)
+            await tickets.add_events(conn, ticket_id, refused, now, row.id)
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
         return Result(row.id, "processed", ticket_id, outcome.disposition, queued=queued)
 
     async def _route(self, conn: AsyncConnection, mail: ParsedMail, row: InboundRow,
-                     refs: thread.References) -> tuple[Decision | None, int | None]:
+                     kind: str) -> tuple[Decision | None, int | None]:
         """The rules' decision for a mail that names no ticket, and the open ticket its alert key folds into."""
         if self.rules is None or not len(self.rules.rules):  # no rules: the config's defaults, nothing to record
             return None, None
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        kind = classify.classify(mail, row.raw, row.envelope_from, loop_token=self._loop_token,
-                                 own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
         facts = facts_from(mail, envelope_to=row.envelope_to, attachment_names=attachment_names(row.raw),
                            is_agent=sender in self._agents,
-                           customer=self._customers.get(sender.rpartition("@")[2]), kind=kind.kind,
+                           customer=self._customers.get(sender.rpartition("@")[2]), kind=kind,
                            envelope_from=row.envelope_from)
         decision = evaluate(self.rules.rules, facts)
         if decision.dedupe_key is None:

@@ -208,6 +208,7 @@ class Outcome:
     open_task: bool = False  # the ticket was taken: its imputation task for this month exists
     estimate: EstimateChange | None = None
     merge_into: int | None = None  # the ticket is merged into this one
+    flag_addresses: tuple[str, ...] = ()  # bounced permanently: no automatic mail to them for a while
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from mailgate.core import agent_flow, commands, customer_flow, drafts, loops, quotes, routing, subject, thread
 from mailgate.core.authn import SentMail
+from mailgate.core.classify import BOUNCE, Kind
 from mailgate.core.model import (
     Address,
     Agent,
@@ -49,13 +50,15 @@ class Context:
     decision: Decision | None = None  # the rules' decision, for a mail that opens a ticket
     alert_ticket: int | None = None  # the open ticket with the decision's dedupe key
     queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: Kind | None = None  # the classification (None: the header checks of loops.machine_mail)
+    bounce_ticket: int | None = None  # the ticket of our mail that bounced (its signed Message-ID)
 
 
 def wanted_tickets(mail: ParsedMail, refs: thread.References, agents: frozenset[str]) -> tuple[int, ...]:
     """Every ticket the core may look at for this mail: the ones it names, and a consultant's merge target."""
     extra: list[int] = []
     if mail.from_ is not None and mail.from_.email in agents:
-        for command in commands.parse(quotes.strip_reply(mail.text)).commands:
+        for command in commands.parse(quotes.strip_reply(mail.text, subject=mail.subject)).commands:
             into = command.args.get("into")
             if command.name == "merge" and isinstance(into, int):
                 extra.append(into)
@@ -78,6 +81,10 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
             disposition="appended", new_ticket=None, ticket_id=found.ticket_id, add_participants=(),
             events=(EventSpec("own_mail_returned", {"reason": own}),), outgoing=(),
         )
+
+    if ctx.kind is not None and ctx.kind.kind == BOUNCE:
+        return _bounce(ctx.kind, thread.resolve(ctx.bounce_ticket, ctx.tickets) if ctx.bounce_ticket else
+                       found.ticket_id)
 
     if found.ticket_id is not None:
         return _on_ticket(mail, envelope_from, ctx.tickets[found.ticket_id], sender or "", found.via, refused,
@@ -122,7 +129,7 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
         outgoing.append(replace(_ack(mail, requester, ctx.locale), template=template))
     else:
         events.append(EventSpec("ack_suppressed", {"reason": silence}))
-    if not loops.machine_mail(mail, envelope_from):
+    if not _machine(mail, envelope_from, ctx):
         outgoing.extend(_notify_new(mail, ticket, ctx))
     return Outcome(
         disposition="new_ticket", new_ticket=ticket, ticket_id=None,
@@ -133,13 +140,13 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
 def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, sender: str, via: str | None,
                refused: tuple[EventSpec, ...], ctx: Context) -> Outcome:
     """A mail on an existing ticket: a consultant's work, or a customer's reply."""
-    text = quotes.strip_reply(mail.text)
+    text = quotes.strip_reply(mail.text, subject=mail.subject)
     if sender in ctx.agent_info:
         outcome = agent_flow.handle(mail, text, view, sender, agent_flow.AgentContext(
             agents=ctx.agent_info, sent=ctx.sent, trusted_authserv_ids=ctx.trusted_authserv_ids,
             tickets=ctx.tickets))
     else:
-        machine = loops.machine_mail(mail, envelope_from)
+        machine = _machine(mail, envelope_from, ctx)
         outcome = customer_flow.handle(mail, text, view, sender, machine, customer_flow.CustomerContext(
             agents=ctx.agent_info, approvers=ctx.approvers, now=ctx.now or _EPOCH, reopen_days=ctx.reopen_days))
     if via is not None and outcome.events:
@@ -149,11 +156,36 @@ def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, se
     return outcome
 
 
+def _machine(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> str | None:
+    """Why this mail is machine mail (never an answer, never a change of status), or None."""
+    if ctx.kind is None:
+        return loops.machine_mail(mail, envelope_from)
+    return f"{ctx.kind.kind}: {ctx.kind.reason}" if ctx.kind.machine else None
+
+
+def _bounce(kind: Kind, ticket_id: int | None) -> Outcome:
+    """A bounce is stored on the ticket of the mail that bounced, and changes nothing else there."""
+    bounce = kind.bounce
+    failed = [r.email for r in bounce.recipients] if bounce else []
+    permanent = bool(bounce and bounce.permanent)
+    flags = tuple(failed) if permanent else ()
+    if ticket_id is None:
+        return Outcome("ignored", None, None, (), (), (), reason=f"bounce of no mail of ours ({kind.reason})",
+                       flag_addresses=flags)
+    data: dict[str, object] = {
+        "recipients": [{"email": r.email, "status": r.status, "diagnostic": (r.diagnostic or "")[:500]}
+                       for r in (bounce.recipients if bounce else ())],
+        "permanent": bounce.permanent if bounce else None, "format": bounce.kind if bounce else None,
+        "reason": kind.reason,
+    }
+    return Outcome("appended", None, ticket_id, (), (EventSpec("bounce", data),), (), flag_addresses=flags)
+
+
 def _notify_new(mail: ParsedMail, ticket: NewTicket, ctx: Context) -> list[OutgoingDraft]:
     """The consultants of the ticket's level hear of it; the drafts name no ticket yet (the shell knows)."""
     view = TicketView(id=0, status=Status.OPEN, participants=frozenset(), title=ticket.title,
                       requester=ticket.requester, locale=ticket.locale, root_mid=ticket.root_mid)
-    text = quotes.strip_reply(mail.text)
+    text = quotes.strip_reply(mail.text, subject=mail.subject)
     values: dict[str, object] = {"text": text, "from": ticket.requester.email, "level": ticket.level}
     people: list[Agent | Address] = [*routing.notified(ticket, ctx.agent_info, ctx.queues)]
     if ctx.decision is not None:
@@ -167,9 +199,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _why_no_ack(mail: ParsedMail, envelope_from: str | None, requester: Address, ctx: Context) -> str | None:
-    machine = loops.machine_mail(mail, envelope_from)
+    machine = _machine(mail, envelope_from, ctx)
     if machine is not None:
         return f"machine mail: {machine}"
+    if ctx.kind is not None and ctx.kind.suppress_auto_reply:
+        return "the sender asks for no automatic answer (X-Auto-Response-Suppress)"
     if requester.email in ctx.support_addresses:
         return "the requester is one of our own addresses"
     return None

@@ -27,12 +27,13 @@ class OutboxRow:
 
 async def enqueue(
     conn: AsyncConnection, *, ticket_id: int | None, kind: str, message_id: str, envelope_from: str,
-    envelope_to: list[str], raw: bytes, now: datetime, deadline: datetime,
+    envelope_to: list[str], raw: bytes, now: datetime, deadline: datetime, automatic: bool = False,
 ) -> int:
     values = dict(
         ticket_id=ticket_id, kind=kind, message_id=message_id, envelope_from=envelope_from,
         envelope_to=envelope_to, raw=raw, status="queued", attempts=0, created_at=now,
-        next_attempt_at=now, deadline=deadline,
+        next_attempt_at=now, deadline=deadline, automatic=automatic,
+        recipient=envelope_to[0][:320] if envelope_to else None,
     )
     return int((await conn.execute(_ENQUEUE, values)).scalar_one())
 

@@ -160,8 +160,9 @@ message = sa.Table(
     sa.Column("cc_addrs", sa.JSON, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("message_id", sa.String(998)),
-    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the full text as received
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("text", sa.Text),  # what the person wrote: quoted history removed (issue 6)
     sa.Index("ix_message_ticket_id", "ticket_id"),
     sa.Index("ix_message_message_id", "message_id"),
 )
@@ -194,6 +195,35 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Column("automatic", sa.Boolean, nullable=False, server_default=sa.false()),  # Auto-Submitted mail
+    sa.Column("recipient", sa.String(320)),  # the To address: rate limits count per recipient
+    sa.Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+)
+
+# Addresses that bounced permanently: no automatic mail to them until `until` (issue 6).
+address_flag = sa.Table(
+    "address_flag", metadata,
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("flagged_at", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+)
+
+attachment = sa.Table(
+    "attachment", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
+    sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
+    sa.Column("filename", sa.String(300), nullable=False),  # sanitised: never a path
+    sa.Column("original_name", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("inline", sa.Boolean, nullable=False),
+    sa.Column("content_id", sa.String(998)),
+    sa.Column("content", sa.LargeBinary),  # storage = "database"
+    sa.Column("path", sa.String(200)),  # storage = "folder": <sha256[:2]>/<sha256> under the folder
+    sa.Index("ix_attachment_ticket_id", "ticket_id"),
 )
 
 # Per IMAP mailbox: where the poller stands, for restarts and for `mailgate status`.

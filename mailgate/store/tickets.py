@@ -213,6 +213,7 @@ async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None
     result["messages"] = [
         dict(id=m.id, direction=m.direction, at=m.created_at.isoformat(), **{"from": m.from_addr},
              to=m.to_addrs, cc=m.cc_addrs, subject=m.subject, message_id=m.message_id, body=m.body,
+             text=m.text if m.text is not None else m.body,
              inbound_id=m.inbound_id, outbox_id=m.outbox_id)
         for m in await conn.execute(
             sa.select(message).where(message.c.ticket_id == ticket_id).order_by(message.c.id))
