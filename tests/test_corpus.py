@@ -12,6 +12,7 @@ from mailgate.core import process, thread
 from mailgate.core.parse import dedupe_fields, parse
 from mailgate.outgoing import Outgoing
 from mailgate.render import Renderer
+from mailgate.rules_load import RulesHolder
 from mailgate.store import inbound
 from mailgate.store.schema import open_engine
 from mailgate.worker import Worker
@@ -58,7 +59,8 @@ async def test_worker_processes_every_corpus_mail_without_shunting(tmp_path: Pat
                 await inbound.store(conn, raw=raw, source="test", source_ref=path, envelope_from=None,
                                     envelope_to=["support@example.test"], message_id=message_id,
                                     sender=sender, now=utcnow())
-        worker = Worker(settings, engine, Outgoing(settings, Renderer(settings.templates_dir)), utcnow)
+        shipped = RulesHolder.open(Path(__file__).resolve().parent.parent / "rules")  # rules, kinds, attachments
+        worker = Worker(settings, engine, Outgoing(settings, Renderer(settings.templates_dir)), utcnow, shipped)
         shunted = []
         while (result := await worker.process_next()) is not None:
             if result.status == "shunted":
