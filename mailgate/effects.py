@@ -70,6 +70,8 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
         if why_not is not None:
             events.append(EventSpec("mail_suppressed", {"kind": draft.kind, "to": draft.to.email, "why": why_not}))
             continue
+        draft, dropped = await hygiene.drop_flagged_cc(conn, draft, now)
+        events.extend(dropped)
         queued_count += 1
         queued = await outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now, ticket=facts)
         events.append(queued.event)

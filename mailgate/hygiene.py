@@ -3,7 +3,10 @@ mail, and attachments stored in the database or as content-addressed files (docs
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,23 +37,43 @@ async def suppressed(conn: AsyncConnection, draft: OutgoingDraft, ticket_id: int
     to = draft.to.email
     if not draft.automatic or to in agents or draft.kind in AGENT_KINDS:
         return None
-    until = (await conn.execute(sa.select(address_flag.c.until, address_flag.c.reason)
-                                .where(address_flag.c.email == to, address_flag.c.until > now))).first()
-    if until is not None:
-        return f"{to} bounced permanently ({until.reason}); no automatic mail until {until.until.isoformat()}"
     hour = now - timedelta(hours=1)
     limits = settings.hygiene
-    count = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.automatic.is_(True),
-                                                                 outbox.c.created_at > hour)
-    sent_to = (await conn.execute(count.where(outbox.c.recipient == to))).scalar_one()
-    if sent_to >= limits.auto_mail_per_recipient_per_hour:
-        return f"{sent_to} automatic mails to {to} in the last hour (limit {limits.auto_mail_per_recipient_per_hour})"
-    on_ticket = (await conn.execute(count.where(outbox.c.ticket_id == ticket_id,
-                                                outbox.c.recipient.not_in(sorted(agents) or [""])))).scalar_one()
-    if on_ticket >= limits.auto_mail_per_ticket_per_hour:
-        return (f"{on_ticket} automatic mails on ticket #{ticket_id} in the last hour "
+    recent = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.automatic.is_(True),
+                                                                  outbox.c.created_at > hour)
+    row = (await conn.execute(sa.select(  # one trip: the flag and both counts
+        sa.select(address_flag.c.until).where(address_flag.c.email == to, address_flag.c.until > now)
+        .scalar_subquery().label("until"),
+        sa.select(address_flag.c.reason).where(address_flag.c.email == to, address_flag.c.until > now)
+        .scalar_subquery().label("reason"),
+        recent.where(outbox.c.recipient == to).scalar_subquery().label("to_recipient"),
+        recent.where(outbox.c.ticket_id == ticket_id, outbox.c.recipient.not_in(sorted(agents) or [""]))
+        .scalar_subquery().label("on_ticket"),
+    ))).one()
+    if row.until is not None:
+        until = row.until if isinstance(row.until, datetime) else datetime.fromisoformat(str(row.until))
+        return f"{to} bounced permanently ({row.reason}); no automatic mail until {until.isoformat()}"
+    if row.to_recipient >= limits.auto_mail_per_recipient_per_hour:
+        return (f"{row.to_recipient} automatic mails to {to} in the last hour "
+                f"(limit {limits.auto_mail_per_recipient_per_hour})")
+    if row.on_ticket >= limits.auto_mail_per_ticket_per_hour:
+        return (f"{row.on_ticket} automatic mails on ticket #{ticket_id} in the last hour "
                 f"(limit {limits.auto_mail_per_ticket_per_hour})")
     return None
+
+
+async def drop_flagged_cc(conn: AsyncConnection, draft: OutgoingDraft,
+                          now: datetime) -> tuple[OutgoingDraft, list[EventSpec]]:
+    """An automatic mail goes without its Cc addresses that bounced permanently (one event for each)."""
+    if not draft.automatic or not draft.cc:
+        return draft, []
+    flagged = set((await conn.execute(sa.select(address_flag.c.email).where(
+        address_flag.c.email.in_(sorted({a.email for a in draft.cc})), address_flag.c.until > now))).scalars())
+    if not flagged:
+        return draft, []
+    events = [EventSpec("mail_suppressed", {"kind": draft.kind, "to": e, "why": f"Cc {e} bounced permanently; "
+                                            "no automatic mail to it for now"}) for e in sorted(flagged)]
+    return replace(draft, cc=tuple(a for a in draft.cc if a.email not in flagged)), events
 
 
 async def store_attachments(conn: AsyncConnection, extracted: Extracted, *, ticket_id: int, inbound_id: int,
@@ -62,7 +85,7 @@ async def store_attachments(conn: AsyncConnection, extracted: Extracted, *, tick
         path: str | None = None
         if folder is not None:
             path = f"{a.sha256[:2]}/{a.sha256}"
-            _write_once(folder / path, a.content)
+            await asyncio.to_thread(_write_once, folder / path, a.content)  # fsync off the event loop
         rows.append(dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=a.filename[:300],
                          original_name=a.original_name, content_type=a.content_type[:200], size=a.size,
                          sha256=a.sha256, inline=a.inline, content_id=a.content_id and a.content_id[:998],
@@ -74,19 +97,33 @@ async def store_attachments(conn: AsyncConnection, extracted: Extracted, *, tick
 
 
 def _write_once(path: Path, content: bytes) -> None:
-    """Content-addressed: a file already there has these bytes. Written to a temporary name, synced, renamed."""
+    """Content-addressed: a file already there has these bytes. Written to a temporary name, synced, renamed,
+    and the rename synced (its folder), so the file is on disk before the transaction naming it commits."""
     if path.exists():
         return
+    created = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(temporary, "wb") as fh:
         fh.write(content)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(temporary, path)
+    _sync_dir(path.parent)
+    if created:
+        _sync_dir(path.parent.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def of_ticket(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]:
+    """The attachments of a ticket, without their bytes (for `tickets show`)."""
     return [dict(id=r.id, filename=r.filename, original_name=r.original_name, content_type=r.content_type,
                  size=r.size, sha256=r.sha256, inline=r.inline, inbound_id=r.inbound_id, stored_in=(
                      "folder" if r.path else "database"), path=r.path)

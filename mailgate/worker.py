@@ -140,9 +140,6 @@ class Worker:
         )
         outcome = process.process(mail, row.envelope_from, ctx)
         if outcome.disposition in ("ignored", "quarantined"):
-            if outcome.flag_addresses:
-                await hygiene.flag(conn, outcome.flag_addresses, "permanent bounce", now,
-                                   self.settings.hygiene.bounce_quarantine_days)
             await inbound.finish(conn, row.id, status=outcome.disposition, ticket_id=None, now=now,
                                  error=outcome.reason)
             return Result(row.id, outcome.disposition, None, outcome.reason)

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from mailgate.config import from_dict
-from mailgate.store.tables import attachment
-from tests.conftest import SmartHostSink, read, running, smtp_send, until
+from mailgate.store.tables import address_flag, attachment, inbound_mail
+from tests.conftest import FIXTURES, SmartHostSink, cli, eml, read, running, smtp_send, until, write_config
 from tests.test_workflow_flow import CUSTOMER, Desk, FakeClock, _data, open_ticket
 
 PDF = b"%PDF-1.4 not really a pdf\n" * 20
@@ -23,7 +23,7 @@ PDF = b"%PDF-1.4 not really a pdf\n" * 20
 
 def hygiene_desk_data(db_url: str, port: int, tmp_path: Path, **hygiene: Any) -> dict[str, Any]:
     data = _data(db_url, port)
-    data["hygiene"] = {"auto_mail_per_recipient_per_hour": 3, **hygiene}
+    data["hygiene"] = {"auto_mail_per_recipient_per_hour": 3, "auto_mail_per_ticket_per_hour": 3, **hygiene}
     return data
 
 
@@ -99,6 +99,87 @@ async def test_automatic_mail_to_one_address_is_rate_limited_and_list_mail_gets_
     assert not [k for k in await desk.kinds() if k[1] == "news@list.example"]
 
 
+def bounce_of(template: str, mid: str, rcpt: str, bounce_mid: str) -> bytes:
+    """One of our bounce fixtures, returning our mail `mid` that failed for `rcpt`."""
+    text = (FIXTURES / "hygiene_flow" / template).read_text()
+    for key, value in (("{mid}", mid), ("{rcpt}", rcpt), ("{bounce_mid}", bounce_mid)):
+        text = text.replace(key, value)
+    return text.replace("\n", "\r\n").encode()
+
+
+async def _bounce(desk: Desk, raw: bytes, mid: str) -> None:
+    await smtp_send(desk.daemon.smtp_port, raw, sender="")
+    await until(lambda: desk._processed(mid), what="the bounce")
+
+
+async def _flags(desk: Desk) -> list[str]:
+    async def go(conn: Any) -> list[str]:
+        return list((await conn.execute(sa.select(address_flag.c.email))).scalars())
+
+    flagged: list[str] = await read(desk.settings, go)
+    return flagged
+
+
+async def test_a_bounce_of_no_mail_of_ours_is_ignored_and_a_temporary_one_flags_nobody(desk: Desk) -> None:
+    await _bounce(desk, eml("hygiene/dsn_postfix_permanent.eml").replace(b"\n", b"\r\n"),
+                  "20250114090211.B1@mx.example.test")
+
+    async def row(conn: Any) -> Any:
+        return (await conn.execute(sa.select(inbound_mail.c.status, inbound_mail.c.error, inbound_mail.c.ticket_id)
+                                   .where(inbound_mail.c.message_id == "20250114090211.B1@mx.example.test"))).one()
+
+    stored = await read(desk.settings, row)
+    assert (stored.status, stored.ticket_id) == ("ignored", None)
+    assert stored.error.startswith("bounce of no mail of ours")
+    assert await _ids(desk) == [] and await _flags(desk) == []  # anybody can write a bounce: it flags nobody
+
+    number, _ = await open_ticket(desk, "Boîte pleine")
+    ack = await desk.last("ack", CUSTOMER)
+    await _bounce(desk, bounce_of("dsn_delayed.eml.tmpl", ack["message_id"], CUSTOMER, "delay1@relay.client.example"),
+                  "delay1@relay.client.example")
+    t = await desk.show(number)
+    bounce, = [e for e in t["events"] if e["kind"] == "bounce"]
+    assert (bounce["data"]["permanent"], bounce["data"]["recipients"][0]["status"]) == (False, "4.2.2")
+    assert t["status"] == "open" and await _flags(desk) == []
+    await desk.send(CUSTOMER, "Autre chose", subject="Autre demande")
+    assert [k for k in await desk.kinds() if k == ("ack", CUSTOMER)] == [("ack", CUSTOMER)] * 2
+
+
+async def test_a_cc_that_bounced_permanently_gets_no_automatic_mail_but_a_consultant_answer(desk: Desk) -> None:
+    colleague = "colleague@client.example"
+    await desk.send(CUSTOMER, "Le VPN ne marche plus.", subject="VPN", extra=f"Cc: {colleague}\r\n")
+    ack = await desk.last("ack", CUSTOMER)
+    notice = await desk.last("notify_new", "alice@example.test")
+    await _bounce(desk, bounce_of("exim_failed.eml.tmpl", ack["message_id"], colleague, "exim1@relay.client.example"),
+                  "exim1@relay.client.example")  # a text bounce, not a DSN
+    assert await _flags(desk) == [colleague]
+
+    await desk.send(CUSTOMER, "ACCEPTE", reply_to=ack["message_id"])  # a keyword that counts for nothing: help
+    t = await desk.show(1)
+    suppressed, = [e for e in t["events"] if e["kind"] == "mail_suppressed"]
+    assert (suppressed["data"]["kind"], suppressed["data"]["to"]) == ("keyword_help", colleague)
+    helped, = [r for r in await desk.outbox() if r["kind"] == "keyword_help"]
+    assert helped["envelope_to"] == [CUSTOMER]
+    assert colleague not in str((await desk.last("keyword_help", CUSTOMER))["msg"].get("Cc", ""))
+
+    await desk.send("alice@example.test", "prendre\n\nLe VPN est relancé.", reply_to=notice["message_id"])
+    relay, = [r for r in await desk.outbox() if r["kind"] == "relay"]
+    assert relay["envelope_to"] == [CUSTOMER, colleague]  # a person chose to write: it goes
+
+
+async def test_automatic_mail_on_one_ticket_is_rate_limited(desk: Desk) -> None:
+    number, _ = await open_ticket(desk, "Devis")
+    ack = await desk.last("ack", CUSTOMER)
+    strangers = [f"s{i}@elsewhere.example" for i in range(3)]
+    for who in strangers:  # each gets help for a keyword that does not count, until the ticket's limit (3)
+        await desk.send(who, "ACCEPTE", reply_to=ack["message_id"])
+    assert [k[1] for k in await desk.kinds() if k[0] in ("ack", "keyword_help")] == [CUSTOMER, *strangers[:2]]
+    t = await desk.show(number)
+    suppressed, = [e["data"] for e in t["events"] if e["kind"] == "mail_suppressed"]
+    assert suppressed["to"] == strangers[2] and f"on ticket #{number} in the last hour (limit 3)" in suppressed["why"]
+    assert len([k for k in await desk.kinds() if k[0] == "notify_reply"]) == 3  # consultants are not limited
+
+
 async def test_stored_text_is_what_the_person_wrote_and_the_full_body_is_kept(desk: Desk) -> None:
     number, _ = await open_ticket(desk, "Imprimante")
     ack = await desk.last("ack", CUSTOMER)
@@ -107,40 +188,61 @@ async def test_stored_text_is_what_the_person_wrote_and_the_full_body_is_kept(de
     replies = [m for m in (await desk.show(number))["messages"] if m["direction"] == "in"]
     assert replies[-1]["text"] == "Elle remarche, merci."
     assert "a écrit" in replies[-1]["body"]
+    config = write_config(Path(desk.settings.source), hygiene_desk_data(desk.settings.database.url, desk.sink.port,
+                                                                       Path(desk.settings.source).parent))
+    shown = cli(config, "tickets", "show", str(number))
+    assert shown.returncode == 0, shown.stderr
+    assert "Elle remarche, merci." in shown.stdout.decode() and "a écrit" not in shown.stdout.decode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.encodebytes(data).decode().replace("\n", "\r\n")
 
 
 def with_attachment(name: str) -> str:
+    big = _b64(b"x" * 4096)  # over this config's max_attachment_bytes: refused
     return ("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n\r\nVoici le fichier.\r\n--X\r\n"
             f"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(PDF).decode() + "--X--\r\n")
+            "Content-Transfer-Encoding: base64\r\n\r\n" + _b64(PDF) + "--X\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n" + big + "--X--\r\n")
 
 
 @pytest.mark.parametrize("storage", ["database", "folder"])
 async def test_attachments_are_stored_with_safe_names(db_url: str, smart_host: SmartHostSink, tmp_path: Path,
                                                       storage: str) -> None:
-    settings = from_dict(hygiene_desk_data(db_url, smart_host.port, tmp_path, attachments=storage,
-                                           attachments_folder="files"), str(tmp_path / "config.toml"))
+    data = hygiene_desk_data(db_url, smart_host.port, tmp_path, attachments=storage, attachments_folder="files",
+                             max_attachment_bytes=2048)
+    settings = from_dict(data, str(tmp_path / "config.toml"))
     clock = FakeClock()
     async with running(settings, clock=clock) as daemon:
         desk = Desk(daemon, smart_host, settings, clock)
-        body = with_attachment("../../etc/passwd.pdf")
-        mid = "att1@client.example"
-        raw = (f"From: {CUSTOMER}\r\nTo: support@example.test\r\nSubject: Pièce jointe\r\nMessage-ID: <{mid}>\r\n"
-               + body).encode()
-        await smtp_send(daemon.smtp_port, raw, sender=CUSTOMER)
-        await until(lambda: desk._processed(mid), what="the mail")
+        for mid in ("att1@client.example", "att2@client.example"):  # the same file twice: two tickets
+            raw = (f"From: {CUSTOMER}\r\nTo: support@example.test\r\nSubject: Pièce jointe\r\n"
+                   f"Message-ID: <{mid}>\r\n" + with_attachment("../../etc/passwd.pdf")).encode()
+            await smtp_send(daemon.smtp_port, raw, sender=CUSTOMER)
+            await until(lambda mid=mid: desk._processed(mid), what="the mail")
+        refused = [e["data"] for e in (await desk.show(1))["events"] if e["kind"] == "attachment_refused"]
+        assert [(r["name"], r["size"]) for r in refused] == [("big.bin", 4096)]
 
     async def rows(conn: Any) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in await conn.execute(sa.select(attachment))]
+        return [dict(r._mapping) for r in await conn.execute(sa.select(attachment).order_by(attachment.c.id))]
 
-    row, = await read(settings, rows)
+    row, again = await read(settings, rows)
+    assert (row["ticket_id"], again["ticket_id"]) == (1, 2)
     digest = hashlib.sha256(PDF).hexdigest()
     assert (row["sha256"], row["size"], row["content_type"]) == (digest, len(PDF), "application/pdf")
     assert "/" not in row["filename"] and ".." not in row["filename"] and row["filename"].endswith(".pdf")
+    assert row["original_name"] == "../../etc/passwd.pdf"
     if storage == "database":
         assert row["content"] == PDF and row["path"] is None
     else:
-        assert row["content"] is None and row["path"] == f"{digest[:2]}/{digest}"
+        assert row["content"] is None and row["path"] == again["path"] == f"{digest[:2]}/{digest}"
         assert (tmp_path / "files" / row["path"]).read_bytes() == PDF
+        assert [p.name for p in (tmp_path / "files").rglob("*") if p.is_file()] == [digest]  # stored once
         assert not (tmp_path / "etc").exists()
+    shown = cli(write_config(tmp_path / "config.toml", data), "tickets", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert (f"attachment {row['filename']} (application/pdf, {len(PDF)} bytes, sha256 {digest})"
+            in shown.stdout.decode())

@@ -169,9 +169,8 @@ def _bounce(kind: Kind, ticket_id: int | None) -> Outcome:
     failed = [r.email for r in bounce.recipients] if bounce else []
     permanent = bool(bounce and bounce.permanent)
     flags = tuple(failed) if permanent else ()
-    if ticket_id is None:
-        return Outcome("ignored", None, None, (), (), (), reason=f"bounce of no mail of ours ({kind.reason})",
-                       flag_addresses=flags)
+    if ticket_id is None:  # anybody can write a bounce: only one of our own mail's may flag an address
+        return Outcome("ignored", None, None, (), (), (), reason=f"bounce of no mail of ours ({kind.reason})")
     data: dict[str, object] = {
         "recipients": [{"email": r.email, "status": r.status, "diagnostic": (r.diagnostic or "")[:500]}
                        for r in (bounce.recipients if bounce else ())],
