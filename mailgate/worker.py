@@ -7,6 +7,7 @@ import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -16,7 +17,7 @@ from mailgate.clock import Clock
 from mailgate.config import Settings
 from mailgate.core import attachments, classify, process, quotes, signing, thread
 from mailgate.core.model import Agent, ParsedMail
-from mailgate.core.parse import attachment_names, parse
+from mailgate.core.parse import attachment_names, mime_tree, parse
 from mailgate.core.rules import Decision, evaluate
 from mailgate.core.rules_model import facts_from
 from mailgate.outgoing import Outgoing
@@ -118,14 +119,17 @@ class Worker:
         return Result(inbound_id, "shunted", None, last_line)
 
     async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
-        mail = parse(row.raw)
+        tree = mime_tree(row.raw)  # parsed once; every reader below walks the same tree
+        mime = None if isinstance(tree, Exception) else tree
+        mail = parse(row.raw, tree)
+        text = quotes.strip_reply(mail.text, subject=mail.subject)
         refs = thread.references(mail, self._secret)
-        kind = classify.classify(mail, row.raw, row.envelope_from, loop_token=self._loop_token,
+        kind = classify.classify(mail, mime or row.raw, row.envelope_from, loop_token=self._loop_token,
                                  own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
         bounced = kind.bounce.original_message_id if kind.bounce else None
         bounce_ticket = signing.verify_message_id(bounced, self._secret) if bounced else None
-        decision, alert_ticket = await self._route(conn, mail, row, kind.kind)
-        wanted = process.wanted_tickets(mail, refs, self._agents) + tuple(
+        decision, alert_ticket = await self._route(conn, mail, row, kind.kind, mime)
+        wanted = process.wanted_tickets(mail, refs, self._agents, text) + tuple(
             t for t in (alert_ticket, bounce_ticket) if t)
         views = await tickets.load_views(conn, wanted)
         sent = await outbox.sent_mails(conn, refs.signed_ids)
@@ -136,7 +140,7 @@ class Worker:
             sent=sent, trusted_authserv_ids=self._trusted, customers_by_domain=self._customers,
             approvers=self._approvers, now=now, reopen_days=self.settings.workflow.reopen_days,
             decision=decision, alert_ticket=alert_ticket, queues=self._queues, kind=kind,
-            bounce_ticket=bounce_ticket,
+            bounce_ticket=bounce_ticket, text=text,
         )
         outcome = process.process(mail, row.envelope_from, ctx)
         if outcome.disposition in ("ignored", "quarantined"):
@@ -148,14 +152,14 @@ class Worker:
             direction="in", inbound_id=row.id, outbox_id=None,
             from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
-            created_at=now, text=quotes.strip_reply(mail.text, subject=mail.subject),
+            created_at=now, text=text,
         )
         due = sla.due(self.settings, outcome.new_ticket.priority, now) if outcome.new_ticket else tickets.Due()
         ticket_id, queued = await effects.apply(conn, self.outgoing, outcome, now=now, views=views,
                                                 inbound=effects.Inbound(row.id, message), due=due,
                                                 agents=self._agents)
         if kind.kind != "bounce":  # a bounce's returned copy of our own mail is not worth keeping twice
-            extracted = attachments.extract(row.raw, max_file_bytes=self.settings.hygiene.max_attachment_bytes,
+            extracted = attachments.extract(mime or row.raw, max_file_bytes=self.settings.hygiene.max_attachment_bytes,
                                             max_total_bytes=self.settings.hygiene.max_attachments_bytes_per_mail)
             refused = await hygiene.store_attachments(conn, extracted, ticket_id=ticket_id, inbound_id=row.id,
                                                       settings=self.settings)
@@ -163,13 +167,13 @@ class Worker:
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
         return Result(row.id, "processed", ticket_id, outcome.disposition, queued=queued)
 
-    async def _route(self, conn: AsyncConnection, mail: ParsedMail, row: InboundRow,
-                     kind: str) -> tuple[Decision | None, int | None]:
+    async def _route(self, conn: AsyncConnection, mail: ParsedMail, row: InboundRow, kind: str,
+                     mime: Message | None) -> tuple[Decision | None, int | None]:
         """The rules' decision for a mail that names no ticket, and the open ticket its alert key folds into."""
         if self.rules is None or not len(self.rules.rules):  # no rules: the config's defaults, nothing to record
             return None, None
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        facts = facts_from(mail, envelope_to=row.envelope_to, attachment_names=attachment_names(row.raw),
+        facts = facts_from(mail, envelope_to=row.envelope_to, attachment_names=attachment_names(mime or row.raw),
                            is_agent=sender in self._agents,
                            customer=self._customers.get(sender.rpartition("@")[2]), kind=kind,
                            envelope_from=row.envelope_from)

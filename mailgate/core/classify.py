@@ -100,9 +100,10 @@ _REPORT = re.compile(r"report-type\s*=\s*\"?(disposition-notification|feedback-r
                      r"[\w-]+)", re.I)
 
 
-def classify(mail: ParsedMail, raw: bytes | None, envelope_from: str | None, *, loop_token: str,
+def classify(mail: ParsedMail, raw: bytes | Message | None, envelope_from: str | None, *, loop_token: str,
              own_addresses: frozenset[str], own_msgid_domain: str) -> Kind:
-    """The kind of an inbound mail, with the reason. `raw` gives bounce parsing the MIME structure;
+    """The kind of an inbound mail, with the reason. `raw` (bytes or the parsed tree) gives bounce parsing the
+    MIME structure;
     without it only the headers and the text of `mail` are read. Never raises."""
     try:
         return _classify(mail, raw, envelope_from, loop_token, own_addresses, own_msgid_domain)
@@ -125,7 +126,7 @@ def own_kind(mail: ParsedMail, loop_token: str, own_addresses: frozenset[str], o
     return None
 
 
-def _classify(mail: ParsedMail, raw: bytes | None, envelope_from: str | None, loop_token: str,
+def _classify(mail: ParsedMail, raw: bytes | Message | None, envelope_from: str | None, loop_token: str,
               own_addresses: frozenset[str], own_msgid_domain: str) -> Kind:
     own = own_kind(mail, loop_token, own_addresses, own_msgid_domain)
     if own is not None:

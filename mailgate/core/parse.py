@@ -22,13 +22,22 @@ _MSGID = re.compile(r"<([^<>\s]+)>")
 _BARE_ADDR = re.compile(r"[^\s<>\"',;]+@[^\s<>\"',;]+")
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Parse one mail. A mail the parser cannot read at all still yields a ParsedMail."""
+def mime_tree(raw: bytes) -> Message | Exception:
+    """The MIME tree (compat32), or what stopped the parser. The worker parses a mail once and hands the
+    tree to every reader: `parse`, classification, attachment names and extraction."""
     try:
-        msg = message_from_bytes(raw, policy=compat32)
+        return message_from_bytes(raw, policy=compat32)
     except Exception as exc:  # the stdlib parser is lenient; this is a last resort
+        return exc
+
+
+def parse(raw: bytes, tree: Message | Exception | None = None) -> ParsedMail:
+    """Parse one mail (`tree`: its `mime_tree(raw)`, when already made). A mail the parser cannot read at all
+    still yields a ParsedMail."""
+    msg = mime_tree(raw) if tree is None else tree
+    if isinstance(msg, Exception):
         return ParsedMail(message_id=None, subject="", from_=None, text=decode_bytes(raw, None),
-                          defects=(f"unparseable: {type(exc).__name__}",))
+                          defects=(f"unparseable: {type(msg).__name__}",))
     defects = [type(d).__name__ for d in msg.defects]
     raw_headers = _raw_headers(msg)
 
@@ -59,11 +68,11 @@ def parse(raw: bytes) -> ParsedMail:
     )
 
 
-def attachment_names(raw: bytes) -> tuple[str, ...]:
+def attachment_names(raw: bytes | Message) -> tuple[str, ...]:
     """File names of the parts with a file name or `Content-Disposition: attachment` ("" when unnamed):
     what the rules' attachment conditions look at."""
     try:
-        msg = message_from_bytes(raw, policy=compat32)
+        msg = message_from_bytes(raw, policy=compat32) if isinstance(raw, bytes) else raw
         names = []
         for part in msg.walk():
             if part.is_multipart():

@@ -52,13 +52,16 @@ class Context:
     queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kind: Kind | None = None  # the classification (None: the header checks of loops.machine_mail)
     bounce_ticket: int | None = None  # the ticket of our mail that bounced (its signed Message-ID)
+    text: str | None = None  # the mail's own text (quotes.strip_reply), when the shell already has it
 
 
-def wanted_tickets(mail: ParsedMail, refs: thread.References, agents: frozenset[str]) -> tuple[int, ...]:
+def wanted_tickets(mail: ParsedMail, refs: thread.References, agents: frozenset[str],
+                   text: str | None = None) -> tuple[int, ...]:
     """Every ticket the core may look at for this mail: the ones it names, and a consultant's merge target."""
     extra: list[int] = []
     if mail.from_ is not None and mail.from_.email in agents:
-        for command in commands.parse(quotes.strip_reply(mail.text, subject=mail.subject)).commands:
+        own = text if text is not None else quotes.strip_reply(mail.text, subject=mail.subject)
+        for command in commands.parse(own).commands:
             into = command.args.get("into")
             if command.name == "merge" and isinstance(into, int):
                 extra.append(into)
@@ -140,7 +143,7 @@ def process(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> Outcom
 def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, sender: str, via: str | None,
                refused: tuple[EventSpec, ...], ctx: Context) -> Outcome:
     """A mail on an existing ticket: a consultant's work, or a customer's reply."""
-    text = quotes.strip_reply(mail.text, subject=mail.subject)
+    text = _own_text(mail, ctx)
     if sender in ctx.agent_info:
         outcome = agent_flow.handle(mail, text, view, sender, agent_flow.AgentContext(
             agents=ctx.agent_info, sent=ctx.sent, trusted_authserv_ids=ctx.trusted_authserv_ids,
@@ -154,6 +157,11 @@ def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, se
         outcome = replace(outcome, events=(EventSpec(first.kind, {**first.data, "via": via}),
                                            *outcome.events[1:], *refused))
     return outcome
+
+
+def _own_text(mail: ParsedMail, ctx: Context) -> str:
+    """What the person wrote, without the quoted history: computed once per mail."""
+    return ctx.text if ctx.text is not None else quotes.strip_reply(mail.text, subject=mail.subject)
 
 
 def _machine(mail: ParsedMail, envelope_from: str | None, ctx: Context) -> str | None:
@@ -184,7 +192,7 @@ def _notify_new(mail: ParsedMail, ticket: NewTicket, ctx: Context) -> list[Outgo
     """The consultants of the ticket's level hear of it; the drafts name no ticket yet (the shell knows)."""
     view = TicketView(id=0, status=Status.OPEN, participants=frozenset(), title=ticket.title,
                       requester=ticket.requester, locale=ticket.locale, root_mid=ticket.root_mid)
-    text = quotes.strip_reply(mail.text, subject=mail.subject)
+    text = _own_text(mail, ctx)
     values: dict[str, object] = {"text": text, "from": ticket.requester.email, "level": ticket.level}
     people: list[Agent | Address] = [*routing.notified(ticket, ctx.agent_info, ctx.queues)]
     if ctx.decision is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from mailgate.core import workflow
+from mailgate.core import drafts, workflow
 from mailgate.core.model import Agent, EventSpec, NewTicket, Outcome, Status, TicketView
 from mailgate.core.rules import Decision
 from mailgate.core.workflow import Action
@@ -73,4 +73,4 @@ def notified(ticket: NewTicket, agents: Mapping[str, Agent],
         return (agents[ticket.assignee],)
     if ticket.queue and ticket.queue in queues:
         return tuple(agents[e] for e in queues[ticket.queue] if e in agents)
-    return tuple(a for a in agents.values() if a.level == ticket.level)
+    return drafts.level_agents(agents, ticket.level)
