@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate import hygiene
+from mailgate.core import drafts
 from mailgate.core.model import EventSpec, Outcome, Status, TicketView
 from mailgate.outgoing import Outgoing
 from mailgate.store import estimates, imputation, tickets
@@ -65,7 +66,11 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
     messages = [] if inbound is None else [dict(inbound.message, ticket_id=ticket_id)]
     events = list(outcome.events)
     queued_count = 0
-    for draft in outcome.outgoing:
+    for proposed in outcome.outgoing:
+        draft, left_out = drafts.deliverable(proposed)
+        events.extend(left_out)
+        if draft is None:
+            continue
         why_not = await hygiene.suppressed(conn, draft, ticket_id, now, outgoing.settings, agents)
         if why_not is not None:
             events.append(EventSpec("mail_suppressed", {"kind": draft.kind, "to": draft.to.email, "why": why_not}))

@@ -66,7 +66,12 @@ class Sender:
             for row in rows:
                 if stop is not None and stop.is_set():
                     break  # the lease runs out and the mail is retried after restart
-                result = await host.send(row.envelope_from, row.envelope_to, row.raw)
+                try:
+                    result = await host.send(row.envelope_from, row.envelope_to, row.raw)
+                except Exception as exc:  # unforeseen, and about this mail alone: it fails, the others go on
+                    logger.error("mail could not be handed to the smart host", outbox_id=row.id, exc_info=exc)
+                    await host.drop()  # the session may be mid-transaction: the next mail starts afresh
+                    result = SendResult("permanent", f"could not be sent: {type(exc).__name__}: {exc}")
                 await self._record(row, result)
         return len(rows)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from mailgate.core import keywords
-from mailgate.core.model import Address, Agent, OutgoingDraft, ParsedMail, TicketView
+from mailgate.core.mailbox import why_not_mailbox
+from mailgate.core.model import Address, Agent, EventSpec, OutgoingDraft, ParsedMail, TicketView
 
 MAX_REFERENCES = 10  # keep outgoing References headers short: the newest ids are the useful ones
 
@@ -49,3 +51,17 @@ def to_agent(agent: Agent | Address, kind: str, *, locale: str, view: TicketView
 
 def level_agents(agents: Mapping[str, Agent], level: int) -> tuple[Agent, ...]:
     return tuple(a for a in agents.values() if a.level == level)
+
+
+def deliverable(draft: OutgoingDraft) -> tuple[OutgoingDraft | None, tuple[EventSpec, ...]]:
+    """The draft with only real mailboxes as recipients (None when its To is not one), and an event for each
+    address left out: a relay would refuse them, and they must never reach an SMTP command line."""
+    left_out = [(a, why) for a in (draft.to, *draft.cc) if (why := why_not_mailbox(a.email)) is not None]
+    if not left_out:
+        return draft, ()
+    events = tuple(EventSpec("mail_suppressed", {"kind": draft.kind, "to": a.email, "why": why})
+                   for a, why in left_out)
+    if why_not_mailbox(draft.to.email) is not None:
+        return None, events
+    bad = {a.email for a, _ in left_out}
+    return replace(draft, cc=tuple(a for a in draft.cc if a.email not in bad)), events

@@ -16,6 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from mailgate.core.charset import decode_bytes, decode_header_value, unescape_8bit
 from mailgate.core.html import html_to_text
+from mailgate.core.mailbox import is_mailbox
 from mailgate.core.model import Address, ParsedMail
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -135,16 +136,27 @@ def addresses(values: list[str]) -> tuple[Address, ...]:
         pairs = getaddresses(values)
     except Exception:
         pairs = []
-    for name, addr in pairs:
-        addr = addr.strip().lower()
+    for name, written in pairs:
+        addr = written.strip().lower()
         if "@" not in addr:
             continue
+        if not is_mailbox(addr):  # "Big Bug bb@bug.com": a phrase without angle brackets around the address
+            name, addr = _recover(name, written.strip())
         result.append(Address(email=addr, name=decode_header_value(name)))
     if not result:  # getaddresses gives up on some broken headers; fall back to anything address-like
         for value in values:
             for addr in _BARE_ADDR.findall(value):
                 result.append(Address(email=addr.lower()))
     return tuple(result)
+
+
+def _recover(name: str, addr: str) -> tuple[str, str]:
+    """`Big Bug bb@bug.com` (a name, then the address without angle brackets) -> ("Big Bug", "bb@bug.com");
+    any other malformed address is kept as written: on the ticket, never as a recipient."""
+    phrase, _, last = addr.rpartition(" ")
+    if phrase.strip() and is_mailbox(last) and "." in last.rpartition("@")[2]:
+        return name or " ".join(phrase.split()), last.lower()
+    return name, addr.lower()
 
 
 def _date(value: object) -> datetime | None:

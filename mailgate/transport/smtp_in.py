@@ -17,6 +17,15 @@ from mailgate.core.parse import dedupe_fields
 from mailgate.store import inbound
 
 logger = log.get("smtp_in")
+# RFC 5321 allows 1,000 octets a line, but monitoring tools send alerts with one long JSON line: Postfix
+# accepts and folds such lines, we accept them as they are (the raw bytes are kept) up to this length.
+MAX_LINE_BYTES = 1024 * 1024
+
+
+class _Session(SMTP):
+    """aiosmtpd's SMTP with long lines accepted (its line limit is also its stream reader's buffer limit)."""
+
+    line_length_limit = MAX_LINE_BYTES
 
 
 class InboundHandler:
@@ -73,7 +82,7 @@ async def start(settings: Settings, handler: InboundHandler) -> asyncio.Server:
     s = settings.smtp
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(handler, data_size_limit=s.max_message_size, enable_SMTPUTF8=True,
+        lambda: _Session(handler, data_size_limit=s.max_message_size, enable_SMTPUTF8=True,
                      decode_data=False, hostname=s.hostname, ident="mailgate ESMTP"),
         host=s.host, port=s.port,
     )

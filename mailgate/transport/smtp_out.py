@@ -69,7 +69,7 @@ class SmartHost:
             refused, response = await client.sendmail(
                 envelope_from, envelope_to, raw, mail_options=["SMTPUTF8"] if international else [])
         except aiosmtplib.SMTPAuthenticationError as exc:  # our config, not the mail: keep it and retry
-            await self._drop()
+            await self.drop()
             return SendResult("temporary", f"the smart host refused our login: {exc.code} {exc.message}")
         except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8 for an internationalised address
             return SendResult("permanent", f"smart host does not support it: {exc}")
@@ -79,18 +79,20 @@ class SmartHost:
             outcome = "temporary" if any(400 <= c < 500 for c in codes) else "permanent"
             return SendResult(outcome, detail)
         except aiosmtplib.SMTPResponseException as exc:
-            await self._drop()
+            await self.drop()
             outcome = "permanent" if 500 <= exc.code < 600 else "temporary"
             return SendResult(outcome, f"{exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
-            await self._drop()
+            await self.drop()
             return SendResult("temporary", f"{type(exc).__name__}: {exc}")
+        except (ValueError, UnicodeError) as exc:  # the client refuses an address or the bytes before sending
+            return SendResult("permanent", f"refused by the SMTP client before sending: {exc}")
         if refused:
             detail = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in refused.items())
             return SendResult("sent", f"accepted with some recipients refused: {detail}")
         return SendResult("sent", response)
 
-    async def _drop(self) -> None:
+    async def drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             client.close()
