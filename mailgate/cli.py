@@ -76,6 +76,7 @@ def run(ctx: click.Context) -> None:
 def ingest(ctx: click.Context, envelope_from: str | None, recipients: tuple[str, ...]) -> None:
     """Store one mail read from standard input (an MTA pipe). Exit 0 once stored, 75 to retry later."""
     from mailgate.ingest import IngestError, ingest_bytes
+    from mailgate.store.db import one_line
 
     raw = sys.stdin.buffer.read()
     settings = _settings(ctx, exit_code=EX_TEMPFAIL)  # a broken config must not bounce customer mail
@@ -84,7 +85,7 @@ def ingest(ctx: click.Context, envelope_from: str | None, recipients: tuple[str,
     except IngestError as exc:
         _fail(str(exc), EX_DATAERR)
     except Exception as exc:  # the mail is not stored: the MTA must keep it
-        _fail(f"temporary failure, mail not stored ({type(exc).__name__}: {exc})", EX_TEMPFAIL)
+        _fail(f"temporary failure, mail not stored: {one_line(exc)}", EX_TEMPFAIL)
     click.echo(f"stored as {inbound_id}" if inbound_id else "already stored (duplicate delivery)")
 
 

@@ -13,19 +13,26 @@ import signal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailgate import log
+from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
 from mailgate.config import ConfigError, Settings
 from mailgate.outgoing import Outgoing
 from mailgate.render import Renderer
 from mailgate.rules_load import RulesError, RulesHolder
 from mailgate.sender import Sender
-from mailgate.store.schema import open_engine
+from mailgate.store.db import one_line
+from mailgate.store.faults import is_configuration, is_temporary
+from mailgate.store.schema import SchemaError, open_engine
 from mailgate.sweeper import Sweeper
 from mailgate.transport import smtp_in
 from mailgate.transport.imap_in import MailboxPoller
 from mailgate.worker import Worker
 
 logger = log.get("daemon")
+
+
+class Stopped(Exception):
+    """stop() came before the daemon could start (it was waiting for the database)."""
 
 
 class Daemon:
@@ -56,7 +63,7 @@ class Daemon:
             self.rules = RulesHolder.open(self.settings.rules_dir)
         except RulesError as exc:
             raise ConfigError("\n".join(exc.errors)) from None
-        self.engine = await open_engine(self.settings)
+        self.engine = await self._open_store()
         outgoing = Outgoing(self.settings, renderer)
         self.worker = Worker(self.settings, self.engine, outgoing, self.clock, self.rules)
         self.sender = Sender(self.settings.outbound, self.engine, self.clock)
@@ -72,6 +79,28 @@ class Daemon:
                                              on_stored=self.worker.wake.set)
             self.server = await smtp_in.start(self.settings, handler)
             logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
+
+    async def _open_store(self) -> AsyncEngine:
+        """The engine, once the database answers. A PostgreSQL server that is down, starting or refusing
+        connections is waited for (0.5 s doubling to 30 s) until stop(); a database refusing us for good
+        (no such database, bad credentials) or a SQLite file that cannot be opened is a configuration error."""
+        delay = 0.5
+        while True:
+            try:
+                return await open_engine(self.settings)
+            except SchemaError:
+                raise
+            except Exception as exc:
+                sqlite = self.settings.database_url.startswith("sqlite")
+                if sqlite or not is_temporary(exc) or is_configuration(exc):
+                    raise ConfigError(f"{self.settings.source}: [database] url: cannot use the database: "
+                                      f"{one_line(exc)}") from exc
+                logger.warning("database unavailable at start-up, waiting for it", error=one_line(exc),
+                               retry_in=delay)
+            await wait_any(self.stop_event, timeout=delay)
+            if self.stop_event.is_set():
+                raise Stopped("stopped while waiting for the database")
+            delay = min(delay * 2, 30.0)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -110,12 +139,16 @@ class Daemon:
 
 
 async def serve(settings: Settings) -> None:
-    """`mailgate run`: the daemon with signal handlers."""
+    """`mailgate run`: the daemon with signal handlers (SIGTERM works while it waits for the database too)."""
     daemon = Daemon(settings)
-    await daemon.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.stop)
+    try:
+        await daemon.start()
+    except Stopped:
+        logger.info("stopped before start-up completed")
+        return
     if daemon.rules is not None:
         loop.add_signal_handler(signal.SIGHUP, daemon.rules.reload)
     logger.info("mailgate running", database=settings.database_url.split("@")[-1])

@@ -146,4 +146,7 @@ class RulesHolder:
                 pending = now
             else:
                 pending = None
-                await asyncio.to_thread(self.reload)
+                try:
+                    await asyncio.to_thread(self.reload)
+                except Exception as exc:  # never the end of the daemon: the active rules stay
+                    self._log.error("rules_reload_failed", folder=str(self.folder), error=str(exc), exc_info=exc)

@@ -23,7 +23,8 @@ from mailgate.core.rules_model import facts_from
 from mailgate.outgoing import Outgoing
 from mailgate.rules_load import RulesHolder
 from mailgate.store import inbound, outbox, tickets
-from mailgate.store.db import TEMPORARY_ERRORS, repeat_while_up
+from mailgate.store.db import repeat_while_up
+from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
 
 logger = log.get("worker")
@@ -89,13 +90,11 @@ class Worker:
                 if claimed is None:
                     return None
                 result = await self._apply(conn, claimed)
-        except TEMPORARY_ERRORS:
-            if claimed is None or self._count_temporary(claimed.id) < MAX_TEMPORARY_FAILURES:
-                raise
-            return await self._shunt(claimed.id, traceback.format_exc())
-        except Exception:
-            if claimed is None:
-                raise
+        except Exception as exc:
+            if claimed is None or database_unavailable(exc):
+                raise  # nothing was claimed, or the claim rolled back with the connection: the mail waits
+            if is_temporary(exc) and self._count_temporary(claimed.id) < MAX_TEMPORARY_FAILURES:
+                raise  # busy (SQLite locked) or a lost race: tried again after a backoff
             return await self._shunt(claimed.id, traceback.format_exc())
         self._temporary.pop(claimed.id, None)
         if result.queued:  # after the commit, so the sender finds the rows

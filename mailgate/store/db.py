@@ -8,14 +8,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mailgate.aio import wait_any
 from mailgate.store import sqlite_fast
-
-# The database is unreachable, locked or refusing for now: retry later, never shunt a mail for it.
-TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, OSError, TimeoutError)
+from mailgate.store.faults import is_temporary
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -49,17 +46,28 @@ async def repeat_while_up(
     idle: Callable[[], Awaitable[None]],
     logger: Any,
 ) -> None:
-    """Run `step` until `stop`; when it did nothing, `idle`. While the database is unavailable, wait
-    0.5 s, doubling up to 30 s, and try again: such errors are nobody's fault and lose nothing."""
+    """Run `step` until `stop`; when it did nothing, `idle`. Never returns early and never raises for a
+    failure: while the database is unavailable, wait 0.5 s, doubling up to 30 s, and try again (such
+    errors are nobody's fault and lose nothing); any other error is logged with its traceback and retried
+    after the same backoff, so one bad item can never stop a task of the daemon."""
     delay = 0.5
     while not stop.is_set():
         try:
             busy = await step()
+            if not busy:
+                await idle()
             delay = 0.5
-        except TEMPORARY_ERRORS as exc:
-            logger.warning("database unavailable, will retry", error=str(exc), retry_in=delay)
-            await wait_any(stop, timeout=delay)
-            delay = min(delay * 2, 30.0)
             continue
-        if not busy:
-            await idle()
+        except Exception as exc:
+            if is_temporary(exc):
+                logger.warning("database unavailable, will retry", error=one_line(exc), retry_in=delay)
+            else:
+                logger.error("unexpected error, will retry", error=one_line(exc), retry_in=delay, exc_info=exc)
+        await wait_any(stop, timeout=delay)
+        delay = min(delay * 2, 30.0)
+
+
+def one_line(exc: BaseException) -> str:
+    """The error without SQLAlchemy's SQL and parameters: what failed, for a log line."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

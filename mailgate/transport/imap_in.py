@@ -18,7 +18,7 @@ from mailgate.config import Imap, Settings
 from mailgate.core.parse import dedupe_fields
 from mailgate.credentials import SecretError, read_secret
 from mailgate.store import imap_state, inbound
-from mailgate.store.db import TEMPORARY_ERRORS
+from mailgate.store.faults import is_temporary
 from mailgate.transport.imap_answers import (
     ImapError,
     check,
@@ -33,7 +33,6 @@ from mailgate.transport.imap_answers import (
 # Everything that means "this session is over; reconnect later".
 SESSION_ERRORS: tuple[type[BaseException], ...] = (
     ImapError, SecretError, aioimaplib.Abort, aioimaplib.CommandTimeout, OSError, TimeoutError, ssl.SSLError,
-    *TEMPORARY_ERRORS,
 )
 
 logger = log.get("imap_in")
@@ -67,7 +66,9 @@ class MailboxPoller:
                 if client is None:
                     return
                 await self._serve(client, stop)
-            except SESSION_ERRORS as exc:
+            except Exception as exc:  # the session is over, whatever ended it (the database too): retry later
+                if not isinstance(exc, SESSION_ERRORS) and not is_temporary(exc):
+                    logger.error("imap poller failed unexpectedly", mailbox=self.key, exc_info=exc)
                 await self._record_error(exc, retry_in=self._delay)
                 await self._close()
                 await wait_any(stop, timeout=self._delay)
@@ -290,7 +291,7 @@ class MailboxPoller:
         try:
             async with self.engine.begin() as conn:
                 await imap_state.record_error(conn, self.key, error, self.clock())
-        except TEMPORARY_ERRORS:
+        except Exception:
             pass  # the database is down too; the log has it
 
     async def _close(self) -> None:
@@ -305,5 +306,5 @@ class MailboxPoller:
         try:
             async with self.engine.begin() as conn:
                 await imap_state.update(conn, self.key, connected=False)
-        except TEMPORARY_ERRORS:
-            pass
+        except Exception:
+            pass  # the database is down: the state is written again at the next connection
