@@ -29,9 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailgate.core.bounce import Bounce  # noqa: E402
-from mailgate.core.classify import Kind, classify  # noqa: E402
-from mailgate.core.parse import parse  # noqa: E402
+from mailgate.core.mail.bounce import Bounce  # noqa: E402
+from mailgate.core.mail.classify import Kind, classify  # noqa: E402
+from mailgate.core.mail.parse import parse  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # INDEX.tsv kind -> the kind mailgate should say; kinds not listed carry no classification label.
@@ -217,7 +217,7 @@ def _row(name: str, t: Tally) -> None:
 
 def _replies(corpus: Path, loader: ModuleType, show: bool) -> None:
     try:
-        from mailgate.core import quotes
+        from mailgate.core.mail import quotes
     except ImportError:
         print("\nreply stripping: mailgate.core.quotes not available")
         return

@@ -25,10 +25,10 @@ from typing import Literal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailgate.core.parse import parse  # noqa: E402
-from mailgate.core.rules import evaluate  # noqa: E402
-from mailgate.core.rules_model import RuleSet, facts_from  # noqa: E402
-from mailgate.rules_load import load_rules  # noqa: E402
+from mailgate.core.mail.parse import parse  # noqa: E402
+from mailgate.core.rules.engine import evaluate  # noqa: E402
+from mailgate.core.rules.model import RuleSet, facts_from  # noqa: E402
+from mailgate.rules.load import load_rules  # noqa: E402
 
 APPS = ("crm", "erp", "paie", "compta", "intranet", "extranet", "portail", "stock", "facturation", "ged",
         "messagerie", "vpn", "wifi", "imprimante", "sauvegarde", "sso", "ldap", "api", "mobile", "reporting")

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mailgate.core.mail.parse import addresses
 from mailgate.core.model import Address
-from mailgate.core.parse import addresses
 
 _EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
 

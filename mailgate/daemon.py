@@ -16,16 +16,16 @@ from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
 from mailgate.config import ConfigError, Settings
-from mailgate.outgoing import Outgoing
-from mailgate.render import Renderer
-from mailgate.rules_load import RulesError, RulesHolder
-from mailgate.sender import Sender
+from mailgate.ingest import smtp as smtp_in
+from mailgate.ingest.imap import MailboxPoller
+from mailgate.outbound.queue import Outgoing
+from mailgate.outbound.render import Renderer
+from mailgate.outbound.sender import Sender
+from mailgate.rules.load import RulesError, RulesHolder
 from mailgate.store.db import one_line
 from mailgate.store.faults import is_configuration, is_temporary
 from mailgate.store.schema import SchemaError, open_engine
 from mailgate.sweeper import Sweeper
-from mailgate.transport import smtp_in
-from mailgate.transport.imap_in import MailboxPoller
 from mailgate.worker import Worker
 
 logger = log.get("daemon")

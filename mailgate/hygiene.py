@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate.config import Settings
-from mailgate.core.attachments import Extracted
-from mailgate.core.authn import AGENT_KINDS
+from mailgate.core.mail.attachments import Extracted
 from mailgate.core.model import EventSpec, OutgoingDraft
+from mailgate.core.workflow.authn import AGENT_KINDS
 from mailgate.store.tables import address_flag, attachment, outbox
 
 

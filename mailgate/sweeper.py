@@ -9,13 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailgate import effects, log
+from mailgate import log
+from mailgate import write as effects
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
-from mailgate.core import autoclose, breach
 from mailgate.core.model import Status
-from mailgate.outgoing import Outgoing
+from mailgate.core.workflow import autoclose, breach
+from mailgate.outbound.queue import Outgoing
 from mailgate.store import tickets
 from mailgate.store.db import repeat_while_up
 from mailgate.store.tables import ticket

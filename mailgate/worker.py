@@ -11,17 +11,19 @@ from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mailgate import effects, hygiene, log, sla
+from mailgate import hygiene, log, sla
+from mailgate import write as effects
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config import Settings
-from mailgate.core import attachments, classify, process, quotes, signing, thread
+from mailgate.core import process
+from mailgate.core.mail import attachments, classify, quotes, signing, thread
+from mailgate.core.mail.parse import attachment_names, mime_tree, parse
 from mailgate.core.model import Agent, ParsedMail
-from mailgate.core.parse import attachment_names, mime_tree, parse
-from mailgate.core.rules import Decision, evaluate
-from mailgate.core.rules_model import facts_from
-from mailgate.outgoing import Outgoing
-from mailgate.rules_load import RulesHolder
+from mailgate.core.rules.engine import Decision, evaluate
+from mailgate.core.rules.model import facts_from
+from mailgate.outbound.queue import Outgoing
+from mailgate.rules.load import RulesHolder
 from mailgate.store import inbound, outbox, tickets
 from mailgate.store.db import repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mailgate.cli_rules import attachment_names, guess_kind, rules
-from mailgate.core.parse import parse
-from mailgate.rules_load import load_rules
+from mailgate.cli.rules import attachment_names, guess_kind, rules
+from mailgate.core.mail.parse import parse
+from mailgate.rules.load import load_rules
 from tests.conftest import FIXTURES, eml
 
 ROOT = Path(__file__).parent.parent

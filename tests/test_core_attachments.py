@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.attachment_names import MAX_NAME_BYTES, content_type_for, safe_filename, unique
-from mailgate.core.attachments import FILE_TOO_LARGE, MAIL_TOO_LARGE, Refused, extract
+from mailgate.core.mail.attachment_names import MAX_NAME_BYTES, content_type_for, safe_filename, unique
+from mailgate.core.mail.attachments import FILE_TOO_LARGE, MAIL_TOO_LARGE, Refused, extract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "attachments"
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate.core import authn
 from mailgate.core.model import Address, ParsedMail
+from mailgate.core.workflow import authn
 
 TRUSTED = frozenset({"mx.example.test"})
 

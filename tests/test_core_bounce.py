@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core import bounce_text
-from mailgate.core.bounce import Bounce, FailedRecipient, parse_bounce
+from mailgate.core.mail import bounce_text
+from mailgate.core.mail.bounce import Bounce, FailedRecipient, parse_bounce
 from tests.conftest import eml
 
 

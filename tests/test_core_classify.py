@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core import loops
-from mailgate.core.classify import Kind, classify
-from mailgate.core.parse import parse
+from mailgate.core.mail import loops
+from mailgate.core.mail.classify import Kind, classify
+from mailgate.core.mail.parse import parse
 from tests.conftest import eml
 
 LOOP = "example.test/0123456789abcdef"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate.core import commands, keywords, workflow
-from mailgate.core.billing import task_title
 from mailgate.core.model import RequestType, Status
-from mailgate.core.workflow import Action
+from mailgate.core.workflow import commands, keywords
+from mailgate.core.workflow import transitions as workflow
+from mailgate.core.workflow.billing import task_title
+from mailgate.core.workflow.transitions import Action
 
 
 @pytest.mark.parametrize(("line", "name", "args"), [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate.core import drafts
-from mailgate.core.mailbox import is_mailbox, why_not_mailbox
+from mailgate.core.mail.mailbox import is_mailbox, why_not_mailbox
+from mailgate.core.mail.parse import addresses
 from mailgate.core.model import Address, OutgoingDraft
-from mailgate.core.parse import addresses
+from mailgate.core.workflow import drafts
 
 
 @pytest.mark.parametrize("text", [

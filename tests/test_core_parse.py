@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.charset import codec_for, decode_bytes, decode_header_value
-from mailgate.core.parse import dedupe_fields, parse
+from mailgate.core.mail.charset import codec_for, decode_bytes, decode_header_value
+from mailgate.core.mail.parse import dedupe_fields, parse
 from tests.conftest import eml
 
 

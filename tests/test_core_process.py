@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mailgate.core import compose, loops, process, thread
+from mailgate.core import process
+from mailgate.core.mail import compose, loops, thread
+from mailgate.core.mail.parse import parse
+from mailgate.core.mail.signing import make_message_id
 from mailgate.core.model import Address, OutgoingDraft, ParsedMail, Status, TicketView
-from mailgate.core.parse import parse
-from mailgate.core.signing import make_message_id
 from tests.conftest import eml
 
 SECRET = b"core-test-secret-0123456789"
@@ -164,7 +165,7 @@ FORBIDDEN = {"sqlalchemy", "aiosmtpd", "aioimaplib", "aiosmtplib", "structlog", 
 def test_core_imports_no_io_clock_or_shell() -> None:
     core = Path(__file__).parent.parent / "mailgate" / "core"
     offenders = []
-    for path in core.glob("*.py"):
+    for path in core.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
             if isinstance(node, ast.Import):

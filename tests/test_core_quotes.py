@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.html import html_to_text
-from mailgate.core.quotes import strip_reply
+from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.quotes import strip_reply
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hygiene_replies"
 CASES = sorted(p.name.removesuffix(".txt") for p in FIXTURES.glob("*.txt") if not p.name.endswith(".expected.txt"))

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from mailgate.core.mail.parse import parse
 from mailgate.core.model import ParsedMail, Priority, RequestType
-from mailgate.core.parse import parse
-from mailgate.core.rules import Decision, evaluate
-from mailgate.core.rules_match import explain, match
-from mailgate.core.rules_model import BODY_LIMIT, RuleSet, facts_from
-from mailgate.rules_compile import compile_text
-from mailgate.rules_load import load_rules
+from mailgate.core.rules.engine import Decision, evaluate
+from mailgate.core.rules.match import explain, match
+from mailgate.core.rules.model import BODY_LIMIT, RuleSet, facts_from
+from mailgate.rules.compile import compile_text
+from mailgate.rules.load import load_rules
 from tests.conftest import eml
 
 ROOT = Path(__file__).parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate.core.signing import make_message_id, verify_message_id
+from mailgate.core.mail.signing import make_message_id, verify_message_id
 
 SECRET = b"0123456789abcdef-secret"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailgate.core import subject
+from mailgate.core.mail import subject
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from mailgate.clock import utcnow
-from mailgate.core import process, thread
-from mailgate.core.parse import dedupe_fields, parse
-from mailgate.outgoing import Outgoing
-from mailgate.render import Renderer
-from mailgate.rules_load import RulesHolder
+from mailgate.core import process
+from mailgate.core.mail import thread
+from mailgate.core.mail.parse import dedupe_fields, parse
+from mailgate.outbound.queue import Outgoing
+from mailgate.outbound.render import Renderer
+from mailgate.rules.load import RulesHolder
 from mailgate.store import inbound
 from mailgate.store.schema import open_engine
 from mailgate.worker import Worker

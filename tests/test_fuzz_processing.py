@@ -9,12 +9,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core import attachments, classify, process, quotes, thread
+from mailgate.core import process
+from mailgate.core.mail import attachments, classify, quotes, thread
+from mailgate.core.mail.parse import attachment_names, parse
 from mailgate.core.model import Agent
-from mailgate.core.parse import attachment_names, parse
-from mailgate.core.rules import evaluate
-from mailgate.core.rules_model import facts_from
-from mailgate.rules_load import load_rules
+from mailgate.core.rules.engine import evaluate
+from mailgate.core.rules.model import facts_from
+from mailgate.rules.load import load_rules
 
 FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*.eml"))
 RULES = load_rules(Path(__file__).resolve().parent.parent / "rules")

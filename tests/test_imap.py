@@ -14,10 +14,10 @@ import pytest
 
 from mailgate.clock import utcnow
 from mailgate.config import Settings, from_dict
-from mailgate.credentials import SecretError, read_secret
+from mailgate.ingest.credentials import SecretError, read_secret
+from mailgate.ingest.imap import MailboxPoller
+from mailgate.ingest.imap_answers import ImapError, delimiter, parse_fetch, parse_sizes, search_uids, uidvalidity
 from mailgate.store.schema import open_engine
-from mailgate.transport.imap_answers import ImapError, delimiter, parse_fetch, parse_sizes, search_uids, uidvalidity
-from mailgate.transport.imap_in import MailboxPoller
 from tests.conftest import SmartHostSink, all_tickets, counts, read, running, settings_data, smtp_send, until
 from tests.dovecot import PASSWORD, USER, Dovecot
 

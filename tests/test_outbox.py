@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.config import Settings
-from mailgate.sender import Sender, retry_delay
+from mailgate.outbound.sender import Sender, retry_delay
 from mailgate.store import outbox
 from mailgate.store.schema import open_engine
 from tests.conftest import SmartHostSink, counts, eml, make_settings, read, running, smtp_send, until

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from mailgate.core.rules_model import RuleSet
-from mailgate.rules_load import RulesError, RulesHolder, load_rules, signature
+from mailgate.core.rules.model import RuleSet
+from mailgate.rules.load import RulesError, RulesHolder, load_rules, signature
 
 ROOT = Path(__file__).parent.parent
 

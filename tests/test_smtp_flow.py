@@ -13,10 +13,10 @@ import pytest
 
 from mailgate.clock import utcnow
 from mailgate.config import Settings
-from mailgate.core.signing import verify_message_id
+from mailgate.core.mail.signing import verify_message_id
 from mailgate.daemon import Daemon
+from mailgate.ingest import smtp as smtp_in
 from mailgate.store.schema import engine_for
-from mailgate.transport import smtp_in
 from tests.conftest import (
     SECRET,
     SmartHostSink,

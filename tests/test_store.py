@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 
 from mailgate.clock import utcnow
 from mailgate.config import Settings
-from mailgate.outgoing import Outgoing
-from mailgate.render import Renderer
+from mailgate.outbound.queue import Outgoing
+from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate
 from mailgate.store.schema import open_engine
 from mailgate.store.tables import metadata

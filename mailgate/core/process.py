@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from mailgate.core import agent_flow, commands, customer_flow, drafts, loops, quotes, routing, subject, thread
-from mailgate.core.authn import SentMail
-from mailgate.core.classify import BOUNCE, Kind
+from mailgate.core.mail import loops, quotes, subject, thread
+from mailgate.core.mail.classify import BOUNCE, Kind
 from mailgate.core.model import (
     Address,
     Agent,
@@ -22,7 +21,10 @@ from mailgate.core.model import (
     Status,
     TicketView,
 )
-from mailgate.core.rules import Decision
+from mailgate.core.rules import routing
+from mailgate.core.rules.engine import Decision
+from mailgate.core.workflow import agent_flow, commands, customer_flow, drafts
+from mailgate.core.workflow.authn import SentMail
 
 MAX_REFERENCES = drafts.MAX_REFERENCES
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.core.billing import TicketMonth, task_title
 from mailgate.core.model import RequestType, TimeEntry
+from mailgate.core.workflow.billing import TicketMonth, task_title
 from mailgate.store.tables import estimate, task, ticket, time_entry
 
 

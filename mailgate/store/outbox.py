@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.core.authn import SentMail
+from mailgate.core.workflow.authn import SentMail
 from mailgate.store.tables import outbox
 
 

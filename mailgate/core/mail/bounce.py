@@ -1,0 +1,312 @@
+"""Core, under classify: a bounce (raw mail) -> failed recipients, permanence and the original Message-ID.
+
+RFC 3464 delivery-status reports first; then the notices of MTAs that do not send them (qmail, old
+Exim/Postfix/Sendmail, Exchange, Domino, GroupWise, webmail providers), recognised by their sender,
+subject and wording. The returned mail's Message-ID comes from the message/rfc822 or
+text/rfc822-headers part, else from a quoted "Message-ID:" line. Never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from email.parser import HeaderParser
+from email.policy import compat32
+
+from mailgate.core.mail import bounce_text as words
+from mailgate.core.mail.charset import decode_bytes, decode_header_value
+from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.subject import strip_prefixes
+
+MAX_PARTS = 100  # a bounce has a handful; stop walking pathological nestings
+MAX_TEXT = 200_000  # characters of notice text looked at
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRecipient:
+    email: str  # lower-cased address the mail was sent to
+    status: str | None = None  # RFC 3463 code "5.1.1"; "5.0.0"/"4.0.0" when only an SMTP code is known
+    action: str | None = None  # RFC 3464 Action: failed | delayed | ...; None in non-standard bounces
+    diagnostic: str | None = None  # the remote server's words
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    permanent: bool | None  # True: some recipient failed for good; False: only delays/temporary; None: unknown
+    recipients: tuple[FailedRecipient, ...]
+    original_message_id: str | None  # without angle brackets
+    original_references: tuple[str, ...] = ()  # In-Reply-To and References of the returned mail
+    kind: str = "dsn"  # "dsn" (RFC 3464) or the notice format: qmail, exim, postfix, exchange, ...
+
+
+@dataclass(slots=True)
+class _Parts:
+    """What the walk over a bounce finds."""
+
+    report: bool = False  # multipart/report; report-type=delivery-status
+    dsn: list[str] = field(default_factory=list)  # texts of message/delivery-status parts
+    texts: list[str] = field(default_factory=list)  # human-readable texts (HTML converted), in order
+    original: Message | None = None  # headers of the returned mail
+    has_original: bool = False
+
+
+_QUOTED_MSGID = re.compile(r"^[ \t>]*message-id:[ \t]*\r?\n?[ \t]*<([^<>\s]+)>", re.I | re.M)
+_MSGIDS = re.compile(r"<([^<>\s]+)>")
+
+
+def parse_bounce(mail: bytes | Message, envelope_from: str | None = None) -> Bounce | None:
+    """The bounce this mail is, or None when it is not one. `envelope_from` "" or "<>" is a hint."""
+    try:
+        msg = message_from_bytes(mail, policy=compat32) if isinstance(mail, bytes) else mail
+        return _parse(msg, envelope_from, 0)
+    except Exception:  # a bounce parser must never stop the worker; an unreadable mail is no bounce
+        return None
+
+
+def _parse(msg: Message, envelope_from: str | None, depth: int) -> Bounce | None:
+    parts = _Parts()
+    _walk(msg, parts, [0])
+    text = "\n".join(parts.texts)[:MAX_TEXT]
+    if not parts.dsn and _looks_like_bounce(msg, parts, text, envelope_from):
+        parts.dsn.extend(_dsn_blocks_in_text(text))  # delivery-status fields pasted into a text part
+    original_id, original_refs = _original_ids(parts, text, msg)
+    recipients = _dsn_recipients(parts.dsn)
+    if recipients is not None:
+        if not recipients:
+            return None  # a report of successful delivery (or relay), not a bounce
+        return _bounce(recipients, text, original_id, original_refs, "dsn")
+    if depth == 0 and parts.original is not None and parts.original.get_content_type() == "multipart/report" \
+            and _daemon_sender(msg, envelope_from):
+        inner = _parse(parts.original, None, 1)  # a mail system passing on a bounce as an attachment
+        if inner is not None and inner.recipients:
+            return inner
+    if not _looks_like_bounce(msg, parts, text, envelope_from):
+        return None
+    notice = words.notice_part(text)
+    failed = _header_failed(msg)
+    if not failed:
+        exclude = _senders(msg, _OWN_FIELDS) | _senders(parts.original, _SENDER_FIELDS)
+        failed = words.failed_addresses(notice, frozenset(exclude))
+    subject = decode_header_value(msg.get("subject", ""))
+    context = f"{subject}\n{notice}"
+    found: list[FailedRecipient] = []
+    for email, diagnostic in failed:
+        status = words.status_code(diagnostic)
+        found.append(FailedRecipient(email=email, status=status, action=None, diagnostic=diagnostic or None))
+    return _bounce(tuple(found), context, original_id, original_refs, _kind(msg, text))
+
+
+def _bounce(recipients: tuple[FailedRecipient, ...], context: str, original_id: str | None,
+            original_refs: tuple[str, ...], kind: str) -> Bounce:
+    verdicts = [words.permanence(r.status, r.action, r.diagnostic or "", context) for r in recipients]
+    if not recipients:
+        verdicts = [words.permanence(None, None, "", context)]
+    if kind != "dsn":  # a notice that neither codes nor words call temporary reports a failure
+        verdicts = [True if v is None else v for v in verdicts]
+    permanent: bool | None = None
+    if any(v is True for v in verdicts):
+        permanent = True
+    elif verdicts and all(v is False for v in verdicts):
+        permanent = False
+    if kind != "dsn" and permanent is True and words.looks_temporary(context) and \
+            not any(r.status and r.status[0] == "5" for r in recipients):
+        permanent = False  # "Warning: message delayed" notices name no code but say they will retry
+    return Bounce(permanent=permanent, recipients=recipients, original_message_id=original_id,
+                  original_references=original_refs, kind=kind)
+
+
+def _walk(part: Message, found: _Parts, count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_PARTS:
+        return
+    ctype = part.get_content_type()
+    if ctype == "multipart/report":
+        if str(part.get_param("report-type", "", header="content-type")).lower().endswith("delivery-status"):
+            found.report = True
+    if ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers",
+                 "message/partial"):
+        found.has_original = True
+        if found.original is None:
+            found.original = _returned(part)
+        return
+    if ctype in ("message/delivery-status", "message/global-delivery-status"):
+        found.dsn.append(_delivery_status_text(part))
+        return
+    if part.is_multipart():
+        payload = part.get_payload()
+        for sub in payload if isinstance(payload, list) else ():
+            if isinstance(sub, Message):
+                _walk(sub, found, count)
+        return
+    if ctype in ("text/plain", "text/html") or ctype.startswith("text/") and count[0] == 1:
+        text = _decoded(part)
+        if ctype == "text/html":
+            text = html_to_text(text)
+        found.texts.append(text)
+
+
+def _decoded(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        inner = part.get_payload()
+        return inner if isinstance(inner, str) else ""
+    try:
+        label = part.get_content_charset()
+    except Exception:
+        label = None
+    return decode_bytes(payload, label)
+
+
+def _returned(part: Message) -> Message | None:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        return payload[0]
+    text = _decoded(part)
+    return HeaderParser(policy=compat32).parsestr(text.lstrip("\r\n"), headersonly=True) if text else None
+
+
+def _delivery_status_text(part: Message) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list):  # compat32 parses each field block as a Message of headers
+        blocks = []
+        for block in payload:
+            if isinstance(block, Message):
+                blocks.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
+        return "\n\n".join(blocks)
+    return _decoded(part)
+
+
+def _fields(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    name = None
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and name is not None:
+            fields[name] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            name = key.strip().lower()
+            fields.setdefault(name, value.strip())
+    return fields
+
+
+def _dsn_blocks_in_text(text: str) -> list[str]:
+    if not re.search(r"^\s*final-recipient:", text, re.I | re.M) or \
+            not re.search(r"^\s*(?:action|status):", text, re.I | re.M):
+        return []
+    return [text]
+
+
+def _dsn_recipients(texts: list[str]) -> tuple[FailedRecipient, ...] | None:
+    """Recipients that failed or were delayed; () when the reports only say delivered; None: no report."""
+    seen_any = False
+    found: dict[str, FailedRecipient] = {}
+    for text in texts:
+        for block in re.split(r"\r?\n[ \t]*\r?\n", text.replace("\r\n", "\n")):
+            fields = _fields(block)
+            addr = _dsn_address(fields.get("original-recipient")) or _dsn_address(fields.get("final-recipient"))
+            if addr is None:
+                continue
+            seen_any = True
+            action = (fields.get("action") or "").split()[0].lower() if fields.get("action") else None
+            diagnostic = fields.get("diagnostic-code") or None
+            status = words.clean_status(fields.get("status")) or words.status_code(diagnostic)
+            if action in ("delivered", "relayed", "expanded") or (status or "").startswith("2"):
+                continue
+            if action is None and status is None and diagnostic is None:
+                continue
+            if addr not in found:
+                found[addr] = FailedRecipient(addr, status, action, diagnostic)
+    return tuple(found.values()) if seen_any else None
+
+
+def _dsn_address(value: str | None) -> str | None:
+    if not value:
+        return None
+    _type, sep, rest = value.partition(";")  # "rfc822; a@b", "utf-8; a@b", or a bare address
+    found = words.ADDRESS.search(rest if sep else value)
+    return found.group(0).strip(".").lower() if found else None
+
+
+def _looks_like_bounce(msg: Message, parts: _Parts, text: str, envelope_from: str | None) -> bool:
+    """A mail system's sender (or Auto-Submitted) with a bounce subject, bounce wording or the returned
+    mail attached. A person writing that a mail "could not be delivered", even under the subject
+    "Undelivered mail" and with the bounce attached, is not a bounce: people write to a helpdesk
+    about exactly that. A bounce's subject never carries a reply or forward prefix."""
+    if parts.report or msg.get("x-failed-recipients"):
+        return True
+    auto = str(msg.get("auto-submitted", "")).strip().lower()
+    machine = _daemon_sender(msg, envelope_from) or bool(auto) and not auto.startswith("no")
+    if not machine:
+        return False
+    subject_text = decode_header_value(msg.get("subject", ""))
+    subject = bool(words.SUBJECT.search(subject_text)) and strip_prefixes(subject_text) == subject_text.strip()
+    return subject or parts.has_original or bool(words.BODY.search(words.notice_part(text)[:20_000]))
+
+
+def _daemon_sender(msg: Message, envelope_from: str | None) -> bool:
+    """The mail system wrote it: empty or MAILER-DAEMON envelope sender (or Return-Path), or a From of a
+    mail system ("Mail Delivery System", postmaster@, and gateways: ndr@, imss@, ..._SMTP_...)."""
+    if envelope_from is not None and envelope_from.strip() in ("", "<>"):
+        return True
+    for value in (envelope_from or "", *map(str, msg.get_all("return-path") or [])):
+        if value.strip() == "<>":
+            return True
+        addr = words.ADDRESS.search(value)
+        if addr and words.DAEMON_LOCAL.match(addr.group(0).split("@", 1)[0]) and not _NOREPLY.match(addr.group(0)):
+            return True
+    sender = decode_header_value(msg.get("from", ""))
+    addr = words.ADDRESS.search(sender)
+    if addr:
+        local = addr.group(0).split("@", 1)[0]
+        if (words.DAEMON_LOCAL.match(local) and not _NOREPLY.match(local)) or words.MACHINE_LOCAL.search(local):
+            return True
+    return bool(words.DAEMON_NAME.search(sender))
+
+
+_NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply)", re.I)
+
+
+def _header_failed(msg: Message) -> list[tuple[str, str]]:
+    values = " ".join(str(v) for v in msg.get_all("x-failed-recipients") or [])
+    return [(a.lower(), "") for a in dict.fromkeys(words.ADDRESS.findall(values))]
+
+
+_OWN_FIELDS = ("from", "sender", "return-path", "reply-to", "to", "errors-to")
+_SENDER_FIELDS = ("from", "sender", "return-path", "reply-to", "errors-to")
+
+
+def _senders(msg: Message | None, names: tuple[str, ...]) -> set[str]:
+    """Addresses in these fields: the bounce's own parties, or the sender of the returned mail."""
+    if msg is None:
+        return set()
+    found: set[str] = set()
+    for name in names:
+        for value in msg.get_all(name) or []:
+            found.update(a.lower() for a in words.ADDRESS.findall(decode_header_value(value)))
+    return found
+
+
+def _kind(msg: Message, text: str) -> str:
+    sample = f"{msg.get('from', '')}\n{msg.get('message-id', '')}\n{msg.get('x-mailer', '')}\n" + text[:3000]
+    for name, pattern in words.KINDS:
+        if pattern.search(sample):
+            return name
+    return "notice"
+
+
+def _original_ids(parts: _Parts, text: str, msg: Message) -> tuple[str | None, tuple[str, ...]]:
+    own = _MSGIDS.findall(str(msg.get("message-id", "")))
+    original = parts.original
+    if original is not None:
+        ids = _MSGIDS.findall(str(original.get("message-id", "")))
+        references = " ".join(map(str, original.get_all("references") or []))
+        refs = _MSGIDS.findall(f"{original.get('in-reply-to', '')} {references}")
+        if ids:
+            return ids[0], tuple(dict.fromkeys(refs))
+    for match in _QUOTED_MSGID.finditer(text):
+        if match.group(1) not in own:
+            return match.group(1), ()
+    return None, ()

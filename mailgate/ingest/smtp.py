@@ -1,0 +1,88 @@
+"""Shell: the SMTP listener (aiosmtpd). RCPT refuses unknown recipients; DATA stores the raw mail,
+commits, and only then answers 250. A store failure answers 451 4.3.0 so the sender retries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mailgate import log
+from mailgate.clock import Clock
+from mailgate.config import Settings
+from mailgate.core.mail.parse import dedupe_fields
+from mailgate.store import inbound
+
+logger = log.get("smtp_in")
+# RFC 5321 allows 1,000 octets a line, but monitoring tools send alerts with one long JSON line: Postfix
+# accepts and folds such lines, we accept them as they are (the raw bytes are kept) up to this length.
+MAX_LINE_BYTES = 1024 * 1024
+
+
+class _Session(SMTP):
+    """aiosmtpd's SMTP with long lines accepted (its line limit is also its stream reader's buffer limit)."""
+
+    line_length_limit = MAX_LINE_BYTES
+
+
+class InboundHandler:
+    """aiosmtpd handler: only RCPT and DATA, no parsing or rules inside the SMTP session."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock,
+                 on_stored: Callable[[], None] = lambda: None) -> None:
+        self.accepted = frozenset(settings.gateway.addresses)
+        self.engine = engine
+        self.clock = clock
+        self.on_stored = on_stored
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.strip().lower() not in self.accepted:
+            logger.info("recipient refused", rcpt=address, peer=_peer(session))
+            return f"550 5.1.1 <{address}>: recipient not accepted here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        if isinstance(raw, str):  # only when decode_data is on; kept for safety
+            raw = raw.encode("utf-8", "surrogateescape")
+        message_id, sender = dedupe_fields(raw)
+        try:
+            async with self.engine.begin() as conn:
+                new_id, is_new = await inbound.store(
+                    conn, raw=raw, source="smtp", source_ref=_peer(session),
+                    envelope_from=envelope.mail_from or "", envelope_to=list(envelope.rcpt_tos),
+                    message_id=message_id, sender=sender, now=self.clock(),
+                )
+        except Exception as exc:  # whatever went wrong, the mail is not stored: make the sender retry
+            logger.error("could not store mail, answered 451", error=f"{type(exc).__name__}: {exc}",
+                         peer=_peer(session))
+            return "451 4.3.0 Temporary failure storing the message, please try again later"
+        if not is_new:
+            logger.info("duplicate delivery ignored", message_id=message_id, peer=_peer(session))
+            return "250 2.0.0 OK: already received"
+        self.on_stored()
+        logger.debug("mail stored", inbound_id=new_id, size=len(raw))
+        return f"250 2.0.0 OK: queued as {new_id}"
+
+
+def _peer(session: Session) -> str:
+    peer: Any = session.peer
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+async def start(settings: Settings, handler: InboundHandler) -> asyncio.Server:
+    """Listen on [smtp] host/port in the running loop; oversize mail gets 552 from aiosmtpd."""
+    s = settings.smtp
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: _Session(handler, data_size_limit=s.max_message_size, enable_SMTPUTF8=True,
+                     decode_data=False, hostname=s.hostname, ident="mailgate ESMTP"),
+        host=s.host, port=s.port,
+    )

@@ -1,0 +1,75 @@
+"""Shell: a core OutgoingDraft -> rendered, signed mail queued in the outbox (in the caller's transaction)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailgate.config import Settings
+from mailgate.core.mail import compose, signing, subject
+from mailgate.core.model import EventSpec, OutgoingDraft
+from mailgate.outbound.render import Renderer
+from mailgate.store import outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A mail now in the outbox: the event and the message row the caller records with the change."""
+
+    event: EventSpec
+    message: dict[str, Any]
+    message_id: str
+
+
+class Outgoing:
+    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        # derived from the settings once, not per mail
+        self.sender = compose.Sender(address=settings.sender, loop_token=settings.loop_token)
+        self._from = settings.sender.email
+        self._secret = settings.secret
+        self._domain = settings.message_id_domain
+        self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
+
+    async def queue(
+        self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime,
+        ticket: dict[str, object] | None = None,
+    ) -> Queued:
+        """Render, sign and queue one mail about `ticket_id`; the caller records what it returns.
+
+        Templates see `ticket` (number, title and what the caller adds: status, level...), `recipient`
+        (and `requester`, the same, for the mails to the customer), `gateway`, and the draft's values."""
+        s = self.settings
+        person = {"name": draft.to.name, "email": draft.to.email}
+        context = {
+            **draft.context,
+            "ticket": {**(ticket or {}), "number": ticket_id, "title": title},
+            "recipient": person,
+            "requester": (ticket or {}).get("requester", person),
+            "gateway": {"name": self._signature_name, "address": self._from},
+            "currency": s.workflow.currency,
+        }
+        body = self.renderer.render(draft.template, draft.locale, context)
+        message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), self._secret, self._domain)
+        subject_line = subject.tagged(ticket_id, title)
+        raw = compose.build(draft, sender=self.sender, subject=subject_line, body=body,
+                            message_id=message_id, date=now)
+        outbox_id = await outbox.enqueue(
+            conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
+            envelope_from=self._from, envelope_to=[draft.to.email, *(a.email for a in draft.cc)], raw=raw,
+            now=now,
+            deadline=now + timedelta(seconds=s.outbound.retry_deadline), automatic=draft.automatic,
+        )
+        message = dict(
+            ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
+            from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[a.email for a in draft.cc],
+            subject=subject_line,
+            message_id=message_id, body=body, text=body, created_at=now,
+        )
+        event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})
+        return Queued(event, message, message_id)

@@ -1,1 +1,0 @@
-"""Shell: the network edges: SMTP in, SMTP out."""
