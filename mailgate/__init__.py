@@ -1,3 +1,3 @@
-"""mailgate: an email-first helpdesk gateway daemon."""
+"""Mailgate: an email-first helpdesk gateway daemon (the layers: `core` pure, the shell around it)."""
 
 __version__ = "0.1.0"

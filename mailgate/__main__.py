@@ -1,5 +1,5 @@
 """`python -m mailgate` = the `mailgate` command."""
 
-from mailgate.cli import main
+from mailgate.cli.main import main
 
 main(prog_name="mailgate")

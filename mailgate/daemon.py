@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
-from mailgate.config import ConfigError, Settings
+from mailgate.config.sections import ConfigError
+from mailgate.config.settings import Settings
 from mailgate.ingest import smtp as smtp_in
 from mailgate.ingest.imap import MailboxPoller
 from mailgate.outbound.queue import Outgoing

@@ -11,23 +11,26 @@ from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mailgate import hygiene, log, sla
-from mailgate import write as effects
+from mailgate import log, write
 from mailgate.aio import wait_any
-from mailgate.clock import Clock
-from mailgate.config import Settings
+from mailgate.clock import Clock, utcnow
+from mailgate.config.sections import ConfigError
+from mailgate.config.settings import Settings
 from mailgate.core import process
 from mailgate.core.mail import attachments, classify, quotes, signing, thread
 from mailgate.core.mail.parse import attachment_names, mime_tree, parse
-from mailgate.core.model import Agent, ParsedMail
+from mailgate.core.model import Agent, Due, ParsedMail
 from mailgate.core.rules.engine import Decision, evaluate
 from mailgate.core.rules.model import facts_from
 from mailgate.outbound.queue import Outgoing
-from mailgate.rules.load import RulesHolder
+from mailgate.outbound.render import Renderer
+from mailgate.rules.load import RulesError, RulesHolder
+from mailgate.store import attachments as stored_attachments
 from mailgate.store import inbound, outbox, tickets
 from mailgate.store.db import repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
+from mailgate.store.schema import open_engine
 
 logger = log.get("worker")
 MAX_TEMPORARY_FAILURES = 5  # the same mail failing this often on "temporary" errors is shunted
@@ -155,14 +158,14 @@ class Worker:
             subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
             created_at=now, text=text,
         )
-        due = sla.due(self.settings, outcome.new_ticket.priority, now) if outcome.new_ticket else tickets.Due()
-        ticket_id, queued = await effects.apply(conn, self.outgoing, outcome, now=now, views=views,
-                                                inbound=effects.Inbound(row.id, message), due=due,
+        due = self.settings.sla.due(outcome.new_ticket.priority, now) if outcome.new_ticket else Due()
+        ticket_id, queued = await write.apply(conn, self.outgoing, outcome, now=now, views=views,
+                                                inbound=write.Inbound(row.id, message), due=due,
                                                 agents=self._agents)
         if kind.kind != "bounce":  # a bounce's returned copy of our own mail is not worth keeping twice
             extracted = attachments.extract(mime or row.raw, max_file_bytes=self.settings.hygiene.max_attachment_bytes,
                                             max_total_bytes=self.settings.hygiene.max_attachments_bytes_per_mail)
-            refused = await hygiene.store_attachments(conn, extracted, ticket_id=ticket_id, inbound_id=row.id,
+            refused = await stored_attachments.store(conn, extracted, ticket_id=ticket_id, inbound_id=row.id,
                                                       settings=self.settings)
             await tickets.add_events(conn, ticket_id, refused, now, row.id)
         await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
@@ -182,3 +185,21 @@ class Worker:
         if decision.dedupe_key is None:
             return decision, None
         return decision, await tickets.open_with_key(conn, decision.dedupe_key)
+
+
+async def replay(settings: Settings, inbound_id: int, *, release: bool = False) -> Result | None:
+    """Process a shunted mail again with the rules; or (`release`) a quarantined one, without them."""
+    renderer = Renderer(settings.templates_dir)
+    problems = renderer.check()
+    if problems:
+        raise ConfigError("\n".join(problems))
+    try:
+        rules = None if release else RulesHolder.open(settings.rules_dir)
+    except RulesError as exc:
+        raise ConfigError("\n".join(exc.errors)) from None
+    engine = await open_engine(settings)
+    try:
+        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow, rules)
+        return await worker.replay(inbound_id, statuses=("quarantined",) if release else ("shunted", "received"))
+    finally:
+        await engine.dispose()

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate import hygiene
-from mailgate.core.model import EventSpec, Outcome, Status, TicketView
+from mailgate.core.model import Due, EventSpec, Outcome, Status, TicketView
 from mailgate.core.workflow import drafts
+from mailgate.outbound import limits
 from mailgate.outbound.queue import Outgoing
-from mailgate.store import estimates, imputation, tickets
+from mailgate.store import estimates, flags, imputation, tickets
 
 ANSWERS = frozenset({"relay", "resolution", "estimate_request"})  # a consultant's answer to the customer
 
@@ -28,7 +28,7 @@ class Inbound:
 
 async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, now: datetime,
                 views: dict[int, TicketView], inbound: Inbound | None,
-                due: tickets.Due = tickets.NO_DUE, agents: frozenset[str] = frozenset()) -> tuple[int, int]:
+                due: Due = tickets.NO_DUE, agents: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Write everything the outcome says; returns (ticket number, mails queued)."""
     view: TicketView | None = None
     if outcome.new_ticket is not None:
@@ -71,11 +71,11 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
         events.extend(left_out)
         if draft is None:
             continue
-        why_not = await hygiene.suppressed(conn, draft, ticket_id, now, outgoing.settings, agents)
+        why_not = await limits.suppressed(conn, draft, ticket_id, now, outgoing.settings.hygiene, agents)
         if why_not is not None:
             events.append(EventSpec("mail_suppressed", {"kind": draft.kind, "to": draft.to.email, "why": why_not}))
             continue
-        draft, dropped = await hygiene.drop_flagged_cc(conn, draft, now)
+        draft, dropped = await limits.drop_flagged_cc(conn, draft, now)
         events.extend(dropped)
         queued_count += 1
         queued = await outgoing.queue(conn, ticket_id=ticket_id, title=title, draft=draft, now=now, ticket=facts)
@@ -89,7 +89,7 @@ async def apply(conn: AsyncConnection, outgoing: Outgoing, outcome: Outcome, *, 
     await tickets.add_messages(conn, messages)
     await tickets.add_events(conn, ticket_id, events, now, inbound_id)
     if outcome.flag_addresses:
-        await hygiene.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
+        await flags.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
                            outgoing.settings.hygiene.bounce_quarantine_days)
     return ticket_id, queued_count
 

@@ -21,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailgate.clock import Clock, utcnow
-from mailgate.config import Settings, from_dict
+from mailgate.config.settings import Settings, from_dict
 from mailgate.daemon import Daemon
 from mailgate.store import migrate
 from mailgate.store.tables import metadata

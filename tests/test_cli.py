@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailgate.config import from_dict
+from mailgate.config.settings import from_dict
 from tests.conftest import (
     SmartHostSink,
     cli,

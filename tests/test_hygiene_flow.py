@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from mailgate.config import from_dict
+from mailgate.config.settings import from_dict
 from mailgate.store.tables import address_flag, attachment, inbound_mail
 from tests.conftest import FIXTURES, SmartHostSink, cli, eml, read, running, smtp_send, until, write_config
 from tests.test_workflow_flow import CUSTOMER, Desk, FakeClock, _data, open_ticket

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mailgate.clock import utcnow
-from mailgate.config import Settings, from_dict
+from mailgate.config.settings import Settings, from_dict
 from mailgate.ingest.credentials import SecretError, read_secret
 from mailgate.ingest.imap import MailboxPoller
 from mailgate.ingest.imap_answers import ImapError, delimiter, parse_fetch, parse_sizes, search_uids, uidvalidity
@@ -328,7 +328,7 @@ def test_credentials_from_env_file_or_command(tmp_path: Path, monkeypatch: pytes
 
 
 def test_imap_config_errors_name_the_entry(tmp_path: Path) -> None:
-    from mailgate.config import ConfigError
+    from mailgate.config.sections import ConfigError
 
     data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25)
     data["imap"] = [{"host": "h", "username": "u", "password_env": "X"},

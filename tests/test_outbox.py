@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.outbound.sender import Sender, retry_delay
 from mailgate.store import outbox
 from mailgate.store.schema import open_engine

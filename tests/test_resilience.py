@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailgate.clock import utcnow
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.daemon import Daemon
 from mailgate.store import outbox
 from mailgate.store.schema import open_engine

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mailgate.config import from_dict
+from mailgate.config.settings import from_dict
 from tests.conftest import SmartHostSink, cli, running, write_config
 from tests.test_workflow_flow import Desk, FakeClock, _data
 

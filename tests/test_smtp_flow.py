@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.clock import utcnow
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.core.mail.signing import verify_message_id
 from mailgate.daemon import Daemon
 from mailgate.ingest import smtp as smtp_in

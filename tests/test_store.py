@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from mailgate.clock import utcnow
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.daemon import Daemon
 from mailgate.store.tables import outbox
 from tests.conftest import (
@@ -56,7 +56,7 @@ def _data(db_url: str, port: int) -> dict[str, Any]:
 
 
 def _settings(db_url: str, port: int, tmp_path: Path) -> Settings:
-    from mailgate.config import from_dict
+    from mailgate.config.settings import from_dict
 
     return from_dict(_data(db_url, port), str(tmp_path / "config.toml"))
 

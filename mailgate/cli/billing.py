@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from mailgate.cli.common import fail, query, settings_of
 from mailgate.core.workflow import billing as core
 
 
@@ -22,16 +23,15 @@ from mailgate.core.workflow import billing as core
 def billing(ctx: click.Context, month: str, as_csv: bool, as_json: bool) -> None:
     """Per customer and ticket: time × hourly rate for assistance and incident tickets; the approved
     estimate for évolution tickets, in the month it was approved."""
-    from mailgate.cli import _fail, _query, _settings
     from mailgate.store import imputation
 
     match = re.fullmatch(r"(\d{4})-(\d{2})", month)
     if match is None or not 1 <= int(match.group(2)) <= 12:
-        _fail(f"--month {month!r}: expected YYYY-MM, e.g. 2022-01", 2)
+        fail(f"--month {month!r}: expected YYYY-MM, e.g. 2022-01", 2)
     year, number = int(match.group(1)), int(match.group(2))
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     rates = {c.name: c.hourly_rate for c in settings.customers}
-    basis = _query(ctx, lambda conn: imputation.month_basis(conn, year, number))
+    basis = query(ctx, lambda conn: imputation.month_basis(conn, year, number))
     lines = core.lines(basis, rates)
     totals = core.totals(lines)
     currency = settings.workflow.currency

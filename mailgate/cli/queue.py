@@ -1,4 +1,4 @@
-"""Shell: `mailgate queue`: the open work as an ordered checklist (priority, then time waiting),
+"""Shell, command line: `mailgate queue`: the open work as an ordered checklist (priority, then time waiting),
 per level or per agent, with service-target breaches marked."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
+from mailgate.cli.common import query
 from mailgate.core.model import Priority, Status
 
 RANK = {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3}
@@ -24,21 +24,16 @@ RANK = {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value:
 @click.pass_context
 def queue(ctx: click.Context, by: str, level: int | None, agent: str | None, as_json: bool) -> None:
     """Open tickets (not Fermé), most urgent first, then the longest waiting."""
-    from mailgate.cli import _query
     from mailgate.clock import utcnow
-    from mailgate.store.tables import ticket
+    from mailgate.store import tickets
 
     async def rows(conn: Any) -> list[dict[str, Any]]:
-        stmt = sa.select(ticket).where(ticket.c.status != Status.CLOSED.value, ticket.c.merged_into.is_(None))
-        if level is not None:
-            stmt = stmt.where(ticket.c.level == level)
-        if agent is not None:
-            stmt = stmt.where(ticket.c.assignee == agent.strip().lower())
-        return [dict(r._mapping) for r in await conn.execute(stmt)]
+        return [dict(r._mapping) | {"targets": tickets.targets_of(r)}
+                for r in await tickets.open_work(conn, level=level, agent=agent)]
 
     now = utcnow()
     groups: dict[str, list[dict[str, Any]]] = {}
-    for t in sorted(_query(ctx, rows), key=lambda t: (RANK.get(t["priority"], 9), _since(t))):
+    for t in sorted(query(ctx, rows), key=lambda t: (RANK.get(t["priority"], 9), _since(t))):
         key = f"N{t['level']}" if by == "level" else (t["assignee"] or "(unassigned)")
         groups.setdefault(key, []).append(_item(t, now))
     if as_json:
@@ -62,9 +57,7 @@ def _since(t: dict[str, Any]) -> datetime:
 def _item(t: dict[str, Any], now: datetime) -> dict[str, Any]:
     waited = now - _since(t)
     hours = int(waited.total_seconds() // 3600)
-    breached = [name for name, due, met in (("response", t["response_due"], t["first_response_at"]),
-                                            ("resolution", t["resolution_due"], t["resolved_at"]))
-                if due is not None and ((met or now) > due)]
+    breached = [target.name for target in t["targets"] if target.breached(now)]
     return {"id": t["id"], "priority": t["priority"], "status": t["status"],
             "status_label": Status(t["status"]).label, "level": t["level"], "assignee": t["assignee"],
             "title": t["title"], "waiting": f"{hours // 24}d{hours % 24:02d}h", "waiting_seconds":

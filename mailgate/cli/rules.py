@@ -1,4 +1,4 @@
-"""Shell: `mailgate rules check|explain`, a click group that cli.py adds to the main command."""
+"""Shell, command line: `mailgate rules check|explain`: the rules as the daemon loads them, and what they do."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any
 
 import click
 
+from mailgate.cli.common import EX_CONFIG
 from mailgate.core.mail import classify
 from mailgate.core.mail.parse import attachment_names, parse
 from mailgate.core.model import ParsedMail
 from mailgate.core.rules.engine import Decision, evaluate
 from mailgate.core.rules.model import KINDS, MailFacts, RuleSet, facts_from
 from mailgate.rules.load import RulesError, load_rules
-
-EX_CONFIG = 78  # sysexits: configuration error
 
 _rules_option = click.option(
     "--rules", "rules_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -31,7 +30,8 @@ def _folder(rules_dir: Path | None) -> Path:
     ctx = click.get_current_context()
     path = (ctx.find_root().obj or {}).get("config_path")
     if path and Path(path).exists():
-        from mailgate.config import ConfigError, load
+        from mailgate.config.sections import ConfigError
+        from mailgate.config.settings import load
 
         try:
             return load(path).rules_dir

@@ -1,1 +1,1 @@
-"""The functional core: pure functions over frozen values. No I/O, no clock, no logging."""
+"""Core: the functional core: pure functions over frozen values. No I/O, no clock, no logging."""

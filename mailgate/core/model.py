@@ -125,6 +125,34 @@ class EstimateView:
 
 
 @dataclass(frozen=True, slots=True)
+class Due:
+    """Service-target due times of a new ticket (None: no target for its priority)."""
+
+    response: datetime | None = None
+    resolution: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceTarget:
+    """One service target of a ticket: first response or resolution (docs/rules.md, "Service targets")."""
+
+    name: str  # response | resolution
+    due: datetime | None
+    met: datetime | None  # the first answer to the customer; the resolution (Réponse envoyée)
+    told: datetime | None  # when the supervisors were told it was breached
+
+    def breached(self, now: datetime) -> bool:
+        """Due and not met by then: still unmet at `now`, or met late."""
+        if self.due is None:
+            return False
+        return now >= self.due if self.met is None else self.met > self.due
+
+    def to_tell(self, now: datetime) -> bool:
+        """Breached, still unmet, and the supervisors not yet told: the sweeper mails them, once."""
+        return self.met is None and self.told is None and self.breached(now)
+
+
+@dataclass(frozen=True, slots=True)
 class TicketView:
     """What the core needs to know of an existing ticket: threading, workflow, who is who."""
 
@@ -148,6 +176,7 @@ class TicketView:
     status_since: datetime | None = None
     estimate: EstimateView | None = None
     cc: tuple[Address, ...] = ()  # participants other than the requester, as addresses
+    targets: tuple[ServiceTarget, ...] = ()  # response and resolution
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 
 
 class SecretError(Exception):

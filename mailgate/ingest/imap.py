@@ -14,13 +14,14 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
-from mailgate.config import Imap, Settings
+from mailgate.config.sections import Imap
+from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
-from mailgate.ingest.credentials import SecretError, read_secret
+from mailgate.ingest import imap_login
+from mailgate.ingest.credentials import SecretError
 from mailgate.ingest.imap_answers import (
     ImapError,
     check,
-    delimiter,
     parse_fetch,
     parse_sizes,
     search_uids,
@@ -99,34 +100,13 @@ class MailboxPoller:
         return None
 
     async def _open(self) -> aioimaplib.IMAP4:
-        cfg = self.cfg
-        if cfg.tls == "implicit":
-            context = ssl.create_default_context()
-            if not cfg.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-                host=cfg.host, port=cfg.effective_port, timeout=cfg.timeout, ssl_context=context)
-        else:
-            client = aioimaplib.IMAP4(host=cfg.host, port=cfg.effective_port, timeout=cfg.timeout)
-        self.client = client
+        self.client = client = imap_login.client_for(self.cfg)
         self._lost = asyncio.Event()
         client.protocol.conn_lost_cb = lambda exc: self._lost.set()  # a dead link wakes the waits
-        await asyncio.wait_for(client.wait_hello_from_server(), cfg.timeout)
-        if cfg.auth == "xoauth2":
-            token = read_secret(self.settings, path=cfg.token_file, command=cfg.token_command)
-            check(await client.xoauth2(cfg.username, token), "XOAUTH2")
-        else:
-            password = read_secret(self.settings, path=cfg.password_file, env=cfg.password_env)
-            check(await client.login(cfg.username, password), "LOGIN")
-        self._delimiter = await self._hierarchy_delimiter(client)
+        self._delimiter = await imap_login.log_in(client, self.settings, self.cfg)
         await self._select(client)
         logger.info("imap connected", mailbox=self.key)
         return client
-
-    async def _hierarchy_delimiter(self, client: aioimaplib.IMAP4) -> str:
-        """`LIST "" ""` names the separator of folder levels ("/" or "." on most servers)."""
-        return delimiter((await client.list('""', '""')).lines)
 
     def folder_name(self, configured: str) -> str:
         """A configured folder path, written with "/", in the server's own separator."""

@@ -1,17 +1,12 @@
-"""Shell: one-shot entry points outside the daemon: store a piped mail (`ingest`), rerun a shunted
-one (`replay`)."""
+"""Shell, ingest: a mail from an MTA pipe (`mailgate ingest`), stored before the exit status says so."""
 
 from __future__ import annotations
 
 from mailgate.clock import utcnow
-from mailgate.config import ConfigError, Settings
+from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
-from mailgate.outbound.queue import Outgoing
-from mailgate.outbound.render import Renderer
-from mailgate.rules.load import RulesError, RulesHolder
 from mailgate.store import inbound
 from mailgate.store.schema import open_engine
-from mailgate.worker import Result, Worker
 
 
 class IngestError(Exception):
@@ -36,23 +31,5 @@ async def ingest_bytes(
                 sender=sender, now=utcnow(),
             )
         return new_id
-    finally:
-        await engine.dispose()
-
-
-async def replay(settings: Settings, inbound_id: int, *, release: bool = False) -> Result | None:
-    """Process a shunted mail again with the rules; or (`release`) a quarantined one, without them."""
-    renderer = Renderer(settings.templates_dir)
-    problems = renderer.check()
-    if problems:
-        raise ConfigError("\n".join(problems))
-    try:
-        rules = None if release else RulesHolder.open(settings.rules_dir)
-    except RulesError as exc:
-        raise ConfigError("\n".join(exc.errors)) from None
-    engine = await open_engine(settings)
-    try:
-        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow, rules)
-        return await worker.replay(inbound_id, statuses=("quarantined",) if release else ("shunted", "received"))
     finally:
         await engine.dispose()

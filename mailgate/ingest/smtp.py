@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailgate import log
 from mailgate.clock import Clock
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
 from mailgate.store import inbound
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.core.mail import compose, signing, subject
 from mailgate.core.model import EventSpec, OutgoingDraft
 from mailgate.outbound.render import Renderer

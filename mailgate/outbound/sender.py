@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
-from mailgate.config import Outbound
+from mailgate.config.sections import Outbound
 from mailgate.outbound.smarthost import SendResult, SmartHost
 from mailgate.store import outbox
 from mailgate.store.db import repeat_while_up

@@ -8,7 +8,7 @@ from types import TracebackType
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from mailgate.config import Outbound
+from mailgate.config.sections import Outbound
 
 # Connection-level trouble: worth a few quick reconnects inside one attempt.
 _CONNECTION_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailgate.config import data_dir
+from mailgate.config.settings import data_dir
 
 
 def _config() -> Config:

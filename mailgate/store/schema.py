@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mailgate.config import Settings
+from mailgate.config.settings import Settings
 from mailgate.store import migrate
 from mailgate.store.db import is_sqlite, make_engine
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -14,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate.core.model import (
     Address,
+    Due,
     EstimateView,
     EventSpec,
     NewTicket,
     Priority,
     RequestType,
+    ServiceTarget,
     Status,
     TicketView,
 )
@@ -64,12 +65,18 @@ async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Tic
                 customer=r.customer, resume_status=Status(r.resume_status) if r.resume_status else None,
                 awaiting_mid=r.awaiting_mid, awaiting_kind=r.awaiting_kind, root_mid=r.root_mid,
                 last_customer_mid=r.last_customer_mid, status_since=r.status_changed_at or r.updated_at,
-                estimate=estimates.get(r.id), cc=cc,
+                estimate=estimates.get(r.id), cc=cc, targets=targets_of(r),
             )
             if r.merged_into is not None:
                 next_wanted.add(r.merged_into)
         wanted = next_wanted
     return views
+
+
+def targets_of(r: Any) -> tuple[ServiceTarget, ...]:
+    """The response and resolution targets of a ticket row."""
+    return (ServiceTarget(name="response", due=r.response_due, met=r.first_response_at, told=r.response_breached_at),
+            ServiceTarget(name="resolution", due=r.resolution_due, met=r.resolved_at, told=r.resolution_breached_at))
 
 
 def cents_to_text(cents: int | None) -> str | None:
@@ -82,14 +89,6 @@ _ADD_MESSAGES = sa.insert(message)
 _ADD_EVENTS = sa.insert(event)
 _ADD_PARTICIPANTS = sa.insert(participant)
 _TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(updated_at=sa.bindparam("b_now"))
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """Service-target due times of a new ticket (None: no target for its priority)."""
-
-    response: datetime | None = None
-    resolution: datetime | None = None
 
 
 NO_DUE = Due()
@@ -224,6 +223,36 @@ async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None
             sa.select(event).where(event.c.ticket_id == ticket_id).order_by(event.c.id))
     ]
     return result
+
+
+async def awaiting_confirmation(conn: AsyncConnection, limit: int) -> list[int]:
+    """Tickets in Réponse envoyée, the longest waiting first: candidates for auto-close."""
+    return list((await conn.execute(
+        sa.select(ticket.c.id).where(ticket.c.status == Status.ANSWER_SENT.value)
+        .order_by(ticket.c.status_changed_at).limit(limit)
+    )).scalars())
+
+
+async def breach_candidates(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+    """Open tickets with an unmet target due by `now` that the supervisors were not told of: a cheap
+    prefilter; `ServiceTarget.to_tell` decides on the locked ticket."""
+    c = ticket.c
+    response = sa.and_(c.first_response_at.is_(None), c.response_due <= now, c.response_breached_at.is_(None))
+    resolution = sa.and_(c.resolved_at.is_(None), c.resolution_due <= now, c.resolution_breached_at.is_(None))
+    return list((await conn.execute(
+        sa.select(c.id).where(c.status != Status.CLOSED.value, c.merged_into.is_(None), sa.or_(response, resolution))
+        .order_by(c.id).limit(limit)
+    )).scalars())
+
+
+async def open_work(conn: AsyncConnection, *, level: int | None = None, agent: str | None = None) -> list[Any]:
+    """Open tickets (not closed, not merged), for `mailgate queue`: rows with every column."""
+    stmt = sa.select(ticket).where(ticket.c.status != Status.CLOSED.value, ticket.c.merged_into.is_(None))
+    if level is not None:
+        stmt = stmt.where(ticket.c.level == level)
+    if agent is not None:
+        stmt = stmt.where(ticket.c.assignee == agent.strip().lower())
+    return list(await conn.execute(stmt))
 
 
 def _ticket_dict(r: Any) -> dict[str, Any]:

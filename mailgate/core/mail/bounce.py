@@ -16,20 +16,14 @@ from email.parser import HeaderParser
 from email.policy import compat32
 
 from mailgate.core.mail import bounce_text as words
+from mailgate.core.mail import dsn
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
+from mailgate.core.mail.dsn import FailedRecipient
 from mailgate.core.mail.html import html_to_text
 from mailgate.core.mail.subject import strip_prefixes
 
 MAX_PARTS = 100  # a bounce has a handful; stop walking pathological nestings
 MAX_TEXT = 200_000  # characters of notice text looked at
-
-
-@dataclass(frozen=True, slots=True)
-class FailedRecipient:
-    email: str  # lower-cased address the mail was sent to
-    status: str | None = None  # RFC 3463 code "5.1.1"; "5.0.0"/"4.0.0" when only an SMTP code is known
-    action: str | None = None  # RFC 3464 Action: failed | delayed | ...; None in non-standard bounces
-    diagnostic: str | None = None  # the remote server's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +64,9 @@ def _parse(msg: Message, envelope_from: str | None, depth: int) -> Bounce | None
     _walk(msg, parts, [0])
     text = "\n".join(parts.texts)[:MAX_TEXT]
     if not parts.dsn and _looks_like_bounce(msg, parts, text, envelope_from):
-        parts.dsn.extend(_dsn_blocks_in_text(text))  # delivery-status fields pasted into a text part
+        parts.dsn.extend(dsn.blocks_in_text(text))  # delivery-status fields pasted into a text part
     original_id, original_refs = _original_ids(parts, text, msg)
-    recipients = _dsn_recipients(parts.dsn)
+    recipients = dsn.recipients(parts.dsn)
     if recipients is not None:
         if not recipients:
             return None  # a report of successful delivery (or relay), not a bounce
@@ -176,58 +170,6 @@ def _delivery_status_text(part: Message) -> str:
                 blocks.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
         return "\n\n".join(blocks)
     return _decoded(part)
-
-
-def _fields(block: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    name = None
-    for line in block.splitlines():
-        if line[:1] in (" ", "\t") and name is not None:
-            fields[name] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        if sep and key.strip() and " " not in key.strip():
-            name = key.strip().lower()
-            fields.setdefault(name, value.strip())
-    return fields
-
-
-def _dsn_blocks_in_text(text: str) -> list[str]:
-    if not re.search(r"^\s*final-recipient:", text, re.I | re.M) or \
-            not re.search(r"^\s*(?:action|status):", text, re.I | re.M):
-        return []
-    return [text]
-
-
-def _dsn_recipients(texts: list[str]) -> tuple[FailedRecipient, ...] | None:
-    """Recipients that failed or were delayed; () when the reports only say delivered; None: no report."""
-    seen_any = False
-    found: dict[str, FailedRecipient] = {}
-    for text in texts:
-        for block in re.split(r"\r?\n[ \t]*\r?\n", text.replace("\r\n", "\n")):
-            fields = _fields(block)
-            addr = _dsn_address(fields.get("original-recipient")) or _dsn_address(fields.get("final-recipient"))
-            if addr is None:
-                continue
-            seen_any = True
-            action = (fields.get("action") or "").split()[0].lower() if fields.get("action") else None
-            diagnostic = fields.get("diagnostic-code") or None
-            status = words.clean_status(fields.get("status")) or words.status_code(diagnostic)
-            if action in ("delivered", "relayed", "expanded") or (status or "").startswith("2"):
-                continue
-            if action is None and status is None and diagnostic is None:
-                continue
-            if addr not in found:
-                found[addr] = FailedRecipient(addr, status, action, diagnostic)
-    return tuple(found.values()) if seen_any else None
-
-
-def _dsn_address(value: str | None) -> str | None:
-    if not value:
-        return None
-    _type, sep, rest = value.partition(";")  # "rfc822; a@b", "utf-8; a@b", or a bare address
-    found = words.ADDRESS.search(rest if sep else value)
-    return found.group(0).strip(".").lower() if found else None
 
 
 def _looks_like_bounce(msg: Message, parts: _Parts, text: str, envelope_from: str | None) -> bool:

@@ -1,0 +1,93 @@
+"""Shell, command line: the operator's commands: `check` the config, `db upgrade|current`, `status`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from mailgate.cli.common import config_path, fail, query, with_engine
+
+
+@click.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the config file, the templates and the rules; print every problem."""
+    from mailgate.config.sections import ConfigError
+    from mailgate.config.settings import load
+    from mailgate.outbound.render import Renderer
+    from mailgate.rules.load import RulesError, load_rules
+
+    try:
+        settings = load(config_path(ctx))
+    except ConfigError as exc:
+        fail(f"invalid configuration:\n{exc}", 1)
+    problems = Renderer(settings.templates_dir).check()
+    if problems:
+        fail("invalid templates:\n" + "\n".join(problems), 1)
+    try:
+        ruleset = load_rules(settings.rules_dir)
+    except RulesError as exc:
+        fail("invalid rules:\n" + "\n".join(exc.errors), 1)
+    click.echo(f"{settings.source}: OK ({len(settings.gateway.addresses)} address(es), "
+               f"{len(settings.agents)} agent(s), templates in {settings.templates_dir}, "
+               f"{len(ruleset)} rule(s) in {settings.rules_dir})")
+
+
+@click.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database schema up to date."""
+    from mailgate.store import migrate
+
+    async def upgrade(engine: Any) -> str | None:
+        await migrate.upgrade(engine)
+        return await migrate.current(engine)
+
+    click.echo(f"schema at revision {with_engine(ctx, upgrade)}")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the database's schema revision and the one this code needs."""
+    from mailgate.store import migrate
+
+    click.echo(f"database: {with_engine(ctx, migrate.current) or '(empty)'}; code: {migrate.head()}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Counts of inbound mail (total; waiting as received, processed, ignored, shunted), of the
+    outbox (queued, sent, failed), and each IMAP mailbox's state."""
+    from mailgate.store import imap_state, inbound, outbox
+
+    async def counts(conn: Any) -> dict[str, Any]:
+        i, o = await inbound.counts(conn), await outbox.counts(conn)
+        return {
+            "imap": await imap_state.all_states(conn),
+            "inbound": {"total": sum(i.values()),
+                        **{k: i.get(k, 0) for k in ("received", "processed", "ignored", "shunted")}},
+            "outbox": {k: o.get(k, 0) for k in ("queued", "sent", "failed")},
+        }
+
+    result = query(ctx, counts)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for area in ("inbound", "outbox"):
+        click.echo(f"{area}: " + ", ".join(f"{k} {v}" for k, v in result[area].items()))
+    for box in result["imap"]:
+        state = "connected" if box["connected"] else "disconnected"
+        click.echo(f"imap {box['mailbox']}: {state}, last poll {box['last_poll_at'] or 'never'}, "
+                   f"last uid {box['last_uid']} (uidvalidity {box['uidvalidity']}), {box['stored']} stored, "
+                   f"{box['errors']} error(s) since last success"
+                   + (f", last: {box['last_error']}" if box["last_error"] else ""))

@@ -1,0 +1,80 @@
+"""Shell, command line: `tickets list|show`: the tickets with their messages, events, time and attachments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from mailgate.cli.common import fail, query
+
+
+@click.group()
+def tickets() -> None:
+    """Look at tickets."""
+
+
+@tickets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--status", default=None, help="Only tickets in this status (e.g. open).")
+@click.pass_context
+def tickets_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
+    """List tickets, newest first."""
+    from mailgate.store import tickets as store
+
+    rows = query(ctx, lambda conn: store.list_all(conn, status=status))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for t in rows:
+        click.echo(f"#{t['id']:<6} {t['status_label']:<32} N{t['level']} {t['priority']:<7} "
+                   f"{t['requester']:<30} {t['title']}")
+
+
+@tickets.command("show")
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_context
+def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
+    """Show one ticket with its messages and events."""
+    from mailgate.store import attachments, estimates, imputation
+    from mailgate.store import tickets as store
+
+    async def full(conn: Any) -> dict[str, Any] | None:
+        found = await store.detail(conn, number)
+        if found is not None:
+            found["tasks"] = await imputation.tasks_of(conn, number)
+            found["estimates"] = await estimates.of_ticket(conn, number)
+            found["estimate"] = found["estimates"][-1] if found["estimates"] else None
+            found["attachments"] = await attachments.of_ticket(conn, number)
+        return found
+
+    t = query(ctx, full)
+    if t is None:
+        fail(f"no ticket #{number}", 1)
+    if as_json:
+        click.echo(json.dumps(t, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"#{t['id']} {t['title']}\n  status: {t['status_label']} ({t['status']}), type {t['type']}, "
+               f"level N{t['level']}, priority {t['priority']}\n  requester: {t['requester']}, "
+               f"customer: {t['customer'] or '-'}, assignee: {t['assignee'] or '-'}, created {t['created_at']}")
+    for name in ("response", "resolution"):
+        due = t["sla"][f"{name}_due"]
+        if due:
+            breached = t["sla"][f"{name}_breached_at"]
+            click.echo(f"  {name} due {due}" + (f": BREACHED (supervisors told {breached})" if breached else ""))
+    for e in t["estimates"]:
+        click.echo(f"  estimate: {e['amount'] or '-'} / {e['days'] or '-'} day(s), {e['state']}")
+    for task in t["tasks"]:
+        click.echo(f"  task {task['title']}: {task['minutes'] // 60}h{task['minutes'] % 60:02d}")
+        for entry in task["entries"]:
+            click.echo(f"    {entry['day']} {entry['agent']} {entry['minutes']} min {entry['comment']}")
+    for m in t["messages"]:
+        click.echo(f"\n--- {m['direction']} {m['at']} from {m['from']} to {', '.join(m['to'])}\n"
+                   f"Subject: {m['subject']}\n\n{m['text'].rstrip()}")
+    for a in t["attachments"]:
+        click.echo(f"  attachment {a['filename']} ({a['content_type']}, {a['size']} bytes, sha256 {a['sha256']})")
+    click.echo("\nevents:")
+    for e in t["events"]:
+        click.echo(f"  {e['at']} {e['kind']} {json.dumps(e['data'], ensure_ascii=False)}")

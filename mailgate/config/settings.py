@@ -1,0 +1,177 @@
+"""Shell, configuration: the config TOML file -> validated, frozen Settings; every error names the file and the key."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError, model_validator
+
+from mailgate.config.sections import (
+    Agent,
+    ConfigError,
+    Customer,
+    Database,
+    Gateway,
+    Hygiene,
+    Imap,
+    Log,
+    Outbound,
+    Queue,
+    Sla,
+    Smtp,
+    Worker,
+    Workflow,
+    _Section,
+)
+from mailgate.core.mail.parse import addresses
+from mailgate.core.model import Address
+
+
+class Settings(_Section):
+    gateway: Gateway
+    database: Database = Database()
+    smtp: Smtp = Smtp()
+    outbound: Outbound = Outbound()
+    worker: Worker = Worker()
+    log: Log = Log()
+    agents: list[Agent] = []
+    imap: list[Imap] = []
+    customers: list[Customer] = []
+    workflow: Workflow = Workflow()
+    sla: Sla = Sla()
+    queues: list[Queue] = []
+    hygiene: Hygiene = Hygiene()
+    source: str = "<memory>"  # the file it came from
+
+    @model_validator(mode="after")
+    def _unique_mailboxes(self) -> Settings:
+        keys = [m.key for m in self.imap]
+        doubled = sorted({k for k in keys if keys.count(k) > 1})
+        if doubled:
+            raise ValueError(f"two [[imap]] entries share the name {', '.join(doubled)}: give each a name")
+        agents = {a.email for a in self.agents}
+        for q in self.queues:
+            unknown = sorted(set(e.lower() for e in q.agents) - agents)
+            if unknown:
+                raise ValueError(f"queue {q.name}: {', '.join(unknown)} not in [[agents]]")
+        for what, values in (("agents", [a.email for a in self.agents]),
+                             ("queues", [q.name for q in self.queues]),
+                             ("customers", [c.name for c in self.customers]),
+                             ("customers' domains", [d for c in self.customers for d in c.domains])):
+            doubled = sorted({v for v in values if values.count(v) > 1})
+            if doubled:
+                raise ValueError(f"{what}: {', '.join(doubled)} given twice")
+        return self
+
+    @property
+    def sender(self) -> Address:
+        return addresses([self.gateway.from_])[0]
+
+    @property
+    def secret(self) -> bytes:
+        return self.gateway.secret.encode()
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.gateway.message_id_domain or self.sender.email.rsplit("@", 1)[1]
+
+    @property
+    def loop_token(self) -> str:
+        """Our loop header value: stable for this instance, says nothing about the secret."""
+        digest = hashlib.sha256(b"loop:" + self.secret + self.sender.email.encode()).hexdigest()
+        return f"{self.message_id_domain}/{digest[:16]}"
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset((*self.gateway.addresses, self.sender.email))
+
+    @property
+    def agent_emails(self) -> frozenset[str]:
+        return frozenset(a.email for a in self.agents)
+
+    @property
+    def customers_by_domain(self) -> dict[str, str]:
+        return {d: c.name for c in self.customers for d in c.domains}
+
+    @property
+    def approvers(self) -> dict[str, frozenset[str]]:
+        return {c.name: frozenset(c.approvers) for c in self.customers}
+
+    @property
+    def templates_dir(self) -> Path:
+        if self.gateway.templates:
+            return self._relative(self.gateway.templates)
+        return data_dir("templates")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self._relative(self.hygiene.attachments_folder)
+
+    @property
+    def rules_dir(self) -> Path:
+        if self.gateway.rules:
+            return self._relative(self.gateway.rules)
+        return data_dir("rules")
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL; relative SQLite paths are taken from the config file's folder."""
+        url = self.database.url
+        for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://"),
+                              ("postgres://", "postgresql+asyncpg://")):
+            if url.startswith(plain):
+                url = driver + url[len(plain):]
+        if url.startswith("sqlite+aiosqlite:///") and not url.startswith("sqlite+aiosqlite:////"):
+            path = url[len("sqlite+aiosqlite:///"):]
+            if path and path != ":memory:":
+                url = "sqlite+aiosqlite:///" + str(self._relative(path))
+        return url
+
+    def _relative(self, path: str) -> Path:
+        p = Path(path)
+        if p.is_absolute() or self.source == "<memory>":
+            return p
+        return Path(self.source).resolve().parent / p
+
+
+def data_dir(name: str) -> Path:
+    """`templates` or `db`: next to the package in a checkout, inside it in an installed wheel."""
+    here = Path(__file__).resolve().parent.parent  # the mailgate package
+    for candidate in (here / "_data" / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"cannot find the {name}/ folder next to the mailgate package")
+
+
+def load(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a config file; raise ConfigError with every problem found."""
+    source = str(path)
+    try:
+        with open(source, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return from_dict(data, source)
+
+
+def from_dict(data: dict[str, object], source: str = "<memory>") -> Settings:
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        lines = [f"{source}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += ("." if key else "") + ("from" if part == "from_" else part)
+    return key or "(top level)"
