@@ -154,8 +154,8 @@ class Worker:
         sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
         message = dict(
             direction="in", inbound_id=row.id, outbox_id=None,
-            from_addr=sender[:320], to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
-            subject=mail.subject, message_id=mail.message_id and mail.message_id[:998], body=mail.text,
+            from_addr=sender, to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
+            subject=mail.subject, message_id=mail.message_id, body=mail.text,
             created_at=now, text=text,
         )
         due = self.settings.sla.due(outcome.new_ticket.priority, now) if outcome.new_ticket else Due()

@@ -23,7 +23,7 @@ from mailgate.core.model import (
 )
 from mailgate.core.rules import routing
 from mailgate.core.rules.engine import Decision
-from mailgate.core.workflow import agent_flow, commands, customer_flow, drafts
+from mailgate.core.workflow import agent_commands, agent_flow, commands, customer_flow, drafts
 from mailgate.core.workflow.authn import SentMail
 
 MAX_REFERENCES = drafts.MAX_REFERENCES
@@ -147,7 +147,7 @@ def _on_ticket(mail: ParsedMail, envelope_from: str | None, view: TicketView, se
     """A mail on an existing ticket: a consultant's work, or a customer's reply."""
     text = _own_text(mail, ctx)
     if sender in ctx.agent_info:
-        outcome = agent_flow.handle(mail, text, view, sender, agent_flow.AgentContext(
+        outcome = agent_flow.handle(mail, text, view, sender, agent_commands.AgentContext(
             agents=ctx.agent_info, sent=ctx.sent, trusted_authserv_ids=ctx.trusted_authserv_ids,
             tickets=ctx.tickets))
     else:

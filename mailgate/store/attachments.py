@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailgate.config.settings import Settings
 from mailgate.core.mail.attachments import Extracted
 from mailgate.core.model import EventSpec
-from mailgate.store.tables import attachment
+from mailgate.store.tables import attachment, fit
 
 
 async def store(conn: AsyncConnection, extracted: Extracted, *, ticket_id: int, inbound_id: int,
@@ -28,9 +28,10 @@ async def store(conn: AsyncConnection, extracted: Extracted, *, ticket_id: int, 
         if folder is not None:
             path = f"{a.sha256[:2]}/{a.sha256}"
             await asyncio.to_thread(_write_once, folder / path, a.content)  # fsync off the event loop
-        rows.append(dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=a.filename[:300],
-                         original_name=a.original_name, content_type=a.content_type[:200], size=a.size,
-                         sha256=a.sha256, inline=a.inline, content_id=a.content_id and a.content_id[:998],
+        rows.append(dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=fit(attachment.c.filename, a.filename),
+                         original_name=a.original_name, content_type=fit(attachment.c.content_type, a.content_type),
+                         size=a.size, sha256=a.sha256, inline=a.inline,
+                         content_id=fit(attachment.c.content_id, a.content_id),
                          content=None if folder is not None else a.content, path=path))
     if rows:
         await conn.execute(sa.insert(attachment), rows)

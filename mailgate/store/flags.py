@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.store.tables import address_flag, outbox
+from mailgate.store.tables import SHORT_TEXT, address_flag, fit, outbox
 
 
 async def flag(conn: AsyncConnection, emails: tuple[str, ...], reason: str, now: datetime, days: float) -> None:
@@ -19,7 +19,8 @@ async def flag(conn: AsyncConnection, emails: tuple[str, ...], reason: str, now:
         return
     await conn.execute(sa.delete(address_flag).where(address_flag.c.email.in_(wanted)))
     await conn.execute(sa.insert(address_flag), [
-        dict(email=e[:320], reason=reason[:1000], flagged_at=now, until=now + timedelta(days=days)) for e in wanted])
+        dict(email=fit(address_flag.c.email, e), reason=reason[:SHORT_TEXT], flagged_at=now,
+             until=now + timedelta(days=days)) for e in wanted])
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.store.tables import imap_state
+from mailgate.store.tables import SHORT_TEXT, imap_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ async def update(conn: AsyncConnection, mailbox: str, **values: Any) -> None:
 
 
 async def record_error(conn: AsyncConnection, mailbox: str, error: str, now: datetime) -> None:
-    await update(conn, mailbox, connected=False, last_error=error[:2000], last_error_at=now)
+    await update(conn, mailbox, connected=False, last_error=error[:SHORT_TEXT], last_error_at=now)
     await conn.execute(
         sa.update(imap_state).where(imap_state.c.mailbox == mailbox).values(errors=imap_state.c.errors + 1)
     )

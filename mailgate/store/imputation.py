@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate.core.model import RequestType, TimeEntry
 from mailgate.core.workflow.billing import TicketMonth, task_title
-from mailgate.store.tables import estimate, task, ticket, time_entry
+from mailgate.store.tables import SHORT_TEXT, estimate, fit, task, ticket, time_entry
 
 
 async def ensure_task(conn: AsyncConnection, ticket_id: int, title: str, day: date, now: datetime) -> int:
@@ -23,14 +23,14 @@ async def ensure_task(conn: AsyncConnection, ticket_id: int, title: str, day: da
     if found is not None:
         return int(found)
     values = dict(ticket_id=ticket_id, year=day.year, month=day.month,
-                  title=task_title(ticket_id, title, day.year, day.month)[:400], created_at=now)
+                  title=fit(task.c.title, task_title(ticket_id, title, day.year, day.month)), created_at=now)
     return int((await conn.execute(sa.insert(task).returning(task.c.id), values)).scalar_one())
 
 
 async def log_time(conn: AsyncConnection, ticket_id: int, task_id: int, entries: tuple[TimeEntry, ...],
                    day: date, inbound_id: int | None) -> None:
     rows = [dict(task_id=task_id, ticket_id=ticket_id, agent=e.agent, minutes=e.minutes, day=day,
-                 comment=e.comment[:2000], inbound_id=inbound_id) for e in entries]
+                 comment=e.comment[:SHORT_TEXT], inbound_id=inbound_id) for e in entries]
     if rows:
         await conn.execute(sa.insert(time_entry), rows)
 

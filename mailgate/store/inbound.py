@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailgate.store.tables import inbound_mail
+from mailgate.store.tables import fit, inbound_mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,9 @@ async def store(
 ) -> tuple[int | None, bool]:
     """Insert a received mail. Returns (id, True) when new, (None, False) for a duplicate delivery."""
     values = dict(
-        received_at=now, source=source, source_ref=source_ref[:500], envelope_from=envelope_from,
-        envelope_to=envelope_to, message_id=(message_id or None) and message_id[:998],
+        received_at=now, source=source, source_ref=fit(inbound_mail.c.source_ref, source_ref),
+        envelope_from=envelope_from,
+        envelope_to=envelope_to, message_id=fit(inbound_mail.c.message_id, message_id or None),
         dedupe_key=dedupe_key(message_id, sender, raw), size=len(raw), raw=raw, status="received",
         attempts=0,
     )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate.core.workflow.authn import SentMail
-from mailgate.store.tables import outbox
+from mailgate.store.tables import SHORT_TEXT, fit, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ async def enqueue(
         ticket_id=ticket_id, kind=kind, message_id=message_id, envelope_from=envelope_from,
         envelope_to=envelope_to, raw=raw, status="queued", attempts=0, created_at=now,
         next_attempt_at=now, deadline=deadline, automatic=automatic,
-        recipient=envelope_to[0][:320] if envelope_to else None,
+        recipient=fit(outbox.c.recipient, envelope_to[0]) if envelope_to else None,
     )
     return int((await conn.execute(_ENQUEUE, values)).scalar_one())
 
@@ -74,11 +74,11 @@ async def mark_sent(conn: AsyncConnection, outbox_id: int, now: datetime) -> Non
 
 
 async def mark_retry(conn: AsyncConnection, outbox_id: int, at: datetime, error: str) -> None:
-    await conn.execute(_RETRY, dict(b_id=outbox_id, b_at=at, b_error=error[:2000]))
+    await conn.execute(_RETRY, dict(b_id=outbox_id, b_at=at, b_error=error[:SHORT_TEXT]))
 
 
 async def mark_failed(conn: AsyncConnection, outbox_id: int, error: str) -> None:
-    await conn.execute(_FAILED, dict(b_id=outbox_id, b_error=error[:2000]))
+    await conn.execute(_FAILED, dict(b_id=outbox_id, b_error=error[:SHORT_TEXT]))
 
 
 async def next_due(conn: AsyncConnection) -> datetime | None:

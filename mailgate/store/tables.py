@@ -38,6 +38,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+SHORT_TEXT = 2000  # characters of an error or a comment kept on a row (the log has the rest)
+
+
+def fit(column: sa.Column[Any], value: str | None) -> str | None:
+    """`value` cut to its String(n) column's width (the one definition of every width); None stays None."""
+    length = getattr(column.type, "length", None)
+    return value if value is None or length is None else value[:length]
+
+
 # Raw mail as received, before anything else happens to it.
 inbound_mail = sa.Table(
     "inbound_mail", metadata,

@@ -23,7 +23,7 @@ from mailgate.core.model import (
     Status,
     TicketView,
 )
-from mailgate.store.tables import UTCDateTime, estimate, event, message, participant, ticket
+from mailgate.store.tables import UTCDateTime, estimate, event, fit, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
 
@@ -96,13 +96,15 @@ NO_DUE = Due()
 
 async def create(conn: AsyncConnection, spec: NewTicket, now: datetime, due: Due = NO_DUE) -> int:
     """Insert a new ticket in status open; returns its number."""
+    c = ticket.c
     values = dict(
         status=Status.OPEN.value, type=spec.type.value, level=spec.level, priority=spec.priority.value,
-        title=spec.title[:300], requester=spec.requester.email, requester_name=spec.requester.name[:300],
+        title=fit(c.title, spec.title), requester=fit(c.requester, spec.requester.email),
+        requester_name=fit(c.requester_name, spec.requester.name),
         locale=spec.locale, merged_into=None, created_at=now, updated_at=now,
-        customer=spec.customer, status_changed_at=now, root_mid=spec.root_mid and spec.root_mid[:998],
-        last_customer_mid=spec.root_mid and spec.root_mid[:998], assignee=spec.assignee, queue=spec.queue,
-        tags=list(spec.tags), dedupe_key=spec.dedupe_key and spec.dedupe_key[:300],
+        customer=spec.customer, status_changed_at=now, root_mid=fit(c.root_mid, spec.root_mid),
+        last_customer_mid=fit(c.last_customer_mid, spec.root_mid), assignee=spec.assignee, queue=spec.queue,
+        tags=list(spec.tags), dedupe_key=fit(c.dedupe_key, spec.dedupe_key),
         alert_count=1 if spec.dedupe_key else 0, response_due=due.response, resolution_due=due.resolution,
     )
     return int((await conn.execute(_CREATE, values)).scalar_one())
@@ -120,7 +122,8 @@ async def add_participants(
         if person.email in existing:
             continue
         existing.add(person.email)
-        rows.append(dict(ticket_id=ticket_id, email=person.email, name=person.name[:300], role="cc"))
+        rows.append(dict(ticket_id=ticket_id, email=fit(participant.c.email, person.email),
+                         name=fit(participant.c.name, person.name), role="cc"))
     if rows:
         await conn.execute(_ADD_PARTICIPANTS, rows)
 
@@ -152,15 +155,16 @@ async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, objec
     values["updated_at"] = now
     for key in ("awaiting_mid", "last_customer_mid"):
         if isinstance(values.get(key), str):
-            values[key] = str(values[key])[:998]
+            values[key] = fit(ticket.c[key], str(values[key]))
     await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(**values))
 
 
 async def open_with_key(conn: AsyncConnection, key: str) -> int | None:
     """The newest ticket not closed (nor merged) that carries this alert dedupe key."""
     found = (await conn.execute(
-        sa.select(ticket.c.id).where(ticket.c.dedupe_key == key[:300], ticket.c.status != Status.CLOSED.value,
-                                     ticket.c.merged_into.is_(None)).order_by(ticket.c.id.desc()).limit(1)
+        sa.select(ticket.c.id).where(ticket.c.dedupe_key == fit(ticket.c.dedupe_key, key),
+                                     ticket.c.status != Status.CLOSED.value, ticket.c.merged_into.is_(None))
+        .order_by(ticket.c.id.desc()).limit(1)
     )).scalar()
     return None if found is None else int(found)
 
@@ -174,7 +178,9 @@ async def answered(conn: AsyncConnection, ticket_id: int, now: datetime) -> None
 async def add_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Record messages on tickets: one statement for all the messages of one change."""
     if rows:
-        await conn.execute(_ADD_MESSAGES, rows)
+        await conn.execute(_ADD_MESSAGES, [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
+                                                message_id=fit(message.c.message_id, r["message_id"]))
+                                           for r in rows])
 
 
 async def add_events(

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from email.message import Message
 
 from mailgate.core.mail.bounce import Bounce, parse_bounce
+from mailgate.core.mail.signing import LOOP_HEADER, shaped_domain
 from mailgate.core.model import ParsedMail
 
 HUMAN, AUTO_REPLY, LIST, BOUNCE, CHALLENGE, OWN = "human", "auto_reply", "list", "bounce", "challenge", "own"
-LOOP_HEADER = "x-mailgate-loop"
+_LOOP = LOOP_HEADER.lower()  # ParsedMail.headers names are lower-cased
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,6 @@ class Kind:
         return self.kind != HUMAN
 
 
-_OWN_ID = re.compile(r"^mg\.\d{1,9}\.[a-z0-9]{1,32}\.[a-z2-7]{16}@(.+)$")
 _AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-reply", "x-autoreply-from", "x-mail-autoreply",
                  "x-autoresponder", "x-autoresponse", "x-vacation", "x-is-autoreply")
 _CHALLENGE_HEADERS = re.compile(r"^x-(?:[\w-]*challenge[\w-]*|bluebottle-request|boxbe-[\w-]+|tmda-[\w-]+|"
@@ -115,11 +115,10 @@ def own_kind(mail: ParsedMail, loop_token: str, own_addresses: frozenset[str], o
         Kind | None:
     """Our own mail come back: loop header, our Message-ID, or our address as sender."""
     for name, value in mail.headers:
-        if name == LOOP_HEADER and loop_token and value.strip().lower() == loop_token.strip().lower():
-            return Kind(OWN, "carries our X-Mailgate-Loop header")
+        if name == _LOOP and loop_token and value.strip().lower() == loop_token.strip().lower():
+            return Kind(OWN, f"carries our {LOOP_HEADER} header")
     if own_msgid_domain and mail.message_id:
-        ours = _OWN_ID.match(mail.message_id.strip().lower())
-        if ours and ours.group(1) == own_msgid_domain.strip().lower():
+        if shaped_domain(mail.message_id) == own_msgid_domain.strip().lower():
             return Kind(OWN, f"its Message-ID is one of ours ({own_msgid_domain})")
     if mail.from_ is not None and mail.from_.email in own_addresses:
         return Kind(OWN, f"sent from our own address {mail.from_.email}")

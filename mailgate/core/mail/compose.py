@@ -14,7 +14,7 @@ from email.message import EmailMessage, Message
 from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime
 
-from mailgate.core.mail.loops import LOOP_HEADER
+from mailgate.core.mail.signing import LOOP_HEADER
 from mailgate.core.model import Address, OutgoingDraft
 
 _UTF8_QP = _charset.Charset("utf-8")

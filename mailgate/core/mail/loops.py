@@ -8,8 +8,6 @@ from __future__ import annotations
 from mailgate.core.mail import classify
 from mailgate.core.model import ParsedMail
 
-LOOP_HEADER = "X-Mailgate-Loop"
-
 
 def own_mail(mail: ParsedMail, loop_token: str, own_addresses: frozenset[str]) -> str | None:
     """Why this mail is our own mail come back (loop header, our address as sender), or None."""

@@ -1,4 +1,5 @@
-"""Core: signed identifiers: our Message-IDs carry an HMAC of the ticket number, so replies can be trusted."""
+"""Core: our marks on outgoing mail: Message-IDs that carry an HMAC of the ticket number (so replies can be
+trusted), and the loop header that says a mail is ours."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import hashlib
 import hmac
 import re
 
-_OURS = re.compile(r"^mg\.(\d{1,9})\.([a-z0-9]{1,32})\.([a-z2-7]{16})@(.+)$")
+LOOP_HEADER = "X-Mailgate-Loop"  # on every mail we send; its value is the instance's loop token
+_OURS = re.compile(r"^mg\.(\d{1,9})\.([a-z0-9]{1,32})\.([a-z2-7]{16})@(.+)$")  # the one grammar of our ids
 
 
 def _signature(secret: bytes, ticket: int, token: str) -> str:
@@ -20,6 +22,13 @@ def make_message_id(ticket: int, token: str, secret: bytes, domain: str) -> str:
     if not re.fullmatch(r"[a-z0-9]{1,32}", token):
         raise ValueError("token must be 1-32 lower-case letters or digits")
     return f"mg.{ticket}.{token}.{_signature(secret, ticket, token)}@{domain}"
+
+
+def shaped_domain(message_id: str) -> str | None:
+    """The domain of a Message-ID written in our grammar (`mg.<ticket>.<token>.<signature>@<domain>`), signed
+    or not, else None: what tells our own mail come back even when its signature is another instance's."""
+    match = _OURS.match(message_id.strip().lower())
+    return match.group(4) if match else None
 
 
 def verify_message_id(message_id: str, secret: bytes) -> int | None:
