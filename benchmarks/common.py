@@ -209,7 +209,8 @@ class Sink:
 
 
 class Poller:
-    """Counts in the daemon's database, read directly (sqlite3 or asyncpg)."""
+    """Counts in the daemon's database, read directly (sqlite3 or psycopg, autocommit: each read sees the
+    latest commit)."""
 
     Q_STORED = "SELECT count(*) FROM inbound_mail"
     Q_PROCESSED = "SELECT count(*) FROM inbound_mail WHERE status='processed'"
@@ -221,7 +222,7 @@ class Poller:
     def __init__(self, sqlite_path: Path | None, pg_url: str | None) -> None:
         self.sqlite_path, self.pg_url = sqlite_path, pg_url
         self.sq: sqlite3.Connection | None = None
-        self.pg: Any = None  # asyncpg.Connection
+        self.pg: Any = None  # psycopg.Connection
 
     async def open(self) -> bool:
         """Connects unless connected; False while the SQLite file does not exist yet. The queries call it."""
@@ -232,8 +233,8 @@ class Poller:
                 return False
             self.sq = sqlite3.connect(str(self.sqlite_path), timeout=5, isolation_level=None)
         else:
-            import asyncpg
-            self.pg = await asyncpg.connect(self.pg_url, timeout=10)
+            import psycopg
+            self.pg = psycopg.connect(self.pg_url, connect_timeout=10, autocommit=True)
         return True
 
     async def scalar(self, q: str) -> int:
@@ -243,11 +244,11 @@ class Poller:
                 return 0
             if self.sq is not None:
                 return int(self.sq.execute(q).fetchone()[0])
-            return int(await self.pg.fetchval(q))
+            return int(self.pg.execute(q).fetchone()[0])
         except sqlite3.OperationalError:
             return 0
-        except Exception as exc:  # asyncpg.UndefinedTableError before the schema exists
-            if type(exc).__name__ == "UndefinedTableError":
+        except Exception as exc:  # psycopg.errors.UndefinedTable before the schema exists
+            if type(exc).__name__ == "UndefinedTable":
                 return 0
             raise
 
@@ -256,25 +257,22 @@ class Poller:
             return {}
         if self.sq is not None:
             return {str(k): int(v) for k, v in self.sq.execute(q).fetchall()}
-        return {str(r[0]): int(r[1]) for r in await self.pg.fetch(q)}
+        return {str(r[0]): int(r[1]) for r in self.pg.execute(q).fetchall()}
 
     async def close(self) -> None:
         if self.sq is not None:
             self.sq.close()
             self.sq = None
         if self.pg is not None:
-            await self.pg.close()
+            self.pg.close()
             self.pg = None
 
 
 async def pg_admin(statement: str) -> None:
     """One statement over PG_ADMIN_URL."""
-    import asyncpg
-    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+    import psycopg
+    with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(statement)
 
 
 async def create_pg_db(prefix: str) -> str:
@@ -291,9 +289,8 @@ async def drop_pg_db(name: str) -> None:
 async def pg_reachable() -> str | None:
     """None when reachable, else why not."""
     try:
-        import asyncpg
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-        await conn.close()
+        import psycopg
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
         return None
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
@@ -345,6 +342,13 @@ class DaemonRun:
         self._err_file = open(self.err_path, "wb")
         self.proc = subprocess.Popen([PY, "-m", "mailgate", "-c", str(self.cfg), "run"], cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=self._err_file)
+        profile = os.environ.get("MAILGATE_BENCH_PROFILE")  # "folder:seconds": sample the daemon with py-spy
+        if profile:
+            folder, _, seconds = profile.partition(":")
+            subprocess.Popen([str(Path(PY).parent / "py-spy"), "record", "--pid", str(self.proc.pid), "--subprocesses",
+                              "--format", "raw", "--duration", seconds or "15", "-o",
+                              str(Path(folder) / f"{self.run_dir.name}.txt")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         return self.proc
 
     def poller(self) -> Poller:

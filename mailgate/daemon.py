@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
@@ -23,9 +21,12 @@ from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.outbound.sender import Sender
 from mailgate.rules.load import RulesError, RulesHolder
-from mailgate.store.db import one_line
+from mailgate.store import inbound
+from mailgate.store.db import Database, one_line
 from mailgate.store.faults import is_configuration, is_temporary
-from mailgate.store.schema import SchemaError, open_engine
+from mailgate.store.group import GroupWriter
+from mailgate.store.inbound import Arrival
+from mailgate.store.schema import SchemaError, open_database
 from mailgate.sweeper import Sweeper
 from mailgate.worker import Worker
 
@@ -41,7 +42,8 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.stop_event = asyncio.Event()
-        self.engine: AsyncEngine | None = None
+        self.db: Database | None = None
+        self.commits: GroupWriter[Arrival, int | None] | None = None
         self.server: asyncio.Server | None = None
         self.worker: Worker | None = None
         self.sender: Sender | None = None
@@ -64,31 +66,31 @@ class Daemon:
             self.rules = RulesHolder.open(self.settings.rules_dir)
         except RulesError as exc:
             raise ConfigError("\n".join(exc.errors)) from None
-        self.engine = await self._open_store()
+        self.db = db = await self._open_store()
         outgoing = Outgoing(self.settings, renderer)
-        self.worker = Worker(self.settings, self.engine, outgoing, self.clock, self.rules)
-        self.sender = Sender(self.settings.outbound, self.engine, self.clock)
-        self.sweeper = Sweeper(self.settings, self.engine, outgoing, self.clock)
+        self.commits = GroupWriter(db, inbound.store_many, self.clock)
+        self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules)
+        self.sender = Sender(self.settings.outbound, db, self.clock)
+        self.sweeper = Sweeper(self.settings, db, outgoing, self.clock)
         self.worker.on_queued.append(self.sender.wake)
         self.sweeper.on_queued.append(self.sender.wake)
         self.pollers = [
-            MailboxPoller(self.settings, mailbox, self.engine, self.clock, on_stored=self.worker.wake.set)
+            MailboxPoller(self.settings, mailbox, self.commits, self.clock, on_stored=self.worker.wake.set)
             for mailbox in self.settings.imap
         ]
         if self.settings.smtp.enabled:
-            handler = smtp_in.InboundHandler(self.settings, self.engine, self.clock,
-                                             on_stored=self.worker.wake.set)
+            handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self.worker.wake.set)
             self.server = await smtp_in.start(self.settings, handler)
             logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
 
-    async def _open_store(self) -> AsyncEngine:
-        """The engine, once the database answers. A PostgreSQL server that is down, starting or refusing
+    async def _open_store(self) -> Database:
+        """The database, once it answers. A PostgreSQL server that is down, starting or refusing
         connections is waited for (0.5 s doubling to 30 s) until stop(); a database refusing us for good
         (no such database, bad credentials) or a SQLite file that cannot be opened is a configuration error."""
         delay = 0.5
         while True:
             try:
-                return await open_engine(self.settings)
+                return await asyncio.to_thread(open_database, self.settings)
             except SchemaError:
                 raise
             except Exception as exc:
@@ -108,9 +110,9 @@ class Daemon:
 
     async def run(self) -> None:
         """Serve until stop(); start() first if it was not called."""
-        if self.engine is None:
+        if self.db is None:
             await self.start()
-        assert self.worker is not None and self.sender is not None and self.engine is not None
+        assert self.worker is not None and self.sender is not None and self.db is not None
         assert self.sweeper is not None
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -124,7 +126,7 @@ class Daemon:
                 for poller in self.pollers:
                     tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")
         finally:
-            await self.engine.dispose()
+            await asyncio.to_thread(self.db.close)
             logger.info("stopped")
 
     async def _serve_smtp(self) -> None:

@@ -1,32 +1,40 @@
-"""Shell, scheduled work: the periodic sweep that auto-closes tickets whose resolution went unanswered and tells the
-supervisors of breached service targets (one transaction per ticket, locked and checked again inside it)."""
+"""Shell, scheduled work: the periodic sweep that auto-closes tickets whose resolution went unanswered and
+tells the supervisors of breached service targets (one transaction per ticket, locked and checked again
+inside it; the core decides, its limits apply as to any mail)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection
 
-from mailgate import log, write
+from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
+from mailgate.config.desk import desk_of
 from mailgate.config.settings import Settings
-from mailgate.core.workflow import autoclose, breach
+from mailgate.core.desk import Snapshot
+from mailgate.core.model import TicketView
+from mailgate.core.outcome import Disposition, Outcome
+from mailgate.core.workflow import autoclose, breach, limits
 from mailgate.outbound.queue import Outgoing
-from mailgate.store import tickets
-from mailgate.store.db import repeat_while_up
+from mailgate.store import snapshot, tickets
+from mailgate.store.db import Database, repeat_while_up
+from mailgate.write import write
 
 logger = log.get("sweeper")
 BATCH = 100
 
 
 class Sweeper:
-    def __init__(self, settings: Settings, engine: AsyncEngine, outgoing: Outgoing, clock: Clock) -> None:
+    def __init__(self, settings: Settings, db: Database, outgoing: Outgoing, clock: Clock) -> None:
         self.settings = settings
-        self.engine = engine
+        self.db = db
         self.outgoing = outgoing
         self.clock = clock
+        self.desk = desk_of(settings)
         self.on_queued: list[asyncio.Event] = []
         self.wake = asyncio.Event()  # tests (and a future CLI) ask for a sweep now
 
@@ -42,45 +50,34 @@ class Sweeper:
         await repeat_while_up(stop, step, idle, logger)
 
     async def sweep_once(self) -> int:
-        """Close every ticket due now (up to BATCH); returns how many were closed."""
+        """Close every ticket due now (up to BATCH) and tell of breaches; returns how many were closed."""
         now = self.clock()
-        days = self.settings.workflow.auto_close_days
-        async with self.engine.connect() as conn:
-            candidates = await tickets.awaiting_confirmation(conn, BATCH)
+        days = self.desk.auto_close_days
         closed = 0
-        for ticket_id in candidates:
-            async with self.engine.begin() as conn:
-                views = await tickets.load_views(conn, [ticket_id])
-                view = views.get(ticket_id)
-                if view is None or not autoclose.due(view, now, days):
-                    continue
-                outcome = autoclose.close(view, days)
-                if outcome.disposition == "ignored":
-                    continue
-                await write.apply(conn, self.outgoing, outcome, now=now, views=views, inbound=None)
-            closed += 1
-            logger.info("ticket auto-closed", ticket=ticket_id, after_days=days)
-        breached = await self._breaches(now)
-        if closed or breached:
+        for ticket_id in await self.db.read(tickets.awaiting_confirmation, BATCH):
+            if await self.db.write(self._one, ticket_id, now, lambda v: autoclose.close(v, days)
+                                   if autoclose.due(v, now, days) else None):
+                closed += 1
+                logger.info("ticket auto-closed", ticket=ticket_id, after_days=days)
+        told = 0
+        for ticket_id in await self.db.read(tickets.breach_candidates, now, BATCH):
+            if await self.db.write(self._one, ticket_id, now,
+                                   lambda v: breach.notice(v, self.desk.supervisors, now)):
+                told += 1
+                logger.warning("service target breached", ticket=ticket_id)
+        if closed or told:
             for event in self.on_queued:
                 event.set()
         return closed
 
-    async def _breaches(self, now: datetime) -> int:
-        """Tell the supervisors of each ticket past a service target, once per target."""
-        async with self.engine.connect() as conn:
-            candidates = await tickets.breach_candidates(conn, now, BATCH)
-        supervisors = tuple(self.settings.sla.supervisors)
-        told = 0
-        for ticket_id in candidates:
-            async with self.engine.begin() as conn:
-                views = await tickets.load_views(conn, [ticket_id])  # locked: checked again inside
-                view = views.get(ticket_id)
-                targets = tuple((t.name, t.due) for t in view.targets if t.to_tell(now) and t.due) if view else ()
-                if view is None or not targets:
-                    continue
-                outcome = breach.notice(view, targets, supervisors, now)
-                await write.apply(conn, self.outgoing, outcome, now=now, views=views, inbound=None)
-            told += 1
-            logger.warning("service target breached", ticket=ticket_id, targets=[n for n, _ in targets])
-        return told
+    def _one(self, conn: Connection, ticket_id: int, now: datetime,
+             decide: Callable[[TicketView], Outcome | None]) -> bool:
+        """Lock the ticket, let the core decide on it as it is now, and write what it says."""
+        known: Snapshot = snapshot.for_ticket(conn, ticket_id, self.desk, now)
+        view = known.tickets.get(ticket_id)
+        outcome = decide(view) if view is not None else None
+        if outcome is None or outcome.disposition is not Disposition.APPENDED:
+            return False
+        write(conn, self.outgoing, limits.admitted(outcome, self.desk, known, now), now=now,
+              views=dict(known.tickets), inbound=None)
+        return True

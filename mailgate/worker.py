@@ -1,77 +1,93 @@
-"""Shell: the worker claims stored inbound mail, runs the core once per mail, applies the Outcome
-and its outgoing mail in the same transaction. A mail whose processing raises is shunted, never lost."""
+"""Shell, the per-mail path: claim a batch of stored mail, `prepare` each (the pure work, off the event loop),
+then on the database thread, in one transaction with a savepoint per mail: `load` the snapshot -> the core's
+`process` decides -> `write` the outcome. A mail that raises is shunted alone (its savepoint rolled back), the
+others commit together; a mail is never lost: `mailgate replay ID` runs a shunted one again."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
+import time
 import traceback
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import Message
+from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection
 
-from mailgate import log, write
+from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
+from mailgate.config.desk import desk_of
 from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings
-from mailgate.core import process
-from mailgate.core.mail import attachments, classify, quotes, signing, thread
-from mailgate.core.mail.parse import attachment_names, mime_tree, parse
-from mailgate.core.model import Agent, Due, ParsedMail
-from mailgate.core.rules.engine import Decision, evaluate
-from mailgate.core.rules.model import facts_from
+from mailgate.core.outcome import Disposition
+from mailgate.core.prepare import Prepared, prepare
+from mailgate.core.process import process
+from mailgate.core.rules.model import RuleSet
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.rules.load import RulesError, RulesHolder
-from mailgate.store import attachments as stored_attachments
-from mailgate.store import inbound, outbox, tickets
-from mailgate.store.db import repeat_while_up
+from mailgate.store import inbound, snapshot
+from mailgate.store.db import Database, repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
-from mailgate.store.schema import open_engine
+from mailgate.store.schema import open_database
+from mailgate.write import Inbound, write
 
 logger = log.get("worker")
 MAX_TEMPORARY_FAILURES = 5  # the same mail failing this often on "temporary" errors is shunted
+LEASE = timedelta(seconds=120)  # a claimed mail is another worker's to take after this
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
     inbound_id: int
-    status: str  # processed | ignored | shunted
-    ticket_id: int | None
+    status: str  # processed | ignored | quarantined | shunted | skipped (another worker has it)
+    ticket_id: int | None = None
     detail: str = ""
     queued: int = 0  # outgoing mails queued with it
 
 
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """Preparing the mail raised (a bug: the parser and the classifier are total): shunt it."""
+
+    error: str
+
+
+_Pending = tuple[InboundRow, Prepared | _Failed]  # a claimed mail, prepared
+
+
 class Worker:
-    def __init__(self, settings: Settings, engine: AsyncEngine, outgoing: Outgoing, clock: Clock,
+    def __init__(self, settings: Settings, db: Database, outgoing: Outgoing, clock: Clock,
                  rules: RulesHolder | None = None) -> None:
         self.settings = settings
-        self.engine = engine
+        self.db = db
         self.outgoing = outgoing
         self.clock = clock
-        self.wake = asyncio.Event()  # set by the SMTP edge after a commit
+        self.rules = rules  # None: no rules (the defaults of the config apply)
+        self.desk = desk_of(settings)  # derived from the settings once, not per mail
+        self.me = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.batch = settings.worker.batch
+        self.budget = settings.worker.max_transaction_ms / 1000
+        self.wake = asyncio.Event()  # set by the edges after a commit
         self.on_queued: list[asyncio.Event] = []  # set after a commit that queued outgoing mail
         self._temporary: dict[int, int] = {}
-        # derived from the settings once, not per mail (the sender address is parsed, the token hashed)
-        self._secret = settings.secret
-        self._own_addresses = settings.own_addresses
-        self._agents = settings.agent_emails
-        self._loop_token = settings.loop_token
-        self._agent_info = {a.email: Agent(a.email, a.name, a.level) for a in settings.agents}
-        self._trusted = frozenset(settings.workflow.trusted_authserv_ids)
-        self._customers = settings.customers_by_domain
-        self._approvers = settings.approvers
-        self._queues = {q.name: tuple(e.lower() for e in q.agents) for q in settings.queues}
-        self._msgid_domain = settings.message_id_domain
-        self.rules = rules  # None: no rules (the defaults of the config apply)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process mail until `stop` is set; the mail in hand is always finished first."""
+        """Process mail until `stop` is set; the batch in hand is always finished first."""
+        stale = self.db.is_sqlite  # one SQLite file has one daemon: claims left by a dead one are void
+
         async def step() -> bool:
-            return await self.process_next() is not None
+            nonlocal stale
+            if stale:
+                released = await self.db.write(inbound.release)
+                stale = False
+                if released:
+                    logger.info("claims of a previous run released", mails=released)
+            return bool(await self.process_batch())
 
         async def idle() -> None:
             await wait_any(stop, self.wake, timeout=self.settings.worker.poll_interval)
@@ -79,112 +95,120 @@ class Worker:
 
         await repeat_while_up(stop, step, idle, logger)
 
+    async def process_batch(self) -> list[Result]:
+        """Claim up to `batch` stored mails and process them; [] when there were none."""
+        now = self.clock()
+        rows = await self.db.write(inbound.claim, self.me, now, now + LEASE, self.batch)
+        return await self._run(rows)
+
     async def process_next(self) -> Result | None:
-        """Claim and process the oldest stored mail; None when there is none."""
-        return await self._run_claimed(inbound.claim_next)
+        """One mail (the oldest): for tests and tools."""
+        now = self.clock()
+        rows = await self.db.write(inbound.claim, self.me, now, now + LEASE, 1)
+        results = await self._run(rows)
+        return results[0] if results else None
 
     async def replay(self, inbound_id: int, statuses: tuple[str, ...] = ("shunted", "received")) -> Result | None:
         """Process one shunted (or quarantined) mail again; None when no such mail has that id."""
-        return await self._run_claimed(lambda conn: inbound.claim_for_replay(conn, inbound_id, statuses))
+        now = self.clock()
+        row = await self.db.write(inbound.claim_for_replay, inbound_id, statuses, self.me, now + LEASE)
+        results = await self._run([row] if row is not None else [])
+        return results[0] if results else None
 
-    async def _run_claimed(self, claim: Callable[[AsyncConnection], Awaitable[InboundRow | None]]) -> Result | None:
-        claimed: InboundRow | None = None
+    async def _run(self, rows: list[InboundRow]) -> list[Result]:
+        if not rows:
+            return []
+        ruleset = self.rules.rules if self.rules is not None else None
+        pending = await asyncio.to_thread(self._prepare_all, rows, ruleset)  # CPU work off the event loop
+        results: list[Result] = []
+        while pending:
+            done, pending = await self.db.call(self._transaction, pending)
+            results += done
+            self._after_commit(done)
+        return results
+
+    def _prepare_all(self, rows: list[InboundRow], ruleset: RuleSet | None) -> list[_Pending]:
+        prepared: list[_Pending] = []
+        for row in rows:
+            try:
+                prepared.append((row, prepare(row.raw, row.envelope_from, row.envelope_to, self.desk, ruleset)))
+            except Exception:
+                prepared.append((row, _Failed(traceback.format_exc())))
+        return prepared
+
+    def _transaction(self, pending: list[_Pending]) -> tuple[list[Result], list[_Pending]]:
+        """On the database thread: as many mails of `pending` as fit in the time budget, each in a savepoint;
+        one commit. Returns their results and the mails left for the next transaction."""
+        started = time.perf_counter()
+        now = self.clock()
+        done: list[Result] = []
+        with self.db.engine.begin() as conn:
+            for n, (row, prepared) in enumerate(pending):
+                if n and time.perf_counter() - started > self.budget:
+                    return done, pending[n:]
+                if not inbound.confirm(conn, row.id, self.me, now + LEASE):
+                    done.append(Result(inbound_id=row.id, status="skipped", detail="claimed by another worker"))
+                    continue
+                if isinstance(prepared, _Failed):
+                    done.append(self._shunt(conn, row, prepared.error, now))
+                    continue
+                done.append(self._one(conn, row, prepared, now))
+        return done, []
+
+    def _one(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime) -> Result:
+        savepoint = conn.begin_nested()
         try:
-            async with self.engine.begin() as conn:
-                claimed = await claim(conn)
-                if claimed is None:
-                    return None
-                result = await self._apply(conn, claimed)
+            result = self._decide_and_write(conn, row, p, now)
+            savepoint.commit()
+            return result
         except Exception as exc:
-            if claimed is None or database_unavailable(exc):
-                raise  # nothing was claimed, or the claim rolled back with the connection: the mail waits
-            if is_temporary(exc) and self._count_temporary(claimed.id) < MAX_TEMPORARY_FAILURES:
-                raise  # busy (SQLite locked) or a lost race: tried again after a backoff
-            return await self._shunt(claimed.id, traceback.format_exc())
-        self._temporary.pop(claimed.id, None)
-        if result.queued:  # after the commit, so the sender finds the rows
-            for event in self.on_queued:
-                event.set()
-        logger.info("mail processed", inbound_id=claimed.id, status=result.status, ticket=result.ticket_id,
-                    detail=result.detail or None)
-        return result
+            savepoint.rollback()
+            if database_unavailable(exc):
+                raise  # the whole transaction is lost with its connection: every mail of it is tried again
+            if is_temporary(exc) and self._count_temporary(row.id) < MAX_TEMPORARY_FAILURES:
+                raise  # busy or a lost race: the batch is tried again after a backoff
+            return self._shunt(conn, row, traceback.format_exc(), now)
+
+    def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime) -> Result:
+        known = snapshot.load(conn, p, self.desk, now)
+        outcome = process(p, known, self.desk, now)
+        if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
+            inbound.finish(conn, row.id, status=outcome.disposition.value, ticket_id=None, now=now,
+                           error=outcome.reason)
+            return Result(inbound_id=row.id, status=outcome.disposition.value, detail=outcome.reason)
+        mail = p.mail
+        message = dict(
+            direction="in", inbound_id=row.id, outbox_id=None, from_addr=p.sender_email,
+            to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc], subject=mail.subject,
+            message_id=mail.message_id, body=mail.text, created_at=now, text=p.text,
+        )
+        ticket_id, queued = write(conn, self.outgoing, outcome, now=now, views=dict(known.tickets),
+                                  inbound=Inbound(row.id, message))
+        inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
+        return Result(inbound_id=row.id, status="processed", ticket_id=ticket_id,
+                      detail=outcome.disposition.value, queued=queued)
+
+    def _shunt(self, conn: Connection, row: InboundRow, error: str, now: datetime) -> Result:
+        self._temporary.pop(row.id, None)
+        inbound.shunt(conn, row.id, error, now)
+        last_line = error.strip().splitlines()[-1] if error.strip() else "error"
+        logger.error("mail shunted: processing raised", inbound_id=row.id, error=last_line,
+                     replay=f"mailgate replay {row.id}")
+        return Result(inbound_id=row.id, status="shunted", detail=last_line)
 
     def _count_temporary(self, inbound_id: int) -> int:
         self._temporary[inbound_id] = self._temporary.get(inbound_id, 0) + 1
         return self._temporary[inbound_id]
 
-    async def _shunt(self, inbound_id: int, error: str) -> Result:
-        self._temporary.pop(inbound_id, None)
-        async with self.engine.begin() as conn:
-            await inbound.shunt(conn, inbound_id, error, self.clock())
-        last_line = error.strip().splitlines()[-1]
-        logger.error("mail shunted: processing raised", inbound_id=inbound_id, error=last_line,
-                     replay=f"mailgate replay {inbound_id}")
-        return Result(inbound_id, "shunted", None, last_line)
-
-    async def _apply(self, conn: AsyncConnection, row: InboundRow) -> Result:
-        tree = mime_tree(row.raw)  # parsed once; every reader below walks the same tree
-        mime = None if isinstance(tree, Exception) else tree
-        mail = parse(row.raw, tree)
-        text = quotes.strip_reply(mail.text, subject=mail.subject)
-        refs = thread.references(mail, self._secret)
-        kind = classify.classify(mail, mime or row.raw, row.envelope_from, loop_token=self._loop_token,
-                                 own_addresses=self._own_addresses, own_msgid_domain=self._msgid_domain)
-        bounced = kind.bounce.original_message_id if kind.bounce else None
-        bounce_ticket = signing.verify_message_id(bounced, self._secret) if bounced else None
-        decision, alert_ticket = await self._route(conn, mail, row, kind.kind, mime)
-        wanted = process.wanted_tickets(mail, refs, self._agents, text) + tuple(
-            t for t in (alert_ticket, bounce_ticket) if t)
-        views = await tickets.load_views(conn, wanted)
-        sent = await outbox.sent_mails(conn, refs.signed_ids)
-        now = self.clock()
-        ctx = process.Context(
-            support_addresses=self._own_addresses, agents=self._agents, refs=refs, tickets=views,
-            locale=self.settings.gateway.locale, loop_token=self._loop_token, agent_info=self._agent_info,
-            sent=sent, trusted_authserv_ids=self._trusted, customers_by_domain=self._customers,
-            approvers=self._approvers, now=now, reopen_days=self.settings.workflow.reopen_days,
-            decision=decision, alert_ticket=alert_ticket, queues=self._queues, kind=kind,
-            bounce_ticket=bounce_ticket, text=text,
-        )
-        outcome = process.process(mail, row.envelope_from, ctx)
-        if outcome.disposition in ("ignored", "quarantined"):
-            await inbound.finish(conn, row.id, status=outcome.disposition, ticket_id=None, now=now,
-                                 error=outcome.reason)
-            return Result(row.id, outcome.disposition, None, outcome.reason)
-        sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        message = dict(
-            direction="in", inbound_id=row.id, outbox_id=None,
-            from_addr=sender, to_addrs=[a.email for a in mail.to], cc_addrs=[a.email for a in mail.cc],
-            subject=mail.subject, message_id=mail.message_id, body=mail.text,
-            created_at=now, text=text,
-        )
-        due = self.settings.sla.due(outcome.new_ticket.priority, now) if outcome.new_ticket else Due()
-        ticket_id, queued = await write.apply(conn, self.outgoing, outcome, now=now, views=views,
-                                                inbound=write.Inbound(row.id, message), due=due,
-                                                agents=self._agents)
-        if kind.kind != "bounce":  # a bounce's returned copy of our own mail is not worth keeping twice
-            extracted = attachments.extract(mime or row.raw, max_file_bytes=self.settings.hygiene.max_attachment_bytes,
-                                            max_total_bytes=self.settings.hygiene.max_attachments_bytes_per_mail)
-            refused = await stored_attachments.store(conn, extracted, ticket_id=ticket_id, inbound_id=row.id,
-                                                      settings=self.settings)
-            await tickets.add_events(conn, ticket_id, refused, now, row.id)
-        await inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
-        return Result(row.id, "processed", ticket_id, outcome.disposition, queued=queued)
-
-    async def _route(self, conn: AsyncConnection, mail: ParsedMail, row: InboundRow, kind: str,
-                     mime: Message | None) -> tuple[Decision | None, int | None]:
-        """The rules' decision for a mail that names no ticket, and the open ticket its alert key folds into."""
-        if self.rules is None or not len(self.rules.rules):  # no rules: the config's defaults, nothing to record
-            return None, None
-        sender = mail.from_.email if mail.from_ else (row.envelope_from or "")
-        facts = facts_from(mail, envelope_to=row.envelope_to, attachment_names=attachment_names(mime or row.raw),
-                           is_agent=sender in self._agents,
-                           customer=self._customers.get(sender.rpartition("@")[2]), kind=kind,
-                           envelope_from=row.envelope_from)
-        decision = evaluate(self.rules.rules, facts)
-        if decision.dedupe_key is None:
-            return decision, None
-        return decision, await tickets.open_with_key(conn, decision.dedupe_key)
+    def _after_commit(self, done: list[Result]) -> None:
+        for result in done:
+            self._temporary.pop(result.inbound_id, None)
+            if result.status != "skipped":
+                logger.info("mail processed", inbound_id=result.inbound_id, status=result.status,
+                            ticket=result.ticket_id, detail=result.detail or None)
+        if any(r.queued for r in done):  # after the commit, so the sender finds the rows
+            for event in self.on_queued:
+                event.set()
 
 
 async def replay(settings: Settings, inbound_id: int, *, release: bool = False) -> Result | None:
@@ -197,9 +221,9 @@ async def replay(settings: Settings, inbound_id: int, *, release: bool = False) 
         rules = None if release else RulesHolder.open(settings.rules_dir)
     except RulesError as exc:
         raise ConfigError("\n".join(exc.errors)) from None
-    engine = await open_engine(settings)
+    db = await asyncio.to_thread(open_database, settings)
     try:
-        worker = Worker(settings, engine, Outgoing(settings, renderer), utcnow, rules)
+        worker = Worker(settings, db, Outgoing(settings, renderer), utcnow, rules)
         return await worker.replay(inbound_id, statuses=("quarantined",) if release else ("shunted", "received"))
     finally:
-        await engine.dispose()
+        await asyncio.to_thread(db.close)

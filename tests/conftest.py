@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailgate.clock import Clock, utcnow
 from mailgate.config.settings import Settings, from_dict
 from mailgate.daemon import Daemon
 from mailgate.store import migrate
+from mailgate.store.db import make_engine
 from mailgate.store.tables import metadata
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PG_ADMIN_URL = os.environ.get("MAILGATE_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("MAILGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "test-secret-0123456789abcdef"
 
 
@@ -37,17 +37,19 @@ def eml(name: str) -> bytes:
 
 # ---------------------------------------------------------------- databases
 
-def _pg_available() -> str | None:
-    async def probe() -> None:
-        engine = create_async_engine(PG_ADMIN_URL)
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(sa.text("select 1"))
-        finally:
-            await engine.dispose()
-
+def pg_admin(sql: str) -> None:
+    """One statement on the test server's admin database, outside a transaction (CREATE DATABASE...)."""
+    engine = make_engine(PG_ADMIN_URL)
     try:
-        asyncio.run(probe())
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(sql))
+    finally:
+        engine.dispose()
+
+
+def _pg_available() -> str | None:
+    try:
+        pg_admin("select 1")
         return None
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
@@ -65,40 +67,26 @@ def pg_database() -> Iterator[str]:
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     url = f"{base}/{name}"
 
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    async def upgrade() -> None:
-        engine = create_async_engine(url)
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        asyncio.run(upgrade())
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
         yield url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _truncate_pg(url: str) -> None:
-    async def go() -> None:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                names = ", ".join(t.name for t in metadata.sorted_tables)
-                await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -250,16 +238,33 @@ async def smtp_send(port: int, raw: bytes, *, sender: str = "client@example.org"
     return await asyncio.to_thread(go)
 
 
-async def read(settings: Settings, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    """Run one store query on a fresh engine (as the CLI would)."""
-    from mailgate.store.schema import engine_for
+async def read(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one store query on a database of its own (as the CLI would), off the event loop."""
+    return await asyncio.to_thread(read_now, settings, fn, *args)
 
-    engine = engine_for(settings)
+
+def read_now(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
+    from mailgate.store.schema import database_for
+
+    db = database_for(settings)
     try:
-        async with engine.connect() as conn:
-            return await fn(conn, *args)
+        return db.read_now(fn, *args)
     finally:
-        await engine.dispose()
+        db.close()
+
+
+async def write(settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one store transaction on a database of its own (migrated first, as the daemon would)."""
+    def go() -> Any:
+        from mailgate.store.schema import open_database
+
+        db = open_database(settings)
+        try:
+            return db.write_now(fn, *args)
+        finally:
+            db.close()
+
+    return await asyncio.to_thread(go)
 
 
 async def ticket(settings: Settings, number: int) -> dict[str, Any] | None:
@@ -277,7 +282,7 @@ async def all_tickets(settings: Settings) -> list[dict[str, Any]]:
 async def counts(settings: Settings) -> dict[str, dict[str, int]]:
     from mailgate.store import inbound, outbox
 
-    async def both(conn: Any) -> dict[str, dict[str, int]]:
-        return {"inbound": await inbound.counts(conn), "outbox": await outbox.counts(conn)}
+    def both(conn: Any) -> dict[str, dict[str, int]]:
+        return {"inbound": inbound.counts(conn), "outbox": outbox.counts(conn)}
 
     return await read(settings, both)  # type: ignore[no-any-return]

@@ -175,17 +175,13 @@ async def test_run_serves_and_stops_cleanly_on_sigterm(smart_host: SmartHostSink
 
 @pytest.mark.postgres
 async def test_postgresql_schema_must_be_upgraded_first(tmp_path: Path, pg_database: str) -> None:
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from tests.conftest import pg_admin
 
     base = pg_database.rpartition("/")[0]
-    admin = create_async_engine(f"{base}/test", isolation_level="AUTOCOMMIT")
     name = pg_database.rpartition("/")[2] + "_empty"
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        config = write_config(tmp_path / "config.toml", settings_data(
-            f"{base}/{name}".replace("+asyncpg", ""), 25, smtp__port=_free_port()))
+        config = write_config(tmp_path / "config.toml", settings_data(f"{base}/{name}", 25, smtp__port=_free_port()))
         current = await asyncio.to_thread(cli, config, "db", "current")
         assert b"database: (empty)" in current.stdout
         refused = await asyncio.to_thread(cli, config, "run")
@@ -196,9 +192,7 @@ async def test_postgresql_schema_must_be_upgraded_first(tmp_path: Path, pg_datab
         assert upgraded.returncode == 0
         assert upgraded.stdout.strip() == f"schema at revision {migrate.head()}".encode()
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _inbound(settings, status: str, n: int) -> bool:  # type: ignore[no-untyped-def]

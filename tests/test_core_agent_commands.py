@@ -6,6 +6,7 @@ import pytest
 
 from mailgate.core.mail.parse import parse
 from mailgate.core.model import Address, Agent, RequestType, Status, TicketView
+from mailgate.core.outcome import MailKind
 from mailgate.core.workflow import agent_flow
 from mailgate.core.workflow.agent_commands import AgentContext
 from mailgate.core.workflow.authn import SentMail
@@ -14,7 +15,7 @@ ALICE = Agent("alice@example.test", "Alice", 2)
 BRUNO = Agent("bruno@example.test", "Bruno", 3)
 AGENTS = {a.email: a for a in (ALICE, BRUNO)}
 NOTIFICATION = "mg.7.tok.aaaaaaaaaaaaaaaa@example.test"
-CTX = AgentContext(agents=AGENTS, sent={NOTIFICATION: SentMail(NOTIFICATION, "notify_new", 7, (ALICE.email,))},
+CTX = AgentContext(agents=AGENTS, sent={NOTIFICATION: SentMail(NOTIFICATION, MailKind.NOTIFY_NEW, 7, (ALICE.email,))},
                    trusted_authserv_ids=frozenset(),
                    tickets={7: TicketView(7, Status.IN_PROGRESS, frozenset()),
                             12: TicketView(12, Status.IN_PROGRESS, frozenset()),
@@ -76,7 +77,7 @@ ROWS = [
 def test_command(status: Status, type_: RequestType, lines: str, changes: dict[str, object], events: list[str],
                  outgoing: list[str]) -> None:
     out = handle(view(status, type_), lines)
-    assert {k: out.changes.get(k, "(unset)") for k in changes} == changes
+    assert {k: out.change.values().get(k, "(unset)") for k in changes} == changes
     assert [e.kind for e in out.events] == ["agent_mail", *events]
     assert [d.kind for d in out.outgoing] == outgoing
 
@@ -96,7 +97,7 @@ REFUSED = [
 @pytest.mark.parametrize("status, lines, reason", REFUSED, ids=[r[1] for r in REFUSED])
 def test_a_refused_command_applies_nothing(status: Status, lines: str, reason: str) -> None:
     out = handle(view(status), lines)
-    assert out.changes == {} and [d.kind for d in out.outgoing] == ["transcript"]
+    assert not out.change and [d.kind for d in out.outgoing] == ["transcript"]
     (refused,) = [e for e in out.events if e.kind == "commands_refused"]
     results = [line["result"] for line in refused.data["lines"]]  # type: ignore[union-attr]
     assert any(reason in r for r in results), results
@@ -104,5 +105,5 @@ def test_a_refused_command_applies_nothing(status: Status, lines: str, reason: s
 
 def test_all_or_nothing_one_refusal_cancels_the_other_lines() -> None:
     out = handle(view(Status.OPEN), "prendre\nescalader N1\ntemps 30m")
-    assert out.changes == {} and out.time_entries == () and not out.open_task
+    assert not out.change and out.time_entries == () and not out.open_task
     assert [d.kind for d in out.outgoing] == ["transcript"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailgate.core.model import Address, ParsedMail
+from mailgate.core.outcome import MailKind
 from mailgate.core.workflow import authn
 
 TRUSTED = frozenset({"mx.example.test"})
@@ -17,9 +18,9 @@ def mail(*auth_results: str, in_reply_to: tuple[str, ...] = ()) -> ParsedMail:
 
 
 SENT = {
-    "n1@ours": authn.SentMail("n1@ours", "notify_new", 1, ("alice@example.test",)),
-    "ack@ours": authn.SentMail("ack@ours", "ack", 1, ("fabrice@client.example",)),
-    "n2@ours": authn.SentMail("n2@ours", "notify_new", 1, ("bruno@example.test",)),
+    "n1@ours": authn.SentMail("n1@ours", MailKind.NOTIFY_NEW, 1, ("alice@example.test",)),
+    "ack@ours": authn.SentMail("ack@ours", MailKind.ACK, 1, ("fabrice@client.example",)),
+    "n2@ours": authn.SentMail("n2@ours", MailKind.NOTIFY_NEW, 1, ("bruno@example.test",)),
 }
 
 

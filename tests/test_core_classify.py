@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.mail import loops
 from mailgate.core.mail.classify import Kind, classify
 from mailgate.core.mail.parse import parse
 from tests.conftest import eml
@@ -140,14 +139,12 @@ def test_without_raw_bytes_text_bounces_are_still_seen() -> None:
     assert [r.email for r in found.bounce.recipients] == ["paul@oldhost.example"]
 
 
-def test_loops_delegate_to_classification() -> None:
-    assert loops.machine_mail(parse(eml("hygiene/ooo_de.eml")), None) is not None
-    assert loops.machine_mail(parse(eml("hygiene/human_plain.eml")), "a@b.example") is None
-    bounce = eml("hygiene/dsn_postfix_permanent.eml")
-    reason = loops.machine_mail(parse(bounce), None, bounce)
-    assert reason is not None and reason.startswith("bounce (dsn, permanent)")
-    assert loops.own_mail(parse(eml("hygiene/own_loop.eml")), LOOP, OWN) == "carries our X-Mailgate-Loop header"
-    assert loops.own_mail(parse(eml("hygiene/human_plain.eml")), LOOP, OWN) is None
+def test_own_mail_is_told_by_the_loop_header_only_with_our_token() -> None:
+    assert kind_of(eml("hygiene/own_loop.eml")).reason == "carries our X-Mailgate-Loop header"
+    other = classify(parse(eml("hygiene/own_loop.eml")), None, None, loop_token="another/instance",
+                     own_addresses=OWN, own_msgid_domain="")
+    assert other.kind != "own"
+    assert kind_of(eml("hygiene/human_plain.eml")).kind == "human"
 
 
 FIXTURES = [eml(f"hygiene/{n}") for n in ("ooo_outlook.eml", "google_group_own.eml", "challenge_tmda.eml",

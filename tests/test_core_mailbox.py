@@ -6,8 +6,9 @@ import pytest
 
 from mailgate.core.mail.mailbox import is_mailbox, why_not_mailbox
 from mailgate.core.mail.parse import addresses
-from mailgate.core.model import Address, OutgoingDraft
-from mailgate.core.workflow import drafts
+from mailgate.core.model import Address
+from mailgate.core.outcome import MailKind, OutgoingDraft
+from mailgate.core.workflow import limits
 
 
 @pytest.mark.parametrize("text", [
@@ -43,23 +44,23 @@ def test_an_unrecoverable_address_is_kept_as_written() -> None:
 
 
 def _draft(to: str, *cc: str) -> OutgoingDraft:
-    return OutgoingDraft(kind="ack", template="ack", to=Address(to), locale="fr", in_reply_to=None,
+    return OutgoingDraft(kind=MailKind.ACK, template="ack", to=Address(to), locale="fr", in_reply_to=None,
                          references=(), cc=tuple(Address(a) for a in cc))
 
 
 def test_a_draft_to_a_non_mailbox_is_held_with_the_reason() -> None:
-    kept, events = drafts.deliverable(_draft("big bug bb@bug.com", "ok@example.com"))
+    kept, events = limits.deliverable(_draft("big bug bb@bug.com", "ok@example.com"))
     assert kept is None
     assert [(e.kind, e.data["to"]) for e in events] == [("mail_suppressed", "big bug bb@bug.com")]
     assert "spaces" in str(events[0].data["why"])
 
 
 def test_a_bad_cc_is_left_out_and_the_mail_goes() -> None:
-    kept, events = drafts.deliverable(_draft("ok@example.com", "bad address@x.example", "cc@example.com"))
+    kept, events = limits.deliverable(_draft("ok@example.com", "bad address@x.example", "cc@example.com"))
     assert kept is not None and [a.email for a in kept.cc] == ["cc@example.com"]
     assert [e.data["to"] for e in events] == ["bad address@x.example"]
 
 
 def test_a_good_draft_is_untouched() -> None:
     draft = _draft("ok@example.com", "cc@example.com")
-    assert drafts.deliverable(draft) == (draft, ())
+    assert limits.deliverable(draft) == (draft, ())

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from mailgate.clock import utcnow
-from mailgate.core import process
-from mailgate.core.mail import thread
-from mailgate.core.mail.parse import dedupe_fields, parse
+from mailgate.core.desk import Desk, Snapshot
+from mailgate.core.mail.parse import dedupe_fields
+from mailgate.core.prepare import prepare
+from mailgate.core.process import process
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.rules.load import RulesHolder
 from mailgate.store import inbound
-from mailgate.store.schema import open_engine
+from mailgate.store.inbound import Arrival
+from mailgate.store.schema import open_database
 from mailgate.worker import Worker
-from tests.conftest import counts, make_settings
+from tests.conftest import counts, make_settings, write
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 pytestmark = [
@@ -35,38 +38,33 @@ def corpus_mails() -> list[tuple[str, bytes]]:
 def test_core_reads_every_corpus_mail() -> None:
     mails = corpus_mails()
     assert len(mails) > 500
-    secret = b"corpus-secret-0123456789"
+    desk = Desk(support_addresses=frozenset({"support@example.test"}), agents={}, secret=b"corpus-secret-0123456789",
+                loop_token="t", message_id_domain="example.test")
     with_sender = 0
     for path, raw in mails:
-        mail = parse(raw)
         dedupe_fields(raw)
-        refs = thread.references(mail, secret)
-        ctx = process.Context(support_addresses=frozenset({"support@example.test"}), agents=frozenset(),
-                              refs=refs, tickets={}, locale="fr", loop_token="t")
-        outcome = process.process(mail, None, ctx)
+        prepared = prepare(raw, None, ["support@example.test"], desk, None)
+        outcome = process(prepared, Snapshot(), desk, datetime(2026, 1, 1, tzinfo=UTC))
         assert outcome.disposition in ("new_ticket", "ignored"), path
-        with_sender += mail.from_ is not None
+        with_sender += prepared.sender is not None
     assert with_sender > len(mails) * 0.8  # the parser does find senders in real mail
 
 
 async def test_worker_processes_every_corpus_mail_without_shunting(tmp_path: Path) -> None:
     mails = corpus_mails()
     settings = make_settings(f"sqlite:///{tmp_path / 'corpus.sqlite3'}", 25, tmp_path)
-    engine = await open_engine(settings)
+    arrivals = [Arrival(raw=raw, source="test", source_ref=path, envelope_from=None,
+                        envelope_to=["support@example.test"], message_id=dedupe_fields(raw)[0],
+                        sender=dedupe_fields(raw)[1]) for path, raw in mails]
+    await write(settings, inbound.store_many, arrivals, utcnow())
+    db = open_database(settings)
     try:
-        async with engine.begin() as conn:
-            for path, raw in mails:
-                message_id, sender = dedupe_fields(raw)
-                await inbound.store(conn, raw=raw, source="test", source_ref=path, envelope_from=None,
-                                    envelope_to=["support@example.test"], message_id=message_id,
-                                    sender=sender, now=utcnow())
         shipped = RulesHolder.open(Path(__file__).resolve().parent.parent / "rules")  # rules, kinds, attachments
-        worker = Worker(settings, engine, Outgoing(settings, Renderer(settings.templates_dir)), utcnow, shipped)
+        worker = Worker(settings, db, Outgoing(settings, Renderer(settings.templates_dir)), utcnow, shipped)
         shunted = []
-        while (result := await worker.process_next()) is not None:
-            if result.status == "shunted":
-                shunted.append((result.inbound_id, result.detail))
+        while results := await worker.process_batch():
+            shunted += [(r.inbound_id, r.detail) for r in results if r.status == "shunted"]
     finally:
-        await engine.dispose()
+        db.close()
     assert shunted == []
     assert (await counts(settings))["inbound"].get("received", 0) == 0

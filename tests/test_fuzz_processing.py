@@ -4,17 +4,16 @@ None may raise."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core import process
-from mailgate.core.mail import attachments, classify, quotes, thread
-from mailgate.core.mail.parse import attachment_names, parse
+from mailgate.core.desk import Desk, Snapshot
 from mailgate.core.model import Agent
-from mailgate.core.rules.engine import evaluate
-from mailgate.core.rules.model import facts_from
+from mailgate.core.prepare import prepare
+from mailgate.core.process import process
 from mailgate.rules.load import load_rules
 
 FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*.eml"))
@@ -23,20 +22,16 @@ SECRET = b"fuzz-secret-0123456789abcdef"
 AGENTS = {"alice@example.test": Agent("alice@example.test", "Alice", 1)}
 
 
+DESK = Desk(support_addresses=frozenset({"support@example.test"}), agents=AGENTS, secret=SECRET, loop_token="t",
+            message_id_domain="example.test")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def run_everything(raw: bytes) -> None:
-    mail = parse(raw)
-    kind = classify.classify(mail, raw, None, loop_token="t", own_addresses=frozenset({"support@example.test"}),
-                             own_msgid_domain="example.test")
-    facts = facts_from(mail, attachment_names=attachment_names(raw), kind=kind.kind)
-    decision = evaluate(RULES, facts)
-    decision.as_json()
-    refs = thread.references(mail, SECRET)
-    ctx = process.Context(support_addresses=frozenset({"support@example.test"}), agents=frozenset(AGENTS),
-                          refs=refs, tickets={}, locale="fr", loop_token="t", agent_info=AGENTS, kind=kind,
-                          decision=decision)
-    process.process(mail, None, ctx)
-    quotes.strip_reply(mail.text, subject=mail.subject)
-    attachments.extract(raw, max_file_bytes=1 << 20, max_total_bytes=1 << 21)
+    prepared = prepare(raw, None, ["support@example.test"], DESK, RULES)  # parse, classify, strip, rules, files
+    assert prepared.decision is not None
+    prepared.decision.as_json()
+    process(prepared, Snapshot(), DESK, NOW)
 
 
 def test_every_fixture_goes_through() -> None:

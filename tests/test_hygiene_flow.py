@@ -113,8 +113,8 @@ async def _bounce(desk: Desk, raw: bytes, mid: str) -> None:
 
 
 async def _flags(desk: Desk) -> list[str]:
-    async def go(conn: Any) -> list[str]:
-        return list((await conn.execute(sa.select(address_flag.c.email))).scalars())
+    def go(conn: Any) -> list[str]:
+        return list((conn.execute(sa.select(address_flag.c.email))).scalars())
 
     flagged: list[str] = await read(desk.settings, go)
     return flagged
@@ -124,8 +124,8 @@ async def test_a_bounce_of_no_mail_of_ours_is_ignored_and_a_temporary_one_flags_
     await _bounce(desk, eml("hygiene/dsn_postfix_permanent.eml").replace(b"\n", b"\r\n"),
                   "20250114090211.B1@mx.example.test")
 
-    async def row(conn: Any) -> Any:
-        return (await conn.execute(sa.select(inbound_mail.c.status, inbound_mail.c.error, inbound_mail.c.ticket_id)
+    def row(conn: Any) -> Any:
+        return (conn.execute(sa.select(inbound_mail.c.status, inbound_mail.c.error, inbound_mail.c.ticket_id)
                                    .where(inbound_mail.c.message_id == "20250114090211.B1@mx.example.test"))).one()
 
     stored = await read(desk.settings, row)
@@ -226,8 +226,8 @@ async def test_attachments_are_stored_with_safe_names(db_url: str, smart_host: S
         refused = [e["data"] for e in (await desk.show(1))["events"] if e["kind"] == "attachment_refused"]
         assert [(r["name"], r["size"]) for r in refused] == [("big.bin", 4096)]
 
-    async def rows(conn: Any) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in await conn.execute(sa.select(attachment).order_by(attachment.c.id))]
+    def rows(conn: Any) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in conn.execute(sa.select(attachment).order_by(attachment.c.id))]
 
     row, again = await read(settings, rows)
     assert (row["ticket_id"], again["ticket_id"]) == (1, 2)

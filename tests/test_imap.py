@@ -17,7 +17,9 @@ from mailgate.config.settings import Settings, from_dict
 from mailgate.ingest.credentials import SecretError, read_secret
 from mailgate.ingest.imap import MailboxPoller
 from mailgate.ingest.imap_answers import ImapError, delimiter, parse_fetch, parse_sizes, search_uids, uidvalidity
-from mailgate.store.schema import open_engine
+from mailgate.store import inbound
+from mailgate.store.group import GroupWriter
+from mailgate.store.schema import open_database
 from tests.conftest import SmartHostSink, all_tickets, counts, read, running, settings_data, smtp_send, until
 from tests.dovecot import PASSWORD, USER, Dovecot
 
@@ -95,9 +97,10 @@ async def test_crash_between_commit_and_move_stores_once(
     for i in range(4):
         dovecot.append(mail(i))
     settings = imap_settings(db_url, smart_host, tmp_path, dovecot)
-    engine = await open_engine(settings)
+    db = open_database(settings)
+    commits = GroupWriter(db, inbound.store_many, utcnow)
     try:
-        first = MailboxPoller(settings, settings.imap[0], engine, utcnow)
+        first = MailboxPoller(settings, settings.imap[0], commits, utcnow)
 
         async def killed(*args: Any) -> None:  # the process dies right after the commit
             raise ImapError("killed between commit and move")
@@ -110,12 +113,12 @@ async def test_crash_between_commit_and_move_stores_once(
         assert (await counts(settings))["inbound"] == {"received": 4}  # committed...
         assert dovecot.uids("INBOX") == [1, 2, 3, 4]  # ...but not moved
 
-        restarted = MailboxPoller(settings, settings.imap[0], engine, utcnow)
+        restarted = MailboxPoller(settings, settings.imap[0], commits, utcnow)
         client = await restarted._open()
         await restarted.poll_once(client)
         await restarted._close()
     finally:
-        await engine.dispose()
+        db.close()
     assert (await counts(settings))["inbound"] == {"received": 4}  # fetched again, stored once
     assert dovecot.uids("INBOX") == []
     async with running(settings):
@@ -207,9 +210,10 @@ async def test_uidvalidity_change_rescans_without_doubles(
     for i in range(2):
         dovecot.append(mail(i), "support")
     settings = imap_settings(db_url, smart_host, tmp_path, dovecot, folder="support", after="flag")
-    engine = await open_engine(settings)
+    db = open_database(settings)
+    commits = GroupWriter(db, inbound.store_many, utcnow)
     try:
-        poller = MailboxPoller(settings, settings.imap[0], engine, utcnow)
+        poller = MailboxPoller(settings, settings.imap[0], commits, utcnow)
         await poller.poll_once(await poller._open())
         old = poller.uidvalidity
         await poller._close()
@@ -221,7 +225,7 @@ async def test_uidvalidity_change_rescans_without_doubles(
         await poller.poll_once(client)
         await poller._close()
     finally:
-        await engine.dispose()
+        db.close()
     assert (await counts(settings))["inbound"] == {"received": 3}
     state = await imap_state(settings)
     assert (state["uidvalidity"], state["last_uid"], state["stored"]) == (poller.uidvalidity, 3, 3)

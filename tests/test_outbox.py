@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from mailgate.config.settings import Settings
-from mailgate.outbound.sender import Sender, retry_delay
+from mailgate.core.delivery import retry_delay
+from mailgate.outbound.sender import Sender
 from mailgate.store import outbox
-from mailgate.store.schema import open_engine
-from tests.conftest import SmartHostSink, counts, eml, make_settings, read, running, smtp_send, until
+from mailgate.store.schema import database_for
+from tests.conftest import SmartHostSink, counts, eml, make_settings, read, running, smtp_send, until, write
 
 
 async def outbox_rows(settings: Settings) -> list[dict[str, object]]:
@@ -20,8 +21,8 @@ async def outbox_rows(settings: Settings) -> list[dict[str, object]]:
 
     from mailgate.store.tables import outbox as table
 
-    async def q(conn):  # type: ignore[no-untyped-def]
-        return [dict(r._mapping) for r in await conn.execute(sa.select(table).order_by(table.c.id))]
+    def q(conn):  # type: ignore[no-untyped-def]
+        return [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(table.c.id))]
 
     return await read(settings, q)  # type: ignore[no-any-return]
 
@@ -92,28 +93,31 @@ async def test_restart_never_resends_a_sent_mail(smart_host: SmartHostSink, sett
 
 
 async def test_lease_keeps_two_senders_from_sharing_a_mail(smart_host: SmartHostSink, settings: Settings) -> None:
-    engine = await open_engine(settings)
-    try:
+    def queue(conn):  # type: ignore[no-untyped-def]
         now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            for i in range(20):
-                await outbox.enqueue(conn, ticket_id=None, kind="test", message_id=f"m{i}@x",
-                                     envelope_from="support@example.test", envelope_to=[f"c{i}@client.example"],
-                                     raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now,
-                                     deadline=now + timedelta(hours=1))
-        a = Sender(settings.outbound, engine, lambda: datetime.now(UTC))
-        b = Sender(settings.outbound, engine, lambda: datetime.now(UTC))
+        for i in range(20):
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"m{i}@x",
+                           envelope_from="support@example.test", envelope_to=[f"c{i}@client.example"],
+                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
+
+    await write(settings, queue)
+    dbs = [database_for(settings), database_for(settings)]  # two processes' worth: each its own connection
+    try:
+        a = Sender(settings.outbound, dbs[0], lambda: datetime.now(UTC))
+        b = Sender(settings.outbound, dbs[1], lambda: datetime.now(UTC))
         sent = await asyncio.gather(a.send_due(), b.send_due())
         assert sum(sent) == 20
     finally:
-        await engine.dispose()
+        for db in dbs:
+            db.close()
     assert sorted(e.rcpt_tos[0] for e in smart_host.received) == sorted(f"c{i}@client.example" for i in range(20))
 
 
 def test_retry_delay_doubles_and_caps() -> None:
     s = make_settings("sqlite://", 25, Path("/tmp"), outbound__retry_initial_delay=30,
                       outbound__retry_max_delay=100).outbound
-    assert [retry_delay(s, n).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 100, 100]
+    delays = [retry_delay(n, initial=s.retry_initial_delay, maximum=s.retry_max_delay) for n in (1, 2, 3, 4)]
+    assert [d.total_seconds() for d in delays] == [30, 60, 100, 100]
 
 
 async def _status(settings: Settings, status: str) -> bool:

@@ -13,45 +13,35 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from mailgate.clock import utcnow
 from mailgate.config.settings import Settings
 from mailgate.daemon import Daemon
 from mailgate.store import outbox
-from mailgate.store.schema import open_engine
 from mailgate.store.tables import outbox as outbox_table
 from tests.conftest import (
-    PG_ADMIN_URL,
     SmartHostSink,
     all_tickets,
     cli,
     counts,
     eml,
     make_settings,
+    pg_admin,
     read,
     running,
     settings_data,
     smtp_send,
     ticket,
     until,
+    write,
     write_config,
 )
 from tests.test_corpus import CORPUS, corpus_mails
 
 
-async def _write(settings: Settings, fn: Any) -> Any:
-    engine = await open_engine(settings)
-    try:
-        async with engine.begin() as conn:
-            return await fn(conn)
-    finally:
-        await engine.dispose()
-
-
 async def _outbox(settings: Settings) -> list[dict[str, Any]]:
-    async def q(conn: Any) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in await conn.execute(sa.select(outbox_table).order_by(outbox_table.c.id))]
+    def q(conn: Any) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in conn.execute(sa.select(outbox_table).order_by(outbox_table.c.id))]
 
     return await read(settings, q)  # type: ignore[no-any-return]
 
@@ -64,14 +54,14 @@ def _mail(sender: str, subject: str, mid: str) -> bytes:
 async def test_an_outbox_mail_the_smtp_client_refuses_fails_alone(smart_host: SmartHostSink,
                                                                   settings: Settings) -> None:
     # a row queued before addresses were checked: aiosmtplib refuses it with ValueError before sending
-    async def queue(conn: Any) -> None:
+    def queue(conn: Any) -> None:
         now = utcnow()
         for n, to in enumerate(["big bug bb@bug.com", "fabrice@client.example"]):
-            await outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"m{n}@example.test",
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"m{n}@example.test",
                                  envelope_from="support@example.test", envelope_to=[to],
                                  raw=b"Subject: x\r\n\r\nx\r\n", now=now, deadline=now + timedelta(minutes=5))
 
-    await _write(settings, queue)
+    await write(settings, queue)
     async with running(settings) as daemon:
         await until(lambda: len(smart_host.received) == 1, what="the good mail")
         refused, sent = await _outbox(settings)
@@ -164,12 +154,7 @@ async def test_every_corpus_mail_through_a_running_daemon_with_acks_sent(tmp_pat
 # ------------------------------------------------------------------ PostgreSQL refusing connections
 
 async def _admin(sql: str) -> None:
-    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
+    await asyncio.to_thread(pg_admin, sql)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from mailgate.config.settings import Settings
 from mailgate.core.mail.signing import verify_message_id
 from mailgate.daemon import Daemon
 from mailgate.ingest import smtp as smtp_in
-from mailgate.store.schema import engine_for
+from mailgate.store import inbound
+from mailgate.store.group import GroupWriter
+from mailgate.store.schema import database_for
 from tests.conftest import (
     SECRET,
     SmartHostSink,
@@ -198,9 +200,10 @@ async def test_sqlite_locked_answers_451_then_accepts(smart_host: SmartHostSink,
 async def test_postgresql_down_answers_451(smart_host: SmartHostSink, tmp_path: Path, pg_database: str) -> None:
     # a server that refuses connections: nothing listens on port 1
     settings = make_settings("postgresql://postgres@127.0.0.1:1/test", smart_host.port, tmp_path)
-    engine = engine_for(settings)
+    db = database_for(settings)
+    handler = smtp_in.InboundHandler(settings, GroupWriter(db, inbound.store_many, utcnow))
     server = await smtp_in.start(settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"port": 0})}),
-                                 smtp_in.InboundHandler(settings, engine, utcnow))
+                                 handler)
     try:
         port = server.sockets[0].getsockname()[1]
         with pytest.raises(smtplib.SMTPDataError) as info:
@@ -208,7 +211,7 @@ async def test_postgresql_down_answers_451(smart_host: SmartHostSink, tmp_path: 
         assert info.value.smtp_code == 451
     finally:
         server.close()
-        await engine.dispose()
+        db.close()
 
 
 async def _outbox_is(settings: Settings, expected: dict[str, int]) -> bool:

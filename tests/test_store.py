@@ -1,66 +1,143 @@
-"""The store on SQLite and PostgreSQL: migrations match the tables, workers racing never double a mail."""
+"""The store on SQLite and PostgreSQL: migrations match the tables; the batched worker: workers racing never
+double a mail, a poisoned mail is shunted alone, a worker killed between claim and commit loses nothing."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from mailgate import worker as worker_module
 from mailgate.clock import utcnow
 from mailgate.config.settings import Settings
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate
-from mailgate.store.schema import open_engine
+from mailgate.store.inbound import Arrival
+from mailgate.store.schema import open_database
 from mailgate.store.tables import metadata
-from mailgate.worker import Worker
-from tests.conftest import all_tickets, counts, make_settings
+from mailgate.worker import LEASE, Worker
+from tests.conftest import all_tickets, counts, make_settings, write
 
 
-async def test_migrations_create_exactly_the_tables(db_url: str, tmp_path: Path) -> None:
-    settings = make_settings(db_url, 25, tmp_path)
-    engine = await open_engine(settings)
+def test_migrations_create_exactly_the_tables(db_url: str, tmp_path: Path) -> None:
+    db = open_database(make_settings(db_url, 25, tmp_path))
     try:
-        assert await migrate.current(engine) == migrate.head()
-
-        def diff(conn):  # type: ignore[no-untyped-def]
-            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
-
-        async with engine.connect() as conn:
-            assert await conn.run_sync(diff) == []
+        assert migrate.current(db.engine) == migrate.head()
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
     finally:
-        await engine.dispose()
+        db.close()
 
 
-def request(i: int) -> bytes:
-    return (f"From: customer{i}@client.example\r\nTo: support@example.test\r\nSubject: Demande {i}\r\n"
-            f"Message-ID: <race-{i}@client.example>\r\n\r\nBonjour {i}\r\n").encode()
+def request(i: int, subject: str = "Demande") -> Arrival:
+    raw = (f"From: customer{i}@client.example\r\nTo: support@example.test\r\nSubject: {subject} {i}\r\n"
+           f"Message-ID: <race-{i}@client.example>\r\n\r\nBonjour {i}\r\n").encode()
+    return Arrival(raw=raw, source="test", source_ref="race", envelope_from=None,
+                   envelope_to=["support@example.test"], message_id=f"race-{i}@client.example",
+                   sender=f"customer{i}@client.example")
+
+
+def worker_for(settings: Settings, **overrides: Any) -> Worker:
+    db = open_database(settings)
+    worker = Worker(settings, db, Outgoing(settings, Renderer(settings.templates_dir)), overrides.pop("clock", utcnow))
+    for key, value in overrides.items():
+        setattr(worker, key, value)
+    return worker
 
 
 async def test_two_workers_racing_process_each_mail_once(db_url: str, tmp_path: Path) -> None:
     settings: Settings = make_settings(db_url, 25, tmp_path)
-    engine = await open_engine(settings)
-    n = 40
+    n = 60
+    await write(settings, inbound.store_many, [request(i) for i in range(n)], utcnow())
+    workers = [worker_for(settings, batch=7) for _ in range(2)]  # each its own database connection
+    handled: list[list[int]] = [[], []]
     try:
-        async with engine.begin() as conn:
-            for i in range(n):
-                await inbound.store(conn, raw=request(i), source="test", source_ref="race", envelope_from=None,
-                                    envelope_to=["support@example.test"], message_id=f"race-{i}@client.example",
-                                    sender=f"customer{i}@client.example", now=utcnow())
-        outgoing = Outgoing(settings, Renderer(settings.templates_dir))
-        workers = [Worker(settings, engine, outgoing, utcnow) for _ in range(2)]
-        handled: list[list[int]] = [[], []]
-
         async def drain(k: int) -> None:
-            while (result := await workers[k].process_next()) is not None:
-                handled[k].append(result.inbound_id)
+            while results := await workers[k].process_batch():
+                handled[k] += [r.inbound_id for r in results if r.status == "processed"]
 
         await asyncio.gather(drain(0), drain(1))
     finally:
-        await engine.dispose()
+        for w in workers:
+            w.db.close()
     assert sorted(handled[0] + handled[1]) == list(range(1, n + 1))  # each mail exactly once
+    assert handled[0] and handled[1]  # both took a share
     assert (await counts(settings)) == {"inbound": {"processed": n}, "outbox": {"queued": n}}
     tickets = await all_tickets(settings)
     assert sorted(t["id"] for t in tickets) == list(range(1, n + 1))  # numbers from 1, no gaps here
+
+
+async def test_a_poisoned_mail_in_a_batch_is_shunted_alone(db_url: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings(db_url, 25, tmp_path)
+    await write(settings, inbound.store_many, [request(i, "Poison" if i == 2 else "Demande") for i in range(5)],
+                utcnow())
+    real_write = worker_module.write
+
+    def poisoned(conn: Any, outgoing: Any, outcome: Any, **kw: Any) -> Any:
+        result = real_write(conn, outgoing, outcome, **kw)  # its rows are written, then it raises
+        if outcome.new_ticket is not None and outcome.new_ticket.title.startswith("Poison"):
+            raise RuntimeError("a bug met by one mail")
+        return result
+
+    monkeypatch.setattr(worker_module, "write", poisoned)
+    w = worker_for(settings)
+    try:
+        results = await w.process_batch()
+    finally:
+        w.db.close()
+    assert [r.status for r in results] == ["processed", "processed", "shunted", "processed", "processed"]
+    assert (await counts(settings)) == {"inbound": {"processed": 4, "shunted": 1}, "outbox": {"queued": 4}}
+    assert len(await all_tickets(settings)) == 4  # the poisoned mail's ticket rolled back with its savepoint
+
+
+async def test_a_worker_killed_between_claim_and_commit_loses_and_doubles_nothing(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, 25, tmp_path)
+    await write(settings, inbound.store_many, [request(i) for i in range(6)], utcnow())
+    dead = worker_for(settings)
+    try:  # it claims the mails, then dies: nothing of its transaction is committed
+        now = utcnow()
+        claimed = await dead.db.write(inbound.claim, dead.me, now, now + LEASE, 10)
+        assert len(claimed) == 6
+    finally:
+        dead.db.close()
+    early = worker_for(settings)
+    try:
+        assert await early.process_batch() == []  # another worker passes them by while the lease holds
+    finally:
+        early.db.close()
+    late = worker_for(settings, clock=lambda: utcnow() + LEASE + timedelta(seconds=1))
+    try:
+        results = await late.process_batch()
+    finally:
+        late.db.close()
+    assert [r.status for r in results] == ["processed"] * 6
+    assert (await counts(settings)) == {"inbound": {"processed": 6}, "outbox": {"queued": 6}}
+    assert len(await all_tickets(settings)) == 6
+
+
+async def test_a_batch_commits_within_its_time_budget(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, 25, tmp_path, worker__max_transaction_ms=0.001)
+    await write(settings, inbound.store_many, [request(i) for i in range(5)], utcnow())
+    w = worker_for(settings)
+    commits = 0
+    real = w._transaction
+
+    def counted(pending: Any) -> Any:
+        nonlocal commits
+        commits += 1
+        return real(pending)
+
+    w._transaction = counted  # type: ignore[method-assign]
+    try:
+        results = await w.process_batch()
+    finally:
+        w.db.close()
+    assert [r.status for r in results] == ["processed"] * 5
+    assert commits == 5  # a budget this small: one mail per transaction, none left behind

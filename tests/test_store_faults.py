@@ -74,3 +74,27 @@ async def test_the_task_loop_outlives_failing_steps_and_a_failing_idle() -> None
 
     await asyncio.wait_for(repeat_while_up(stop, step, idle, log.get("test")), timeout=10)
     assert seen == ["step", "step", "idle", "step", "idle"]
+
+
+class ConnectFailure(Exception):
+    """psycopg's OperationalError at connect time: libpq's text, no SQLSTATE."""
+
+
+@pytest.mark.parametrize("text", [
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: Connection refused',
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  the database system is '
+    "starting up",
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  sorry, too many clients',
+])
+def test_libpq_connect_failures_are_unavailable(text: str) -> None:
+    exc = OperationalError("connect", {}, ConnectFailure(text))
+    assert database_unavailable(exc) and not is_configuration(exc)
+
+
+@pytest.mark.parametrize("text", [
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "x" does not exist',
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication '
+    'failed for user "mailgate"',
+])
+def test_libpq_refusals_for_good_are_configuration(text: str) -> None:
+    assert is_configuration(OperationalError("connect", {}, ConnectFailure(text)))

@@ -87,15 +87,15 @@ class Desk:
     async def _processed(self, mid: str) -> bool:
         from mailgate.store.tables import inbound_mail
 
-        async def go(conn: Any) -> bool:
-            row = (await conn.execute(sa.select(inbound_mail.c.status).where(inbound_mail.c.message_id == mid))).first()
+        def go(conn: Any) -> bool:
+            row = (conn.execute(sa.select(inbound_mail.c.status).where(inbound_mail.c.message_id == mid))).first()
             return row is not None and row.status != "received"
 
         return bool(await read(self.settings, go))
 
     async def outbox(self) -> list[dict[str, Any]]:
-        async def go(conn: Any) -> list[dict[str, Any]]:
-            rows = await conn.execute(sa.select(outbox).order_by(outbox.c.id))
+        def go(conn: Any) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(outbox).order_by(outbox.c.id))
             return [dict(r._mapping) for r in rows]
 
         rows: list[dict[str, Any]] = await read(self.settings, go)

@@ -46,9 +46,9 @@ def db_upgrade(ctx: click.Context) -> None:
     """Bring the database schema up to date."""
     from mailgate.store import migrate
 
-    async def upgrade(engine: Any) -> str | None:
-        await migrate.upgrade(engine)
-        return await migrate.current(engine)
+    def upgrade(engine: Any) -> str | None:
+        migrate.upgrade(engine)
+        return migrate.current(engine)
 
     click.echo(f"schema at revision {with_engine(ctx, upgrade)}")
 
@@ -70,10 +70,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     outbox (queued, sent, failed), and each IMAP mailbox's state."""
     from mailgate.store import imap_state, inbound, outbox
 
-    async def counts(conn: Any) -> dict[str, Any]:
-        i, o = await inbound.counts(conn), await outbox.counts(conn)
+    def counts(conn: Any) -> dict[str, Any]:
+        i, o = inbound.counts(conn), outbox.counts(conn)
         return {
-            "imap": await imap_state.all_states(conn),
+            "imap": imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in ("received", "processed", "ignored", "shunted")}},
             "outbox": {k: o.get(k, 0) for k in ("queued", "sent", "failed")},

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from mailgate import log
 from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings, load
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 T = TypeVar("T")
 
@@ -44,37 +47,26 @@ def run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-def with_engine(ctx: click.Context, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `fn(engine)` on the configured database, whatever its schema revision."""
-    from mailgate.store.schema import engine_for
+def with_engine(ctx: click.Context, fn: Callable[[sa.Engine], T]) -> T:
+    """`fn(engine)` on the configured database, whatever its schema revision."""
+    from mailgate.store.schema import database_for
 
-    settings = settings_of(ctx)
-
-    async def go() -> T:
-        engine = engine_for(settings)
-        try:
-            return await fn(engine)
-        finally:
-            await engine.dispose()
-
-    return run(go())
+    db = database_for(settings_of(ctx))
+    try:
+        return fn(db.engine)
+    finally:
+        db.close()
 
 
-def query(ctx: click.Context, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run a read-only store query against a database at the current schema."""
-    from mailgate.store.schema import SchemaError, open_engine
-
-    settings = settings_of(ctx)
-
-    async def go() -> T:
-        engine = await open_engine(settings, upgrade_sqlite=False)
-        try:
-            async with engine.connect() as conn:
-                return await fn(conn, *args)
-        finally:
-            await engine.dispose()
+def query(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(conn, *args)` on a read-only connection to a database at the current schema."""
+    from mailgate.store.schema import SchemaError, open_database
 
     try:
-        return run(go())
+        db = open_database(settings_of(ctx), upgrade_sqlite=False)
     except SchemaError as exc:
         fail(str(exc), 1)
+    try:
+        return db.read_now(fn, *args)
+    finally:
+        db.close()

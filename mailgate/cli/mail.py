@@ -41,8 +41,7 @@ def ingest(ctx: click.Context, envelope_from: str | None, recipients: tuple[str,
     raw = sys.stdin.buffer.read()
     settings = settings_of(ctx, exit_code=EX_TEMPFAIL)  # a broken config must not bounce customer mail
     try:
-        inbound_id = run_async(ingest_bytes(settings, raw, envelope_from=envelope_from,
-                                            recipients=list(recipients)))
+        inbound_id = ingest_bytes(settings, raw, envelope_from=envelope_from, recipients=list(recipients))
     except IngestError as exc:
         fail(str(exc), EX_DATAERR)
     except Exception as exc:  # the mail is not stored: the MTA must keep it

@@ -27,9 +27,9 @@ def queue(ctx: click.Context, by: str, level: int | None, agent: str | None, as_
     from mailgate.clock import utcnow
     from mailgate.store import tickets
 
-    async def rows(conn: Any) -> list[dict[str, Any]]:
+    def rows(conn: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) | {"targets": tickets.targets_of(r)}
-                for r in await tickets.open_work(conn, level=level, agent=agent)]
+                for r in tickets.open_work(conn, level=level, agent=agent)]
 
     now = utcnow()
     groups: dict[str, list[dict[str, Any]]] = {}

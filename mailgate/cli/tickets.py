@@ -41,13 +41,13 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
     from mailgate.store import attachments, estimates, imputation
     from mailgate.store import tickets as store
 
-    async def full(conn: Any) -> dict[str, Any] | None:
-        found = await store.detail(conn, number)
+    def full(conn: Any) -> dict[str, Any] | None:
+        found = store.detail(conn, number)
         if found is not None:
-            found["tasks"] = await imputation.tasks_of(conn, number)
-            found["estimates"] = await estimates.of_ticket(conn, number)
+            found["tasks"] = imputation.tasks_of(conn, number)
+            found["estimates"] = estimates.of_ticket(conn, number)
             found["estimate"] = found["estimates"][-1] if found["estimates"] else None
-            found["attachments"] = await attachments.of_ticket(conn, number)
+            found["attachments"] = attachments.of_ticket(conn, number)
         return found
 
     t = query(ctx, full)

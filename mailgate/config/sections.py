@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mailgate.core.mail.parse import addresses
-from mailgate.core.model import Due, Priority
 
 _EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
 
@@ -130,6 +128,10 @@ class Imap(_Section):
 
 class Worker(_Section):
     poll_interval: float = Field(default=1.0, gt=0)  # seconds between scans for mail from other processes
+    batch: int = Field(default=50, ge=1, le=1000)  # mails claimed at once
+    # a processing transaction commits after this long (and the rest of the batch goes in the next one), so
+    # that the SMTP listener's commits never wait long for the worker's on SQLite's one writer
+    max_transaction_ms: float = Field(default=15.0, gt=0)
 
 
 class Log(_Section):
@@ -190,14 +192,6 @@ class Sla(_Section):
     normal: Target | None = None
     high: Target | None = None
     urgent: Target | None = None
-
-    def due(self, priority: Priority, created: datetime) -> Due:
-        """The due times of a ticket of this priority created at `created` (none without a target)."""
-        target: Target | None = getattr(self, priority.value)
-        if target is None:
-            return Due()
-        return Due(response=created + timedelta(hours=target.response_hours),
-                   resolution=created + timedelta(hours=target.resolution_hours))
 
 
 class Queue(_Section):

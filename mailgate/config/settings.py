@@ -118,16 +118,14 @@ class Settings(_Section):
 
     @property
     def database_url(self) -> str:
-        """The SQLAlchemy async URL; relative SQLite paths are taken from the config file's folder."""
+        """The database URL as written, a relative SQLite path taken from the config file's folder (the store
+        picks the driver: sqlite3 or psycopg)."""
         url = self.database.url
-        for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+asyncpg://"),
-                              ("postgres://", "postgresql+asyncpg://")):
-            if url.startswith(plain):
-                url = driver + url[len(plain):]
-        if url.startswith("sqlite+aiosqlite:///") and not url.startswith("sqlite+aiosqlite:////"):
-            path = url[len("sqlite+aiosqlite:///"):]
-            if path and path != ":memory:":
-                url = "sqlite+aiosqlite:///" + str(self._relative(path))
+        for prefix in ("sqlite:///", "sqlite+pysqlite:///", "sqlite+aiosqlite:///"):
+            if url.startswith(prefix) and not url.startswith(prefix + "/"):
+                path = url[len(prefix):]
+                if path and path != ":memory:":
+                    return prefix + str(self._relative(path))
         return url
 
     def _relative(self, path: str) -> Path:

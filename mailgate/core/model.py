@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formataddr
 from enum import StrEnum
@@ -170,7 +170,7 @@ class TicketView:
     customer: str | None = None
     resume_status: Status | None = None  # where a waiting ticket goes back to
     awaiting_mid: str | None = None  # our signed mail whose keyword answer is awaited
-    awaiting_kind: str | None = None  # estimate_request | resolution
+    awaiting_kind: str | None = None  # the MailKind answered by a keyword: estimate_request | resolution
     root_mid: str | None = None  # the customer's first mail: threads our mail to the customer
     last_customer_mid: str | None = None  # the customer's latest mail
     status_since: datetime | None = None
@@ -194,65 +194,3 @@ class NewTicket:
     queue: str | None = None
     tags: tuple[str, ...] = ()
     dedupe_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventSpec:
-    kind: str
-    data: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingDraft:
-    """A mail to send about the ticket; the shell renders `template` and signs the Message-ID."""
-
-    kind: str  # what it is for: "ack", ...
-    template: str  # template name without locale or suffix
-    to: Address
-    locale: str
-    in_reply_to: str | None
-    references: tuple[str, ...]
-    automatic: bool = True  # carries Auto-Submitted: auto-replied
-    cc: tuple[Address, ...] = ()
-    context: dict[str, object] = field(default_factory=dict)  # values for the template
-    awaits: str | None = None  # the keyword answer it asks for: estimate_request | resolution
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """Everything one inbound mail does, to be applied in one transaction.
-
-    Exactly one of `new_ticket` and `ticket_id` is set, unless `disposition` is "ignored".
-    """
-
-    disposition: str  # "new_ticket" | "appended" | "ignored"
-    new_ticket: NewTicket | None
-    ticket_id: int | None
-    add_participants: tuple[Address, ...]  # besides the requester, who is on the ticket itself
-    events: tuple[EventSpec, ...]
-    outgoing: tuple[OutgoingDraft, ...]
-    reason: str = ""
-    changes: dict[str, object] = field(default_factory=dict)  # ticket columns to set
-    time_entries: tuple[TimeEntry, ...] = ()
-    open_task: bool = False  # the ticket was taken: its imputation task for this month exists
-    estimate: EstimateChange | None = None
-    merge_into: int | None = None  # the ticket is merged into this one
-    flag_addresses: tuple[str, ...] = ()  # bounced permanently: no automatic mail to them for a while
-
-
-@dataclass(frozen=True, slots=True)
-class TimeEntry:
-    agent: str
-    minutes: int
-    comment: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class EstimateChange:
-    """A new estimate (`estimate_id` None) or a decision on the proposed one."""
-
-    state: str  # proposed | approved | refused
-    estimate_id: int | None = None
-    amount: str | None = None
-    days: str | None = None
-    by: str = ""

@@ -8,7 +8,6 @@ import ssl
 from collections.abc import Callable
 
 import aioimaplib
-from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from mailgate import log
@@ -28,8 +27,10 @@ from mailgate.ingest.imap_answers import (
     uid_set,
     uidvalidity,
 )
-from mailgate.store import imap_state, inbound
+from mailgate.store import imap_state
 from mailgate.store.faults import is_temporary
+from mailgate.store.group import GroupWriter
+from mailgate.store.inbound import Arrival
 
 # Everything that means "this session is over; reconnect later".
 SESSION_ERRORS: tuple[type[BaseException], ...] = (
@@ -42,11 +43,12 @@ class MailboxPoller:
     """Keeps one mailbox drained into inbound_mail. Never raises: errors are logged, recorded and
     retried, so one bad mailbox never stops the others or the SMTP listener."""
 
-    def __init__(self, settings: Settings, mailbox: Imap, engine: AsyncEngine, clock: Clock,
+    def __init__(self, settings: Settings, mailbox: Imap, commits: GroupWriter[Arrival, int | None], clock: Clock,
                  on_stored: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.cfg = mailbox
-        self.engine = engine
+        self.commits = commits
+        self.db = commits.db
         self.clock = clock
         self.on_stored = on_stored
         self.key = mailbox.key
@@ -119,14 +121,10 @@ class MailboxPoller:
         validity = uidvalidity(response.lines)
         if validity is None:
             raise ImapError(f"SELECT {self.cfg.folder}: no UIDVALIDITY in the answer")
-        async with self.engine.begin() as conn:
-            known = await imap_state.position(conn, self.key)
-            if known.uidvalidity is not None and known.uidvalidity != validity:
-                logger.warning("imap UIDVALIDITY changed: rescanning the folder (duplicates are stored once)",
-                               mailbox=self.key, old=known.uidvalidity, new=validity)
-                await imap_state.update(conn, self.key, uidvalidity=validity, last_uid=0, connected=True)
-            else:
-                await imap_state.update(conn, self.key, uidvalidity=validity, connected=True)
+        known = await self.db.write(imap_state.selected, self.key, validity)
+        if known.uidvalidity is not None and known.uidvalidity != validity:
+            logger.warning("imap UIDVALIDITY changed: rescanning the folder (duplicates are stored once)",
+                           mailbox=self.key, old=known.uidvalidity, new=validity)
         self.uidvalidity = validity
 
     async def _serve(self, client: aioimaplib.IMAP4, stop: asyncio.Event) -> None:
@@ -171,8 +169,7 @@ class MailboxPoller:
 
     async def poll_once(self, client: aioimaplib.IMAP4) -> bool:
         """Store one batch of new mail, then move/flag it. True when a full batch was taken."""
-        async with self.engine.connect() as conn:
-            last_uid = (await imap_state.position(conn, self.key)).last_uid
+        last_uid = (await self.db.read(imap_state.position, self.key)).last_uid
         criteria = f"UID {last_uid + 1}:*" + (" UNSEEN" if self.cfg.after == "flag" else "")
         response = check(await client.uid_search(criteria), "UID SEARCH")
         uids = search_uids(response.lines, above=last_uid)
@@ -195,9 +192,7 @@ class MailboxPoller:
         if stored:
             self.on_stored()
         await self._after_store(client, sorted(raws), too_big, sizes)
-        async with self.engine.begin() as conn:
-            await imap_state.update(conn, self.key, last_uid=max(batch))
-            await imap_state.add_stored(conn, self.key, stored)
+        await self.db.write(imap_state.advanced, self.key, max(batch), stored)
         await self._healthy()
         return len(uids) > len(batch)
 
@@ -205,22 +200,18 @@ class MailboxPoller:
         """A whole poll went through: the error count and the backoff start over."""
         if self._delay != self.cfg.backoff_initial or self._had_error:
             self._delay, self._had_error = self.cfg.backoff_initial, False
-            async with self.engine.begin() as conn:
-                await imap_state.update(conn, self.key, errors=0)
+            await self.db.write(imap_state.update, self.key, errors=0)
 
     async def _store(self, raws: dict[int, bytes]) -> int:
-        """Persist the fetched mails in one transaction; returns how many were new."""
-        new = 0
-        async with self.engine.begin() as conn:
-            for uid in sorted(raws):
-                raw = raws[uid]
-                message_id, sender = dedupe_fields(raw)
-                _, is_new = await inbound.store(
-                    conn, raw=raw, source="imap", source_ref=f"{self.key}/{self.uidvalidity}/{uid}",
-                    envelope_from=None, envelope_to=[], message_id=message_id, sender=sender, now=self.clock(),
-                )
-                new += is_new
-        return new
+        """Persist the fetched mails (in the group commit: with the SMTP mail of the moment); how many were new.
+        Raises, leaving every mail of the batch in place, when the commit fails."""
+        arrivals = []
+        for uid in sorted(raws):
+            message_id, sender = dedupe_fields(raws[uid])
+            arrivals.append(Arrival(raw=raws[uid], source="imap", source_ref=f"{self.key}/{self.uidvalidity}/{uid}",
+                                    envelope_from=None, envelope_to=[], message_id=message_id, sender=sender))
+        ids = await asyncio.gather(*(self.commits.write(a) for a in arrivals))
+        return sum(new_id is not None for new_id in ids)
 
     async def _after_store(self, client: aioimaplib.IMAP4, done: list[int], too_big: list[int],
                            sizes: dict[int, int]) -> None:
@@ -261,16 +252,14 @@ class MailboxPoller:
         self._folders.add(folder)
 
     async def _mark_polled(self) -> None:
-        async with self.engine.begin() as conn:
-            await imap_state.update(conn, self.key, last_poll_at=self.clock(), connected=True)
+        await self.db.write(imap_state.update, self.key, last_poll_at=self.clock(), connected=True)
 
     async def _record_error(self, exc: BaseException, retry_in: float | None = None) -> None:
         self._had_error = True
         error = f"{type(exc).__name__}: {exc}"
         logger.warning("imap mailbox unavailable", mailbox=self.key, error=error, retry_in=retry_in)
         try:
-            async with self.engine.begin() as conn:
-                await imap_state.record_error(conn, self.key, error, self.clock())
+            await self.db.write(imap_state.record_error, self.key, error, self.clock())
         except Exception:
             pass  # the database is down too; the log has it
 
@@ -284,7 +273,6 @@ class MailboxPoller:
             except Exception:  # already gone: nothing to tell the server
                 pass
         try:
-            async with self.engine.begin() as conn:
-                await imap_state.update(conn, self.key, connected=False)
+            await self.db.write(imap_state.update, self.key, connected=False)
         except Exception:
             pass  # the database is down: the state is written again at the next connection

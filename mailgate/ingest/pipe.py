@@ -6,14 +6,15 @@ from mailgate.clock import utcnow
 from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
 from mailgate.store import inbound
-from mailgate.store.schema import open_engine
+from mailgate.store.inbound import Arrival
+from mailgate.store.schema import open_database
 
 
 class IngestError(Exception):
     """The input itself is unacceptable (empty, too large): retrying will not help."""
 
 
-async def ingest_bytes(
+def ingest_bytes(
     settings: Settings, raw: bytes, *, envelope_from: str | None, recipients: list[str]
 ) -> int | None:
     """Store a mail read from an MTA pipe; returns its id, or None for a duplicate delivery."""
@@ -22,14 +23,11 @@ async def ingest_bytes(
     if len(raw) > settings.smtp.max_message_size:
         raise IngestError(f"mail of {len(raw)} bytes exceeds max_message_size {settings.smtp.max_message_size}")
     message_id, sender = dedupe_fields(raw)
-    engine = await open_engine(settings)
+    arrival = Arrival(raw=raw, source="pipe", source_ref="stdin", envelope_from=envelope_from,
+                      envelope_to=recipients or list(settings.gateway.addresses[:1]), message_id=message_id,
+                      sender=sender)
+    db = open_database(settings)
     try:
-        async with engine.begin() as conn:
-            new_id, _ = await inbound.store(
-                conn, raw=raw, source="pipe", source_ref="stdin", envelope_from=envelope_from,
-                envelope_to=recipients or list(settings.gateway.addresses[:1]), message_id=message_id,
-                sender=sender, now=utcnow(),
-            )
-        return new_id
+        return db.write_now(inbound.store, arrival, utcnow())
     finally:
-        await engine.dispose()
+        db.close()

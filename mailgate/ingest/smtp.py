@@ -1,5 +1,6 @@
-"""Shell: the SMTP listener (aiosmtpd). RCPT refuses unknown recipients; DATA stores the raw mail,
-commits, and only then answers 250. A store failure answers 451 4.3.0 so the sender retries."""
+"""Shell, ingest: the SMTP listener (aiosmtpd). RCPT refuses unknown recipients; DATA stores the raw mail,
+commits (with the sessions that finished meanwhile), and only then answers 250; a failed commit answers
+451 4.3.0 so the sender retries."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailgate import log
-from mailgate.clock import Clock
 from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
-from mailgate.store import inbound
+from mailgate.store.db import one_line
+from mailgate.store.group import GroupWriter
+from mailgate.store.inbound import Arrival
 
 logger = log.get("smtp_in")
 # RFC 5321 allows 1,000 octets a line, but monitoring tools send alerts with one long JSON line: Postfix
@@ -31,11 +32,10 @@ class _Session(SMTP):
 class InboundHandler:
     """aiosmtpd handler: only RCPT and DATA, no parsing or rules inside the SMTP session."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, clock: Clock,
+    def __init__(self, settings: Settings, commits: GroupWriter[Arrival, int | None],
                  on_stored: Callable[[], None] = lambda: None) -> None:
         self.accepted = frozenset(settings.gateway.addresses)
-        self.engine = engine
-        self.clock = clock
+        self.commits = commits
         self.on_stored = on_stored
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -51,18 +51,14 @@ class InboundHandler:
         if isinstance(raw, str):  # only when decode_data is on; kept for safety
             raw = raw.encode("utf-8", "surrogateescape")
         message_id, sender = dedupe_fields(raw)
+        arrival = Arrival(raw=raw, source="smtp", source_ref=_peer(session), envelope_from=envelope.mail_from or "",
+                          envelope_to=list(envelope.rcpt_tos), message_id=message_id, sender=sender)
         try:
-            async with self.engine.begin() as conn:
-                new_id, is_new = await inbound.store(
-                    conn, raw=raw, source="smtp", source_ref=_peer(session),
-                    envelope_from=envelope.mail_from or "", envelope_to=list(envelope.rcpt_tos),
-                    message_id=message_id, sender=sender, now=self.clock(),
-                )
+            new_id = await self.commits.write(arrival)  # committed with the mails that arrived meanwhile
         except Exception as exc:  # whatever went wrong, the mail is not stored: make the sender retry
-            logger.error("could not store mail, answered 451", error=f"{type(exc).__name__}: {exc}",
-                         peer=_peer(session))
+            logger.error("could not store mail, answered 451", error=one_line(exc), peer=_peer(session))
             return "451 4.3.0 Temporary failure storing the message, please try again later"
-        if not is_new:
+        if new_id is None:
             logger.info("duplicate delivery ignored", message_id=message_id, peer=_peer(session))
             return "250 2.0.0 OK: already received"
         self.on_stored()

@@ -1,4 +1,4 @@
-"""Shell: a core OutgoingDraft -> rendered, signed mail queued in the outbox (in the caller's transaction)."""
+"""Shell, outbound: a core OutgoingDraft -> rendered, signed mail queued in the outbox, in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from mailgate.config.settings import Settings
 from mailgate.core.mail import compose, signing, subject
-from mailgate.core.model import EventSpec, OutgoingDraft
+from mailgate.core.model import TicketView
+from mailgate.core.outcome import EventSpec, OutgoingDraft
+from mailgate.core.workflow import drafts
 from mailgate.outbound.render import Renderer
 from mailgate.store import outbox
 
@@ -36,40 +38,37 @@ class Outgoing:
         self._domain = settings.message_id_domain
         self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
 
-    async def queue(
-        self, conn: AsyncConnection, *, ticket_id: int, title: str, draft: OutgoingDraft, now: datetime,
-        ticket: dict[str, object] | None = None,
-    ) -> Queued:
-        """Render, sign and queue one mail about `ticket_id`; the caller records what it returns.
+    def queue(self, conn: Connection, *, view: TicketView, draft: OutgoingDraft, now: datetime) -> Queued:
+        """Render, sign and queue one mail about the ticket `view` (as the change leaves it); the caller records
+        what it returns.
 
-        Templates see `ticket` (number, title and what the caller adds: status, level...), `recipient`
-        (and `requester`, the same, for the mails to the customer), `gateway`, and the draft's values."""
+        Templates see `ticket` (drafts.template_ticket: number, title, status, level...), `recipient` (and
+        `requester`: the ticket's, else the recipient), `gateway`, `currency`, and the draft's values."""
         s = self.settings
         person = {"name": draft.to.name, "email": draft.to.email}
+        ticket = drafts.template_ticket(view)
         context = {
             **draft.context,
-            "ticket": {**(ticket or {}), "number": ticket_id, "title": title},
+            "ticket": ticket,
             "recipient": person,
-            "requester": (ticket or {}).get("requester", person),
+            "requester": ticket["requester"] if view.requester is not None else person,
             "gateway": {"name": self._signature_name, "address": self._from},
             "currency": s.workflow.currency,
         }
         body = self.renderer.render(draft.template, draft.locale, context)
-        message_id = signing.make_message_id(ticket_id, secrets.token_hex(8), self._secret, self._domain)
-        subject_line = subject.tagged(ticket_id, title)
+        message_id = signing.make_message_id(view.id, secrets.token_hex(8), self._secret, self._domain)
+        subject_line = subject.tagged(view.id, view.title)
         raw = compose.build(draft, sender=self.sender, subject=subject_line, body=body,
                             message_id=message_id, date=now)
-        outbox_id = await outbox.enqueue(
-            conn, ticket_id=ticket_id, kind=draft.kind, message_id=message_id,
+        outbox_id = outbox.enqueue(
+            conn, ticket_id=view.id, kind=draft.kind.value, message_id=message_id,
             envelope_from=self._from, envelope_to=[draft.to.email, *(a.email for a in draft.cc)], raw=raw,
-            now=now,
-            deadline=now + timedelta(seconds=s.outbound.retry_deadline), automatic=draft.automatic,
+            now=now, deadline=now + timedelta(seconds=s.outbound.retry_deadline), automatic=draft.automatic,
         )
         message = dict(
-            ticket_id=ticket_id, direction="out", inbound_id=None, outbox_id=outbox_id,
+            ticket_id=view.id, direction="out", inbound_id=None, outbox_id=outbox_id,
             from_addr=self._from, to_addrs=[draft.to.email], cc_addrs=[a.email for a in draft.cc],
-            subject=subject_line,
-            message_id=message_id, body=body, text=body, created_at=now,
+            subject=subject_line, message_id=message_id, body=body, text=body, created_at=now,
         )
-        event = EventSpec("mail_queued", {"kind": draft.kind, "to": draft.to.email, "outbox_id": outbox_id})
+        event = EventSpec("mail_queued", {"kind": draft.kind.value, "to": draft.to.email, "outbox_id": outbox_id})
         return Queued(event, message, message_id)

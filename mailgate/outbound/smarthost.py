@@ -1,24 +1,19 @@
-"""Shell: hand outbox mail to the smart host; classify each result as sent, temporary or permanent."""
+"""Shell, outbound: hand outbox mail to the smart host over one reused session; classify each try as sent,
+temporary or permanent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import TracebackType
 
 import aiosmtplib
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from mailgate.config.sections import Outbound
+from mailgate.core.delivery import Attempt, Verdict
 
 # Connection-level trouble: worth a few quick reconnects inside one attempt.
 _CONNECTION_ERRORS = (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
                       aiosmtplib.SMTPTimeoutError, ConnectionError, TimeoutError, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    outcome: str  # sent | temporary | permanent
-    detail: str
 
 
 class SmartHost:
@@ -61,7 +56,7 @@ class SmartHost:
         self._client = client
         return client
 
-    async def send(self, envelope_from: str, envelope_to: list[str], raw: bytes) -> SendResult:
+    async def send(self, envelope_from: str, envelope_to: list[str], raw: bytes) -> Attempt:
         """Send one mail. Never raises for SMTP or network trouble: the result says what happened."""
         try:
             client = await self._connect()
@@ -70,27 +65,28 @@ class SmartHost:
                 envelope_from, envelope_to, raw, mail_options=["SMTPUTF8"] if international else [])
         except aiosmtplib.SMTPAuthenticationError as exc:  # our config, not the mail: keep it and retry
             await self.drop()
-            return SendResult("temporary", f"the smart host refused our login: {exc.code} {exc.message}")
+            return Attempt(verdict=Verdict.TEMPORARY,
+                           detail=f"the smart host refused our login: {exc.code} {exc.message}")
         except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8 for an internationalised address
-            return SendResult("permanent", f"smart host does not support it: {exc}")
+            return Attempt(verdict=Verdict.PERMANENT, detail=f"smart host does not support it: {exc}")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-            outcome = "temporary" if any(400 <= c < 500 for c in codes) else "permanent"
-            return SendResult(outcome, detail)
+            verdict = Verdict.TEMPORARY if any(400 <= c < 500 for c in codes) else Verdict.PERMANENT
+            return Attempt(verdict=verdict, detail=detail)
         except aiosmtplib.SMTPResponseException as exc:
             await self.drop()
-            outcome = "permanent" if 500 <= exc.code < 600 else "temporary"
-            return SendResult(outcome, f"{exc.code} {exc.message}")
+            verdict = Verdict.PERMANENT if 500 <= exc.code < 600 else Verdict.TEMPORARY
+            return Attempt(verdict=verdict, detail=f"{exc.code} {exc.message}")
         except (aiosmtplib.SMTPException, *_CONNECTION_ERRORS) as exc:
             await self.drop()
-            return SendResult("temporary", f"{type(exc).__name__}: {exc}")
+            return Attempt(verdict=Verdict.TEMPORARY, detail=f"{type(exc).__name__}: {exc}")
         except (ValueError, UnicodeError) as exc:  # the client refuses an address or the bytes before sending
-            return SendResult("permanent", f"refused by the SMTP client before sending: {exc}")
+            return Attempt(verdict=Verdict.PERMANENT, detail=f"refused by the SMTP client before sending: {exc}")
         if refused:
             detail = "; ".join(f"{rcpt}: {r.code} {r.message}" for rcpt, r in refused.items())
-            return SendResult("sent", f"accepted with some recipients refused: {detail}")
-        return SendResult("sent", response)
+            return Attempt(verdict=Verdict.SENT, detail=f"accepted with some recipients refused: {detail}")
+        return Attempt(verdict=Verdict.SENT, detail=response)
 
     async def drop(self) -> None:
         client, self._client = self._client, None

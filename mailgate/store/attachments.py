@@ -3,40 +3,36 @@ written and synced before the transaction naming them commits (docs/hygiene.md).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from mailgate.config.settings import Settings
-from mailgate.core.mail.attachments import Extracted
-from mailgate.core.model import EventSpec
+from mailgate.core.mail.attachments import Attachment
 from mailgate.store.tables import attachment, fit
 
 
-async def store(conn: AsyncConnection, extracted: Extracted, *, ticket_id: int, inbound_id: int,
-                            settings: Settings) -> list[EventSpec]:
-    """Rows for the attachments (their files written and synced first in folder mode); events for refusals."""
+def store(conn: Connection, files: tuple[Attachment, ...], *, ticket_id: int, inbound_id: int,
+          settings: Settings) -> None:
+    """Rows for the attachments the core kept (their files written and synced first in folder mode)."""
     rows: list[dict[str, Any]] = []
     folder = settings.attachments_dir if settings.hygiene.attachments == "folder" else None
-    for a in extracted.attachments:
+    for a in files:
         path: str | None = None
         if folder is not None:
             path = f"{a.sha256[:2]}/{a.sha256}"
-            await asyncio.to_thread(_write_once, folder / path, a.content)  # fsync off the event loop
+            _write_once(folder / path, a.content)  # on the database thread, before the commit names it
         rows.append(dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=fit(attachment.c.filename, a.filename),
                          original_name=a.original_name, content_type=fit(attachment.c.content_type, a.content_type),
                          size=a.size, sha256=a.sha256, inline=a.inline,
                          content_id=fit(attachment.c.content_id, a.content_id),
                          content=None if folder is not None else a.content, path=path))
     if rows:
-        await conn.execute(sa.insert(attachment), rows)
-    return [EventSpec("attachment_refused", {"name": r.name, "reason": r.reason, "size": r.size})
-            for r in extracted.refused]
+        conn.execute(sa.insert(attachment), rows)
 
 
 def _write_once(path: Path, content: bytes) -> None:
@@ -65,12 +61,12 @@ def _sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-async def of_ticket(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]:
+def of_ticket(conn: Connection, ticket_id: int) -> list[dict[str, Any]]:
     """The attachments of a ticket, without their bytes (for `tickets show`)."""
     return [dict(id=r.id, filename=r.filename, original_name=r.original_name, content_type=r.content_type,
                  size=r.size, sha256=r.sha256, inline=r.inline, inbound_id=r.inbound_id, stored_in=(
                      "folder" if r.path else "database"), path=r.path)
-            for r in await conn.execute(sa.select(
+            for r in conn.execute(sa.select(
                 attachment.c.id, attachment.c.filename, attachment.c.original_name, attachment.c.content_type,
                 attachment.c.size, attachment.c.sha256, attachment.c.inline, attachment.c.inbound_id,
                 attachment.c.path).where(attachment.c.ticket_id == ticket_id).order_by(attachment.c.id))]

@@ -1,43 +1,126 @@
-"""Store: the database engine. SQLite is tuned for durability before acknowledgement (WAL, FULL sync)."""
+"""Store: the database and the thread its transactions run on: each transaction is one plain synchronous
+function (SQLAlchemy Core), handed to the database thread in one trip from the event loop.
+
+SQLite (the embedded default): WAL, synchronous=FULL (a commit is on disk before anything is acknowledged),
+one connection on one thread, and writes begin IMMEDIATE so that a transaction holds the write lock from its
+first statement (no read-then-write upgrade that another process could make fail). PostgreSQL: psycopg 3,
+a small pool with as many threads.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from mailgate.aio import wait_any
-from mailgate.store import sqlite_fast
 from mailgate.store.faults import is_temporary
 
+P = ParamSpec("P")
+T = TypeVar("T")
+PG_THREADS = 4  # PostgreSQL: concurrent transactions of one process (listener, worker, sender, sweeper)
 
-def is_sqlite(engine: AsyncEngine) -> bool:
+
+def sync_url(url: str) -> str:
+    """The SQLAlchemy URL of the synchronous driver: sqlite3 or psycopg 3 (asyncpg and aiosqlite URLs of
+    earlier configs are accepted and mapped)."""
+    for written, driver in (("sqlite+aiosqlite://", "sqlite+pysqlite://"), ("sqlite://", "sqlite+pysqlite://"),
+                            ("postgresql+asyncpg://", "postgresql+psycopg://"),
+                            ("postgresql+psycopg2://", "postgresql+psycopg://"),
+                            ("postgresql://", "postgresql+psycopg://"), ("postgres://", "postgresql+psycopg://")):
+        if url.startswith(written):
+            return driver + url[len(written):]
+    return url
+
+
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000,
+                pool_size: int = PG_THREADS) -> sa.Engine:
+    url = sync_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+                                  connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are ours (BEGIN below), not pysqlite's
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={int(busy_timeout_ms)}",
+                           "foreign_keys=ON"):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql+psycopg"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise DriverMissing("PostgreSQL needs its driver: pip install 'mailgate[postgresql]' (psycopg 3)") from None
+    return sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True,
+                            pool_timeout=60)
+
+
+class DriverMissing(RuntimeError):
+    """The configured database's driver is not installed."""
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> AsyncEngine:
-    """An engine for `url`. SQLite gets one pooled connection: writes serialise in this process
-    instead of fighting for the file lock, and a busy timeout covers other processes (CLI, ingest)."""
-    if url.startswith("sqlite"):
-        database = make_url(url).database or ":memory:"
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
-                                     async_creator=sqlite_fast.creator(database))
+class Database:
+    """An engine and its thread(s). `write(fn, ...)` runs `fn(conn, ...)` in one transaction, committed when it
+    returns and rolled back when it raises; `read(fn, ...)` on a connection that writes nothing."""
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = is_sqlite(engine)
+        threads = 1 if self.is_sqlite else (engine.pool.size() if isinstance(engine.pool, sa.QueuePool)
+                                            else PG_THREADS)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailgate-db")
 
-        return engine
-    return create_async_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def write_now(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`write`, in the calling thread (the command line, the database thread itself)."""
+        with self.engine.begin() as conn:
+            return fn(conn, *args, **kwargs)
+
+    def read_now(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self.engine.connect().execution_options(read_only=True) as conn:
+            try:
+                return fn(conn, *args, **kwargs)
+            finally:
+                conn.rollback()
+
+    async def write(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._on_thread(self.write_now, fn, *args, **kwargs)
+
+    async def read(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._on_thread(self.read_now, fn, *args, **kwargs)
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Any synchronous function on the database thread (one that manages its own transactions)."""
+        return await self._on_thread(fn, *args, **kwargs)
+
+    async def _on_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
 
 
 async def repeat_while_up(
@@ -71,3 +154,11 @@ def one_line(exc: BaseException) -> str:
     """The error without SQLAlchemy's SQL and parameters: what failed, for a log line."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for another database or :memory:)."""
+    parsed = make_url(sync_url(url))
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    return parsed.database if parsed.database and parsed.database != ":memory:" else None

@@ -7,31 +7,31 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
-from mailgate.core.model import EstimateChange
+from mailgate.core.outcome import EstimateChange
 from mailgate.store.tables import estimate
 from mailgate.store.tickets import cents_to_text
 
 
-async def apply(conn: AsyncConnection, ticket_id: int, change: EstimateChange, now: datetime) -> None:
+def apply(conn: Connection, ticket_id: int, change: EstimateChange, now: datetime) -> None:
     """A new estimate supersedes the one still proposed; a decision settles the proposed one."""
     if change.state == "proposed":
-        await conn.execute(sa.update(estimate).where(estimate.c.ticket_id == ticket_id,
+        conn.execute(sa.update(estimate).where(estimate.c.ticket_id == ticket_id,
                                                      estimate.c.state == "proposed").values(state="superseded"))
         cents = None if change.amount is None else int((Decimal(change.amount) * 100).to_integral_value())
-        await conn.execute(sa.insert(estimate).values(
+        conn.execute(sa.insert(estimate).values(
             ticket_id=ticket_id, amount_cents=cents, days=change.days, state="proposed",
             proposed_by=change.by, proposed_at=now))
         return
-    await conn.execute(sa.update(estimate).where(estimate.c.id == change.estimate_id,
+    conn.execute(sa.update(estimate).where(estimate.c.id == change.estimate_id,
                                                  estimate.c.state == "proposed")
                        .values(state=change.state, decided_by=change.by, decided_at=now))
 
 
-async def of_ticket(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]:
+def of_ticket(conn: Connection, ticket_id: int) -> list[dict[str, Any]]:
     return [dict(id=e.id, amount=cents_to_text(e.amount_cents), days=e.days, state=e.state,
                  proposed_by=e.proposed_by, proposed_at=e.proposed_at.isoformat(), decided_by=e.decided_by,
                  decided_at=e.decided_at.isoformat() if e.decided_at else None)
-            for e in await conn.execute(sa.select(estimate).where(estimate.c.ticket_id == ticket_id)
+            for e in conn.execute(sa.select(estimate).where(estimate.c.ticket_id == ticket_id)
                                         .order_by(estimate.c.id))]

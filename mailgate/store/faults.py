@@ -3,6 +3,8 @@ database itself is unavailable, classified by error class and SQLSTATE, whatever
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 # SQLSTATE classes and codes of a server that is down, starting, stopping, full or refusing connections
@@ -32,6 +34,16 @@ def sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# libpq reports connect-time failures as text only (psycopg gives them no SQLSTATE)
+_CONNECT = re.compile(r"connection (?:failed|to server)|could not connect|server closed the connection", re.I)
+_REFUSED_FOR_GOOD = re.compile(r'(?:database|role) "[^"]*" does not exist|password authentication failed|'
+                               r"no pg_hba\.conf entry|authentication failed", re.I)
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.orig if isinstance(exc, DBAPIError) else exc)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or refuses work for now (down, restarting, connection dropped, full):
     nothing the mail in hand did, and nothing a retry later will not fix."""
@@ -40,8 +52,9 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     code = sqlstate(exc)
-    return code is not None and (code[:2] in _UNAVAILABLE_CLASSES or code in _UNAVAILABLE_CODES
-                                 or code[:2] in _CONFIG_CLASSES)
+    if code is not None:
+        return code[:2] in _UNAVAILABLE_CLASSES or code in _UNAVAILABLE_CODES or code[:2] in _CONFIG_CLASSES
+    return isinstance(exc, OperationalError) and _CONNECT.search(_message(exc)) is not None
 
 
 def is_temporary(exc: BaseException) -> bool:
@@ -57,4 +70,6 @@ def is_temporary(exc: BaseException) -> bool:
 def is_configuration(exc: BaseException) -> bool:
     """The database refuses us for good (no such database, bad credentials): say so and stop at start-up."""
     code = sqlstate(exc)
-    return code is not None and code[:2] in _CONFIG_CLASSES
+    if code is not None:
+        return code[:2] in _CONFIG_CLASSES
+    return isinstance(exc, OperationalError) and _REFUSED_FOR_GOOD.search(_message(exc)) is not None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from mailgate.store.tables import SHORT_TEXT, imap_state
 
@@ -18,38 +18,54 @@ class Position:
     last_uid: int
 
 
-async def position(conn: AsyncConnection, mailbox: str) -> Position:
-    row = (await conn.execute(
+def position(conn: Connection, mailbox: str) -> Position:
+    row = (conn.execute(
         sa.select(imap_state.c.uidvalidity, imap_state.c.last_uid).where(imap_state.c.mailbox == mailbox)
     )).first()
     return Position(row.uidvalidity, row.last_uid) if row else Position(None, 0)
 
 
-async def update(conn: AsyncConnection, mailbox: str, **values: Any) -> None:
+def update(conn: Connection, /, mailbox: str, **values: Any) -> None:
     """Set some columns of a mailbox's row, creating it on first use."""
-    changed = (await conn.execute(
+    changed = (conn.execute(
         sa.update(imap_state).where(imap_state.c.mailbox == mailbox).values(**values)
     )).rowcount
     if not changed:
-        await conn.execute(sa.insert(imap_state).values(mailbox=mailbox, **values))
+        conn.execute(sa.insert(imap_state).values(mailbox=mailbox, **values))
 
 
-async def record_error(conn: AsyncConnection, mailbox: str, error: str, now: datetime) -> None:
-    await update(conn, mailbox, connected=False, last_error=error[:SHORT_TEXT], last_error_at=now)
-    await conn.execute(
+def selected(conn: Connection, mailbox: str, uidvalidity: int) -> Position:
+    """The folder was selected with this UIDVALIDITY: a new one voids every UID we knew. Returns what was known."""
+    known = position(conn, mailbox)
+    if known.uidvalidity is not None and known.uidvalidity != uidvalidity:
+        update(conn, mailbox, uidvalidity=uidvalidity, last_uid=0, connected=True)
+    else:
+        update(conn, mailbox, uidvalidity=uidvalidity, connected=True)
+    return known
+
+
+def advanced(conn: Connection, mailbox: str, last_uid: int, stored: int) -> None:
+    """A batch is stored and marked on the server: the next poll starts after `last_uid`."""
+    update(conn, mailbox, last_uid=last_uid)
+    add_stored(conn, mailbox, stored)
+
+
+def record_error(conn: Connection, mailbox: str, error: str, now: datetime) -> None:
+    update(conn, mailbox, connected=False, last_error=error[:SHORT_TEXT], last_error_at=now)
+    conn.execute(
         sa.update(imap_state).where(imap_state.c.mailbox == mailbox).values(errors=imap_state.c.errors + 1)
     )
 
 
-async def add_stored(conn: AsyncConnection, mailbox: str, count: int) -> None:
-    await conn.execute(
+def add_stored(conn: Connection, mailbox: str, count: int) -> None:
+    conn.execute(
         sa.update(imap_state).where(imap_state.c.mailbox == mailbox)
         .values(stored=imap_state.c.stored + count)
     )
 
 
-async def all_states(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(sa.select(imap_state).order_by(imap_state.c.mailbox))
+def all_states(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(imap_state).order_by(imap_state.c.mailbox))
     return [
         dict(mailbox=r.mailbox, connected=r.connected, uidvalidity=r.uidvalidity, last_uid=r.last_uid,
              last_poll_at=r.last_poll_at.isoformat() if r.last_poll_at else None, stored=r.stored,

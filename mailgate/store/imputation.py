@@ -7,16 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
-from mailgate.core.model import RequestType, TimeEntry
+from mailgate.core.model import RequestType
+from mailgate.core.outcome import TimeEntry
 from mailgate.core.workflow.billing import TicketMonth, task_title
 from mailgate.store.tables import SHORT_TEXT, estimate, fit, task, ticket, time_entry
 
 
-async def ensure_task(conn: AsyncConnection, ticket_id: int, title: str, day: date, now: datetime) -> int:
+def ensure_task(conn: Connection, ticket_id: int, title: str, day: date, now: datetime) -> int:
     """The ticket's task for `day`'s month, created when missing; its id."""
-    found = (await conn.execute(
+    found = (conn.execute(
         sa.select(task.c.id).where(task.c.ticket_id == ticket_id, task.c.year == day.year,
                                    task.c.month == day.month)
     )).scalar()
@@ -24,27 +25,27 @@ async def ensure_task(conn: AsyncConnection, ticket_id: int, title: str, day: da
         return int(found)
     values = dict(ticket_id=ticket_id, year=day.year, month=day.month,
                   title=fit(task.c.title, task_title(ticket_id, title, day.year, day.month)), created_at=now)
-    return int((await conn.execute(sa.insert(task).returning(task.c.id), values)).scalar_one())
+    return int((conn.execute(sa.insert(task).returning(task.c.id), values)).scalar_one())
 
 
-async def log_time(conn: AsyncConnection, ticket_id: int, task_id: int, entries: tuple[TimeEntry, ...],
+def log_time(conn: Connection, ticket_id: int, task_id: int, entries: tuple[TimeEntry, ...],
                    day: date, inbound_id: int | None) -> None:
     rows = [dict(task_id=task_id, ticket_id=ticket_id, agent=e.agent, minutes=e.minutes, day=day,
                  comment=e.comment[:SHORT_TEXT], inbound_id=inbound_id) for e in entries]
     if rows:
-        await conn.execute(sa.insert(time_entry), rows)
+        conn.execute(sa.insert(time_entry), rows)
 
 
-async def tasks_of(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]]:
+def tasks_of(conn: Connection, ticket_id: int) -> list[dict[str, Any]]:
     """The ticket's tasks, each with its time entries and total, oldest first."""
     result: list[dict[str, Any]] = []
     by_id: dict[int, dict[str, Any]] = {}
-    for t in await conn.execute(sa.select(task).where(task.c.ticket_id == ticket_id)
+    for t in conn.execute(sa.select(task).where(task.c.ticket_id == ticket_id)
                                 .order_by(task.c.year, task.c.month)):
         entry = dict(id=t.id, title=t.title, month=f"{t.year:04d}-{t.month:02d}", minutes=0, entries=[])
         by_id[t.id] = entry
         result.append(entry)
-    for e in await conn.execute(sa.select(time_entry).where(time_entry.c.ticket_id == ticket_id)
+    for e in conn.execute(sa.select(time_entry).where(time_entry.c.ticket_id == ticket_id)
                                 .order_by(time_entry.c.id)):
         owner = by_id[e.task_id]
         owner["entries"].append(dict(agent=e.agent, minutes=e.minutes, day=e.day.isoformat(), comment=e.comment))
@@ -52,18 +53,18 @@ async def tasks_of(conn: AsyncConnection, ticket_id: int) -> list[dict[str, Any]
     return result
 
 
-async def month_basis(conn: AsyncConnection, year: int, month: int) -> list[TicketMonth]:
+def month_basis(conn: Connection, year: int, month: int) -> list[TicketMonth]:
     """Per ticket: the minutes logged in the month, and the amount of an estimate approved in it (UTC)."""
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
     minutes: dict[int, int] = {
-        r.ticket_id: int(r.total) for r in await conn.execute(
+        r.ticket_id: int(r.total) for r in conn.execute(
             sa.select(task.c.ticket_id, sa.func.sum(time_entry.c.minutes).label("total"))
             .join(time_entry, time_entry.c.task_id == task.c.id)
             .where(task.c.year == year, task.c.month == month).group_by(task.c.ticket_id))
     }
     approved: dict[int, Decimal] = {}
-    for r in await conn.execute(
+    for r in conn.execute(
         sa.select(estimate.c.ticket_id, estimate.c.amount_cents)
         .where(estimate.c.state == "approved", estimate.c.decided_at >= start, estimate.c.decided_at < end)
         .order_by(estimate.c.id)
@@ -72,7 +73,7 @@ async def month_basis(conn: AsyncConnection, year: int, month: int) -> list[Tick
     ids = sorted(minutes.keys() | approved.keys())
     if not ids:
         return []
-    rows = await conn.execute(sa.select(ticket.c.id, ticket.c.title, ticket.c.type, ticket.c.customer)
+    rows = conn.execute(sa.select(ticket.c.id, ticket.c.title, ticket.c.type, ticket.c.customer)
                               .where(ticket.c.id.in_(ids)).order_by(ticket.c.id))
     return [TicketMonth(r.id, r.title, RequestType(r.type), r.customer, minutes.get(r.id, 0), approved.get(r.id))
             for r in rows]

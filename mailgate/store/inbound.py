@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailgate.store.tables import fit, inbound_mail
 
@@ -20,6 +20,7 @@ class InboundRow:
     raw: bytes
     status: str
     envelope_to: list[str]
+    attempts: int = 0
 
 
 def dedupe_key(message_id: str | None, sender: str | None, raw: bytes) -> str:
@@ -31,28 +32,35 @@ def dedupe_key(message_id: str | None, sender: str | None, raw: bytes) -> str:
     return hashlib.sha256(basis).hexdigest()
 
 
-async def store(
-    conn: AsyncConnection,
-    *,
-    raw: bytes,
-    source: str,
-    source_ref: str,
-    envelope_from: str | None,
-    envelope_to: list[str],
-    message_id: str | None,
-    sender: str | None,
-    now: datetime,
-) -> tuple[int | None, bool]:
-    """Insert a received mail. Returns (id, True) when new, (None, False) for a duplicate delivery."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrival:
+    """One mail as an edge received it, to be stored before it is acknowledged."""
+
+    raw: bytes
+    source: str  # smtp | imap | pipe
+    source_ref: str  # the SMTP peer, mailbox/uidvalidity/uid, stdin
+    envelope_from: str | None
+    envelope_to: list[str]
+    message_id: str | None  # from the header block (dedupe_fields), for the dedupe key
+    sender: str | None
+
+
+def store(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
+    """Insert a received mail: its id, or None for a duplicate delivery (same Message-ID and sender, or bytes)."""
     values = dict(
-        received_at=now, source=source, source_ref=fit(inbound_mail.c.source_ref, source_ref),
-        envelope_from=envelope_from,
-        envelope_to=envelope_to, message_id=fit(inbound_mail.c.message_id, message_id or None),
-        dedupe_key=dedupe_key(message_id, sender, raw), size=len(raw), raw=raw, status="received",
-        attempts=0,
+        received_at=now, source=arrival.source, source_ref=fit(inbound_mail.c.source_ref, arrival.source_ref),
+        envelope_from=fit(inbound_mail.c.envelope_from, arrival.envelope_from), envelope_to=arrival.envelope_to,
+        message_id=fit(inbound_mail.c.message_id, arrival.message_id or None),
+        dedupe_key=dedupe_key(arrival.message_id, arrival.sender, arrival.raw), size=len(arrival.raw),
+        raw=arrival.raw, status="received", attempts=0,
     )
-    new_id = (await conn.execute(_INSERT[conn.dialect.name], values)).scalar_one_or_none()
-    return new_id, new_id is not None
+    new_id = conn.execute(_INSERT[conn.dialect.name], values).scalar_one_or_none()
+    return None if new_id is None else int(new_id)
+
+
+def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
+    """Several received mails in the caller's one transaction (one commit, one fsync for all)."""
+    return [store(conn, a, now) for a in arrivals]
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
@@ -63,71 +71,85 @@ _INSERT = {
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.raw, inbound_mail.c.status,
-            inbound_mail.c.envelope_to)
-_CLAIM_NEXT = (
+            inbound_mail.c.envelope_to, inbound_mail.c.attempts)
+_c = inbound_mail.c
+_CLAIMABLE = sa.and_(_c.status == "received", sa.or_(_c.lease_until.is_(None), _c.lease_until < sa.bindparam("b_now"),
+                                                      _c.claimed_by == sa.bindparam("b_me")))
+# The rows to take are chosen once, in a materialised CTE: as a plain `IN (SELECT ... LIMIT n FOR UPDATE SKIP
+# LOCKED)`, PostgreSQL may run the subquery again for each row and take far more than n.
+_TAKEN = (sa.select(_c.id).where(_CLAIMABLE).order_by(_c.id).limit(sa.bindparam("b_limit"))
+          .with_for_update(skip_locked=True).cte("taken").prefix_with("MATERIALIZED"))
+_CLAIM = (
     sa.update(inbound_mail)
-    .where(
-        inbound_mail.c.id == sa.select(inbound_mail.c.id)
-        .where(inbound_mail.c.status == "received")
-        .order_by(inbound_mail.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery(),
-        inbound_mail.c.status == "received",
-    )
-    .values(attempts=inbound_mail.c.attempts + 1)
+    .where(_c.id.in_(sa.select(_TAKEN.c.id)), _CLAIMABLE)
+    .values(claimed_by=sa.bindparam("b_me"), lease_until=sa.bindparam("b_until"), attempts=_c.attempts + 1)
     .returning(*_COLUMNS)
 )
+_MINE = sa.and_(_c.id == sa.bindparam("b_id"), _c.claimed_by == sa.bindparam("b_me"))
+_CONFIRM = sa.update(inbound_mail).where(_MINE).values(lease_until=sa.bindparam("b_until")).returning(_c.id)
 _FINISH = (
     sa.update(inbound_mail)
-    .where(inbound_mail.c.id == sa.bindparam("b_id"))
+    .where(_c.id == sa.bindparam("b_id"))
     .values(status=sa.bindparam("b_status"), ticket_id=sa.bindparam("b_ticket"),
-            processed_at=sa.bindparam("b_now"), error=sa.bindparam("b_error"))
+            processed_at=sa.bindparam("b_now"), error=sa.bindparam("b_error"), claimed_by=None, lease_until=None)
 )
 
 
-async def claim_next(conn: AsyncConnection) -> InboundRow | None:
-    """Claim the oldest unprocessed mail inside the caller's transaction (SKIP LOCKED on PostgreSQL:
-    two workers never take the same row; the claim is undone if the transaction rolls back)."""
-    row = (await conn.execute(_CLAIM_NEXT)).first()
-    return InboundRow(*row) if row else None
+def claim(conn: Connection, me: str, now: datetime, until: datetime, limit: int) -> list[InboundRow]:
+    """Take up to `limit` of the oldest stored mails nobody else holds (SKIP LOCKED on PostgreSQL), for `me`
+    until `until`: committed at once, so other workers pass them by while `me` prepares them. A worker that
+    dies leaves its mails to be taken again when the lease runs out; `me` takes its own back at once."""
+    rows = conn.execute(_CLAIM, dict(b_me=me, b_now=now, b_until=until, b_limit=limit)).all()
+    return sorted((InboundRow(*r) for r in rows), key=lambda r: r.id)
 
 
-async def claim_for_replay(conn: AsyncConnection, inbound_id: int,
-                           statuses: tuple[str, ...] = ("shunted", "received")) -> InboundRow | None:
+def confirm(conn: Connection, inbound_id: int, me: str, until: datetime) -> bool:
+    """Inside the processing transaction: the mail is still `me`'s (and now locked until the commit)."""
+    return conn.execute(_CONFIRM, dict(b_id=inbound_id, b_me=me, b_until=until)).first() is not None
+
+
+def release(conn: Connection, me: str | None = None) -> int:
+    """Give back the unfinished claims of `me` (None: of every worker, when only one can exist: SQLite at
+    start-up). Returns how many."""
+    stmt = sa.update(inbound_mail).where(_c.status == "received", _c.claimed_by.is_not(None))
+    if me is not None:
+        stmt = stmt.where(_c.claimed_by == me)
+    return conn.execute(stmt.values(claimed_by=None, lease_until=None)).rowcount
+
+
+def claim_for_replay(conn: Connection, inbound_id: int, statuses: tuple[str, ...], me: str,
+                     until: datetime) -> InboundRow | None:
     """Claim one shunted (or stuck received) mail by id, for `mailgate replay`; a quarantined one for
-    `mailgate release`."""
+    `mailgate release`. It goes back to `received`, claimed by `me`."""
     stmt = (
         sa.update(inbound_mail)
-        .where(inbound_mail.c.id == inbound_id, inbound_mail.c.status.in_(statuses))
-        .values(attempts=inbound_mail.c.attempts + 1)
+        .where(_c.id == inbound_id, _c.status.in_(statuses))
+        .values(status="received", claimed_by=me, lease_until=until, attempts=_c.attempts + 1)
         .returning(*_COLUMNS)
     )
-    row = (await conn.execute(stmt)).first()
+    row = conn.execute(stmt).first()
     return InboundRow(*row) if row else None
 
 
-async def finish(
-    conn: AsyncConnection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime,
+def finish(
+    conn: Connection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime,
     error: str | None = None,
 ) -> None:
     """Record the end of processing: processed, ignored (stored, no ticket) or shunted (with the error)."""
-    await conn.execute(_FINISH, dict(b_id=inbound_id, b_status=status, b_ticket=ticket_id, b_now=now,
-                                     b_error=error))
+    conn.execute(_FINISH, dict(b_id=inbound_id, b_status=status, b_ticket=ticket_id, b_now=now, b_error=error))
 
 
-async def shunt(conn: AsyncConnection, inbound_id: int, error: str, now: datetime) -> None:
+def shunt(conn: Connection, inbound_id: int, error: str, now: datetime) -> None:
     """Mark a mail whose processing raised; its attempt count is kept for the record."""
-    await conn.execute(
+    conn.execute(
         sa.update(inbound_mail)
-        .where(inbound_mail.c.id == inbound_id)
-        .values(status="shunted", error=error[-20000:], processed_at=now,
-                attempts=inbound_mail.c.attempts + 1)
+        .where(_c.id == inbound_id)
+        .values(status="shunted", error=error[-20000:], processed_at=now, claimed_by=None, lease_until=None)
     )
 
 
-async def counts(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
         sa.select(inbound_mail.c.status, sa.func.count()).group_by(inbound_mail.c.status)
     )
     return {status: n for status, n in rows}

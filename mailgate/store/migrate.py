@@ -1,13 +1,12 @@
-"""Store: Alembic migrations from db/, run on the application's own async engine."""
+"""Store: Alembic migrations from db/, run on the application's own engine."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailgate.config.settings import data_dir
 
@@ -24,20 +23,13 @@ def head() -> str:
     return head_rev
 
 
-async def current(engine: AsyncEngine) -> str | None:
-    def _read(conn: Connection) -> str | None:
+def current(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
-    async with engine.connect() as conn:
-        return await conn.run_sync(_read)
 
-
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     cfg = _config()
-
-    def _run(conn: Connection) -> None:
+    with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(_run)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
+from mailgate.core.outcome import MailKind
 from mailgate.core.workflow.authn import SentMail
 from mailgate.store.tables import SHORT_TEXT, fit, outbox
 
@@ -25,8 +26,8 @@ class OutboxRow:
     deadline: datetime
 
 
-async def enqueue(
-    conn: AsyncConnection, *, ticket_id: int | None, kind: str, message_id: str, envelope_from: str,
+def enqueue(
+    conn: Connection, *, ticket_id: int | None, kind: str, message_id: str, envelope_from: str,
     envelope_to: list[str], raw: bytes, now: datetime, deadline: datetime, automatic: bool = False,
 ) -> int:
     values = dict(
@@ -35,22 +36,24 @@ async def enqueue(
         next_attempt_at=now, deadline=deadline, automatic=automatic,
         recipient=fit(outbox.c.recipient, envelope_to[0]) if envelope_to else None,
     )
-    return int((await conn.execute(_ENQUEUE, values)).scalar_one())
+    return int((conn.execute(_ENQUEUE, values)).scalar_one())
 
 
 _ENQUEUE = sa.insert(outbox).returning(outbox.c.id)  # built once, like the other hot statements
 
 
+# chosen once, in a materialised CTE (see inbound._TAKEN: a plain IN-subquery with LIMIT can take far more)
 _DUE = (
     sa.select(outbox.c.id)
     .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= sa.bindparam("b_now"))
     .order_by(outbox.c.next_attempt_at, outbox.c.id)
     .limit(sa.bindparam("b_limit"))
     .with_for_update(skip_locked=True)
+    .cte("due").prefix_with("MATERIALIZED")
 )
 _LEASE = (
     sa.update(outbox)
-    .where(outbox.c.id.in_(_DUE.scalar_subquery()), outbox.c.status == "queued")
+    .where(outbox.c.id.in_(sa.select(_DUE.c.id)), outbox.c.status == "queued")
     .values(next_attempt_at=sa.bindparam("b_until"), attempts=outbox.c.attempts + 1)
     .returning(outbox.c.id, outbox.c.message_id, outbox.c.envelope_from, outbox.c.envelope_to,
                outbox.c.raw, outbox.c.attempts, outbox.c.created_at, outbox.c.deadline)
@@ -62,41 +65,41 @@ _RETRY = sa.update(outbox).where(_BY_ID).values(next_attempt_at=sa.bindparam("b_
 _FAILED = sa.update(outbox).where(_BY_ID).values(status="failed", last_error=sa.bindparam("b_error"))
 
 
-async def lease_due(conn: AsyncConnection, now: datetime, lease: timedelta, limit: int) -> list[OutboxRow]:
+def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[OutboxRow]:
     """Take up to `limit` queued mails that are due, pushing their next attempt `lease` ahead: a
     sender that dies mid-send leaves them to be retried after the lease; two senders never share one."""
-    result = await conn.execute(_LEASE, dict(b_now=now, b_limit=limit, b_until=now + lease))
+    result = conn.execute(_LEASE, dict(b_now=now, b_limit=limit, b_until=now + lease))
     return sorted((OutboxRow(*r) for r in result), key=lambda r: r.id)
 
 
-async def mark_sent(conn: AsyncConnection, outbox_id: int, now: datetime) -> None:
-    await conn.execute(_SENT, dict(b_id=outbox_id, b_now=now))
+def mark_sent(conn: Connection, outbox_id: int, now: datetime) -> None:
+    conn.execute(_SENT, dict(b_id=outbox_id, b_now=now))
 
 
-async def mark_retry(conn: AsyncConnection, outbox_id: int, at: datetime, error: str) -> None:
-    await conn.execute(_RETRY, dict(b_id=outbox_id, b_at=at, b_error=error[:SHORT_TEXT]))
+def mark_retry(conn: Connection, outbox_id: int, at: datetime, error: str) -> None:
+    conn.execute(_RETRY, dict(b_id=outbox_id, b_at=at, b_error=error[:SHORT_TEXT]))
 
 
-async def mark_failed(conn: AsyncConnection, outbox_id: int, error: str) -> None:
-    await conn.execute(_FAILED, dict(b_id=outbox_id, b_error=error[:SHORT_TEXT]))
+def mark_failed(conn: Connection, outbox_id: int, error: str) -> None:
+    conn.execute(_FAILED, dict(b_id=outbox_id, b_error=error[:SHORT_TEXT]))
 
 
-async def next_due(conn: AsyncConnection) -> datetime | None:
+def next_due(conn: Connection) -> datetime | None:
     stmt = sa.select(sa.func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "queued")
-    value = (await conn.execute(stmt)).scalar_one_or_none()
+    value = (conn.execute(stmt)).scalar_one_or_none()
     return value if isinstance(value, datetime) else None  # min() keeps the column type: aware UTC
 
 
-async def counts(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status))
     return {status: n for status, n in rows}
 
 
-async def sent_mails(conn: AsyncConnection, message_ids: Iterable[str]) -> dict[str, SentMail]:
+def sent_mails(conn: Connection, message_ids: Iterable[str]) -> dict[str, SentMail]:
     """Our queued or sent mails with these Message-IDs: what an inbound reply answers, and to whom it went."""
     wanted = sorted(set(message_ids))
     if not wanted:
         return {}
-    rows = await conn.execute(sa.select(outbox.c.message_id, outbox.c.kind, outbox.c.ticket_id,
+    rows = conn.execute(sa.select(outbox.c.message_id, outbox.c.kind, outbox.c.ticket_id,
                                         outbox.c.envelope_to).where(outbox.c.message_id.in_(wanted)))
-    return {r.message_id: SentMail(r.message_id, r.kind, r.ticket_id, tuple(r.envelope_to)) for r in rows}
+    return {r.message_id: SentMail(r.message_id, MailKind(r.kind), r.ticket_id, tuple(r.envelope_to)) for r in rows}

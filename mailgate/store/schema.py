@@ -5,45 +5,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from mailgate.config.settings import Settings
 from mailgate.store import migrate
-from mailgate.store.db import is_sqlite, make_engine
+from mailgate.store.db import Database, is_sqlite, make_engine, sqlite_path
 
 
 class SchemaError(Exception):
     """The database is not at the schema revision this code needs."""
 
 
-def engine_for(settings: Settings) -> AsyncEngine:
-    """An engine for the configured database, creating the SQLite file's folder if needed."""
-    url = settings.database_url
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return make_engine(url, echo=settings.database.echo, busy_timeout_ms=settings.database.busy_timeout_ms)
+def database_for(settings: Settings) -> Database:
+    """The configured database (not yet checked), creating the SQLite file's folder if needed."""
+    path = sqlite_path(settings.database_url)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Database(make_engine(settings.database_url, echo=settings.database.echo,
+                                busy_timeout_ms=settings.database.busy_timeout_ms))
 
 
-async def open_engine(settings: Settings, *, upgrade_sqlite: bool = True) -> AsyncEngine:
-    """An engine whose schema is at head (SQLite upgraded in place when allowed), or SchemaError."""
-    engine = engine_for(settings)
+def open_database(settings: Settings, *, upgrade_sqlite: bool = True) -> Database:
+    """The database with its schema at head (SQLite upgraded in place when allowed), or SchemaError."""
+    db = database_for(settings)
     try:
-        await ensure_schema(engine, upgrade_sqlite=upgrade_sqlite)
+        ensure_schema(db, upgrade_sqlite=upgrade_sqlite)
     except BaseException:
-        await engine.dispose()
+        db.close()
         raise
-    return engine
+    return db
 
 
-async def ensure_schema(engine: AsyncEngine, *, upgrade_sqlite: bool = True) -> None:
-    current, head = await migrate.current(engine), migrate.head()
+def ensure_schema(db: Database, *, upgrade_sqlite: bool = True) -> None:
+    current, head = migrate.current(db.engine), migrate.head()
     if current == head:
         return
-    if is_sqlite(engine) and upgrade_sqlite:
-        await migrate.upgrade(engine)
+    if is_sqlite(db.engine) and upgrade_sqlite:
+        migrate.upgrade(db.engine)
         return
     raise SchemaError(
         f"the database schema is at revision {current or '(empty)'}, this mailgate needs {head}: "

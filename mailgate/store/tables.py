@@ -42,9 +42,14 @@ SHORT_TEXT = 2000  # characters of an error or a comment kept on a row (the log 
 
 
 def fit(column: sa.Column[Any], value: str | None) -> str | None:
-    """`value` cut to its String(n) column's width (the one definition of every width); None stays None."""
+    """`value` for its text column: without NUL (PostgreSQL refuses it in text; the raw bytes keep it), cut to
+    the column's String(n) width (the one definition of every width). None stays None."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
     length = getattr(column.type, "length", None)
-    return value if value is None or length is None else value[:length]
+    return value if length is None else value[:length]
 
 
 # Raw mail as received, before anything else happens to it.
@@ -60,12 +65,15 @@ inbound_mail = sa.Table(
     sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # received | processed | ignored | shunted
+    sa.Column("status", sa.String(16), nullable=False),  # received | processed | ignored | quarantined | shunted
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("processed_at", UTCDateTime),
     sa.Column("ticket_id", sa.Integer),
     sa.Column("error", sa.Text),
     sa.Index("ix_inbound_mail_status_id", "status", "id"),
+    # a worker's claim (issue 11): taken until lease_until, then anyone may take it again
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime),
     sqlite_autoincrement=True,
 )
 
@@ -207,6 +215,7 @@ outbox = sa.Table(
     sa.Column("automatic", sa.Boolean, nullable=False, server_default=sa.false()),  # Auto-Submitted mail
     sa.Column("recipient", sa.String(320)),  # the To address: rate limits count per recipient
     sa.Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
+    sa.Index("ix_outbox_ticket_id_created_at", "ticket_id", "created_at"),
 )
 
 # Addresses that bounced permanently: no automatic mail to them until `until` (issue 6).

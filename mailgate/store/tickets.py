@@ -9,13 +9,12 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from mailgate.core.model import (
     Address,
     Due,
     EstimateView,
-    EventSpec,
     NewTicket,
     Priority,
     RequestType,
@@ -23,12 +22,13 @@ from mailgate.core.model import (
     Status,
     TicketView,
 )
+from mailgate.core.outcome import EventSpec, TicketChange
 from mailgate.store.tables import UTCDateTime, estimate, event, fit, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
 
 
-async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, TicketView]:
+def load_views(conn: Connection, ids: Iterable[int]) -> dict[int, TicketView]:
     """The named tickets and the tickets they were merged into, locked (FOR UPDATE on PostgreSQL)
     so that work on one ticket is serialised until the caller's transaction ends."""
     views: dict[int, TicketView] = {}
@@ -37,19 +37,19 @@ async def load_views(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Tic
         wanted -= views.keys()
         if not wanted:
             break
-        rows = (await conn.execute(
+        rows = (conn.execute(
             sa.select(ticket).where(ticket.c.id.in_(sorted(wanted))).order_by(ticket.c.id).with_for_update()
         )).all()
         found = sorted(r.id for r in rows)
         people: dict[int, list[Address]] = {i: [] for i in found}
         estimates: dict[int, EstimateView] = {}
         if found:
-            for p in await conn.execute(
+            for p in conn.execute(
                 sa.select(participant.c.ticket_id, participant.c.email, participant.c.name)
                 .where(participant.c.ticket_id.in_(found)).order_by(participant.c.email)
             ):
                 people[p.ticket_id].append(Address(p.email, p.name))
-            for e in await conn.execute(
+            for e in conn.execute(
                 sa.select(estimate).where(estimate.c.ticket_id.in_(found), estimate.c.state != "superseded")
                 .order_by(estimate.c.id)
             ):
@@ -94,7 +94,7 @@ _TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(upd
 NO_DUE = Due()
 
 
-async def create(conn: AsyncConnection, spec: NewTicket, now: datetime, due: Due = NO_DUE) -> int:
+def create(conn: Connection, spec: NewTicket, now: datetime, due: Due = NO_DUE) -> int:
     """Insert a new ticket in status open; returns its number."""
     c = ticket.c
     values = dict(
@@ -107,14 +107,14 @@ async def create(conn: AsyncConnection, spec: NewTicket, now: datetime, due: Due
         tags=list(spec.tags), dedupe_key=fit(c.dedupe_key, spec.dedupe_key),
         alert_count=1 if spec.dedupe_key else 0, response_due=due.response, resolution_due=due.resolution,
     )
-    return int((await conn.execute(_CREATE, values)).scalar_one())
+    return int((conn.execute(_CREATE, values)).scalar_one())
 
 
-async def add_participants(
-    conn: AsyncConnection, ticket_id: int, people: Iterable[Address], *, new_ticket: bool = False
+def add_participants(
+    conn: Connection, ticket_id: int, people: Iterable[Address], *, new_ticket: bool = False
 ) -> None:
     """Add Cc'd people not yet on the ticket (a ticket just created has nobody to look up)."""
-    existing: set[str] = set() if new_ticket else set((await conn.execute(
+    existing: set[str] = set() if new_ticket else set((conn.execute(
         sa.select(participant.c.email).where(participant.c.ticket_id == ticket_id)
     )).scalars())
     rows = []
@@ -125,27 +125,18 @@ async def add_participants(
         rows.append(dict(ticket_id=ticket_id, email=fit(participant.c.email, person.email),
                          name=fit(participant.c.name, person.name), role="cc"))
     if rows:
-        await conn.execute(_ADD_PARTICIPANTS, rows)
+        conn.execute(_ADD_PARTICIPANTS, rows)
 
 
-async def touch(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
-    await conn.execute(_TOUCH, dict(b_id=ticket_id, b_now=now))
+def touch(conn: Connection, ticket_id: int, now: datetime) -> None:
+    conn.execute(_TOUCH, dict(b_id=ticket_id, b_now=now))
 
 
-_COLUMNS = frozenset({"status", "assignee", "level", "priority", "type", "merged_into", "resume_status",
-                      "waiting_on", "awaiting_mid", "awaiting_kind", "last_customer_mid", "dedupe_key",
-                      "alert_count", "first_response_at", "resolved_at", "response_breached_at",
-                      "resolution_breached_at"})
-
-
-async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, object], now: datetime) -> None:
-    """Set ticket columns the core decided on; a new status restarts the status clock."""
-    unknown = set(changes) - _COLUMNS
-    if unknown:
-        raise ValueError(f"not ticket columns the workflow may set: {sorted(unknown)}")
-    values: dict[str, object] = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in changes.items()}
-    if "alert_count" in values:  # an increment, not a value
-        values["alert_count"] = ticket.c.alert_count + int(str(values["alert_count"]))
+def update(conn: Connection, ticket_id: int, change: TicketChange, now: datetime) -> None:
+    """Set the ticket columns the core decided on; a new status restarts the status clock."""
+    values: dict[str, object] = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in change.values().items()}
+    if change.alert_repeats:  # an increment, not a value
+        values["alert_count"] = ticket.c.alert_count + change.alert_repeats
     if values.get("status") in (Status.ANSWER_SENT.value, Status.CLOSED.value):
         values["resolved_at"] = sa.func.coalesce(ticket.c.resolved_at, sa.literal(now, UTCDateTime))
     if "status" in values:
@@ -156,12 +147,12 @@ async def update(conn: AsyncConnection, ticket_id: int, changes: dict[str, objec
     for key in ("awaiting_mid", "last_customer_mid"):
         if isinstance(values.get(key), str):
             values[key] = fit(ticket.c[key], str(values[key]))
-    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(**values))
+    conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id).values(**values))
 
 
-async def open_with_key(conn: AsyncConnection, key: str) -> int | None:
+def open_with_key(conn: Connection, key: str) -> int | None:
     """The newest ticket not closed (nor merged) that carries this alert dedupe key."""
-    found = (await conn.execute(
+    found = (conn.execute(
         sa.select(ticket.c.id).where(ticket.c.dedupe_key == fit(ticket.c.dedupe_key, key),
                                      ticket.c.status != Status.CLOSED.value, ticket.c.merged_into.is_(None))
         .order_by(ticket.c.id.desc()).limit(1)
@@ -169,50 +160,50 @@ async def open_with_key(conn: AsyncConnection, key: str) -> int | None:
     return None if found is None else int(found)
 
 
-async def answered(conn: AsyncConnection, ticket_id: int, now: datetime) -> None:
+def answered(conn: Connection, ticket_id: int, now: datetime) -> None:
     """The customer got a consultant's answer: the response target is met from the first one."""
-    await conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id, ticket.c.first_response_at.is_(None))
+    conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id, ticket.c.first_response_at.is_(None))
                        .values(first_response_at=now))
 
 
-async def add_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+def add_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Record messages on tickets: one statement for all the messages of one change."""
     if rows:
-        await conn.execute(_ADD_MESSAGES, [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
+        conn.execute(_ADD_MESSAGES, [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
                                                 message_id=fit(message.c.message_id, r["message_id"]))
                                            for r in rows])
 
 
-async def add_events(
-    conn: AsyncConnection, ticket_id: int, events: Iterable[EventSpec], now: datetime,
+def add_events(
+    conn: Connection, ticket_id: int, events: Iterable[EventSpec], now: datetime,
     inbound_id: int | None,
 ) -> None:
     rows = [dict(ticket_id=ticket_id, at=now, kind=e.kind, data=dict(e.data), inbound_id=inbound_id)
             for e in events]
     if rows:
-        await conn.execute(_ADD_EVENTS, rows)
+        conn.execute(_ADD_EVENTS, rows)
 
 
-async def title_of(conn: AsyncConnection, ticket_id: int) -> str:
-    return str((await conn.execute(sa.select(ticket.c.title).where(ticket.c.id == ticket_id))).scalar_one())
+def title_of(conn: Connection, ticket_id: int) -> str:
+    return str((conn.execute(sa.select(ticket.c.title).where(ticket.c.id == ticket_id))).scalar_one())
 
 
-async def list_all(conn: AsyncConnection, *, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+def list_all(conn: Connection, *, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     stmt = sa.select(ticket).order_by(ticket.c.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(ticket.c.status == status)
-    return [_ticket_dict(r._mapping) for r in await conn.execute(stmt)]
+    return [_ticket_dict(r._mapping) for r in conn.execute(stmt)]
 
 
-async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None:
-    row = (await conn.execute(sa.select(ticket).where(ticket.c.id == ticket_id))).first()
+def detail(conn: Connection, ticket_id: int) -> dict[str, Any] | None:
+    row = (conn.execute(sa.select(ticket).where(ticket.c.id == ticket_id))).first()
     if row is None:
         return None
     result = _ticket_dict(row._mapping)
     result["participants"] = [dict(email=result["requester"], name=result["requester_name"], role="requester")]
     result["participants"] += [
         dict(email=p.email, name=p.name, role=p.role)
-        for p in await conn.execute(
+        for p in conn.execute(
             sa.select(participant).where(participant.c.ticket_id == ticket_id).order_by(participant.c.email))
     ]
     result["messages"] = [
@@ -220,45 +211,45 @@ async def detail(conn: AsyncConnection, ticket_id: int) -> dict[str, Any] | None
              to=m.to_addrs, cc=m.cc_addrs, subject=m.subject, message_id=m.message_id, body=m.body,
              text=m.text if m.text is not None else m.body,
              inbound_id=m.inbound_id, outbox_id=m.outbox_id)
-        for m in await conn.execute(
+        for m in conn.execute(
             sa.select(message).where(message.c.ticket_id == ticket_id).order_by(message.c.id))
     ]
     result["events"] = [
         dict(id=e.id, at=e.at.isoformat(), kind=e.kind, data=e.data, inbound_id=e.inbound_id)
-        for e in await conn.execute(
+        for e in conn.execute(
             sa.select(event).where(event.c.ticket_id == ticket_id).order_by(event.c.id))
     ]
     return result
 
 
-async def awaiting_confirmation(conn: AsyncConnection, limit: int) -> list[int]:
+def awaiting_confirmation(conn: Connection, limit: int) -> list[int]:
     """Tickets in Réponse envoyée, the longest waiting first: candidates for auto-close."""
-    return list((await conn.execute(
+    return list((conn.execute(
         sa.select(ticket.c.id).where(ticket.c.status == Status.ANSWER_SENT.value)
         .order_by(ticket.c.status_changed_at).limit(limit)
     )).scalars())
 
 
-async def breach_candidates(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+def breach_candidates(conn: Connection, now: datetime, limit: int) -> list[int]:
     """Open tickets with an unmet target due by `now` that the supervisors were not told of: a cheap
     prefilter; `ServiceTarget.to_tell` decides on the locked ticket."""
     c = ticket.c
     response = sa.and_(c.first_response_at.is_(None), c.response_due <= now, c.response_breached_at.is_(None))
     resolution = sa.and_(c.resolved_at.is_(None), c.resolution_due <= now, c.resolution_breached_at.is_(None))
-    return list((await conn.execute(
+    return list((conn.execute(
         sa.select(c.id).where(c.status != Status.CLOSED.value, c.merged_into.is_(None), sa.or_(response, resolution))
         .order_by(c.id).limit(limit)
     )).scalars())
 
 
-async def open_work(conn: AsyncConnection, *, level: int | None = None, agent: str | None = None) -> list[Any]:
+def open_work(conn: Connection, *, level: int | None = None, agent: str | None = None) -> list[Any]:
     """Open tickets (not closed, not merged), for `mailgate queue`: rows with every column."""
     stmt = sa.select(ticket).where(ticket.c.status != Status.CLOSED.value, ticket.c.merged_into.is_(None))
     if level is not None:
         stmt = stmt.where(ticket.c.level == level)
     if agent is not None:
         stmt = stmt.where(ticket.c.assignee == agent.strip().lower())
-    return list(await conn.execute(stmt))
+    return list(conn.execute(stmt))
 
 
 def _ticket_dict(r: Any) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from email.policy import SMTPUTF8, compat32
 from email.utils import format_datetime
 
 from mailgate.core.mail.signing import LOOP_HEADER
-from mailgate.core.model import Address, OutgoingDraft
+from mailgate.core.model import Address
+from mailgate.core.outcome import OutgoingDraft
 
 _UTF8_QP = _charset.Charset("utf-8")
 _UTF8_QP.header_encoding = _charset.QP

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from mailgate.core.model import Address, ParsedMail
+
 MAX_LENGTH = 320  # the address columns' width, and far beyond RFC 5321's 256-octet path
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\u0080-\U0010FFFF]"
@@ -37,3 +39,12 @@ def why_not_mailbox(text: str) -> str | None:
     if _CONTROL.search(text) or any(c.isspace() for c in text):
         return f"{text!r} contains spaces or control characters"
     return f"{text!r} is not a valid mailbox (local-part@domain)"
+
+
+def sender_of(mail: ParsedMail, envelope_from: str | None) -> Address | None:
+    """Who sent the mail, the one definition everywhere: the first From address, else the envelope sender
+    (lower-cased, without angle brackets), else nobody (a bounce's null sender)."""
+    if mail.from_ is not None:
+        return mail.from_
+    bare = (envelope_from or "").strip().strip("<>").strip().lower()
+    return Address(bare) if bare else None

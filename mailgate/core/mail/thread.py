@@ -67,17 +67,17 @@ def resolve(ticket_id: int, tickets: Mapping[int, TicketView]) -> int | None:
 
 
 def choose(
-    mail: ParsedMail,
     refs: References,
     tickets: Mapping[int, TicketView],
     agents: frozenset[str],
+    *,
+    sender: str | None,
 ) -> Threading:
-    """Pick the ticket: our signed Message-ID, else a subject tag the sender may use, else new."""
+    """Pick the ticket: our signed Message-ID, else a subject tag the sender (mailbox.sender_of) may use, else new."""
     for number in refs.signed:
         target = resolve(number, tickets)
         if target is not None:
             return Threading(ticket_id=target, via="message-id")
-    sender = mail.from_.email if mail.from_ is not None else None
     refused: list[Refused] = []
     for number in refs.tagged:
         target = resolve(number, tickets)

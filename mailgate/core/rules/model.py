@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
+from mailgate.core.mail.mailbox import sender_of
 from mailgate.core.model import ParsedMail, Priority, RequestType
 
 BODY_LIMIT = 64 * 1024  # characters of body text the rules look at (regex cost stays bounded per mail)
@@ -190,7 +191,8 @@ def facts_from(mail: ParsedMail, *, envelope_to: tuple[str, ...] | list[str] = (
                attachment_names: tuple[str, ...] = (), is_agent: bool = False, customer: str | None = None,
                kind: str = "human", envelope_from: str | None = None) -> MailFacts:
     """MailFacts of a parsed mail. Recipients: the envelope's, else To + Cc (an IMAP mail has no envelope)."""
-    sender = mail.from_.email if mail.from_ is not None else (envelope_from or "").strip().strip("<>").lower()
+    found = sender_of(mail, envelope_from)
+    sender = found.email if found is not None else ""
     recipients = tuple(r.strip().strip("<>").lower() for r in envelope_to if r.strip()) or tuple(
         a.email for a in (*mail.to, *mail.cc))
     body = mail.text

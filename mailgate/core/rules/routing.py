@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from mailgate.core.model import Agent, EventSpec, NewTicket, Outcome, Status, TicketView
+from mailgate.core.model import Agent, NewTicket, Status, TicketView
+from mailgate.core.outcome import Disposition, EventSpec, Outcome, TicketChange, ignored
 from mailgate.core.rules.engine import Decision
 from mailgate.core.workflow import drafts
 from mailgate.core.workflow import transitions as workflow
@@ -22,9 +23,9 @@ def held(decision: Decision) -> Outcome | None:
     """Mail a rule keeps out of the tickets: stored, not processed further."""
     rule = ", ".join(decision.set_by.get("quarantine", ())) or ", ".join(decision.set_by.get("ignore", ()))
     if decision.quarantine:
-        return Outcome("quarantined", None, None, (), (), (), reason=f"quarantined by rule {rule}")
+        return ignored(f"quarantined by rule {rule}", Disposition.QUARANTINED)
     if decision.ignore:
-        return Outcome("ignored", None, None, (), (), (), reason=f"ignored by rule {rule}")
+        return ignored(f"ignored by rule {rule}")
     return None
 
 
@@ -36,20 +37,20 @@ def alert(decision: Decision, open_ticket: TicketView | None, sender: str) -> Ou
         return None
     if open_ticket is None:
         if decision.recovery:
-            return Outcome("ignored", None, None, (), (), (), reason=f"recovery for {key!r} with no open ticket")
+            return ignored(f"recovery for {key!r} with no open ticket")
         return None
     event = rules_event(decision)
     if not decision.recovery:
-        return Outcome("appended", None, open_ticket.id, (), (
-            EventSpec("alert_repeated", {"key": key, "from": sender}), event), (), changes={"alert_count": 1})
+        return Outcome(disposition=Disposition.APPENDED, ticket_id=open_ticket.id, events=(
+            EventSpec("alert_repeated", {"key": key, "from": sender}), event), change=TicketChange(alert_repeats=1))
     events = [EventSpec("alert_recovered", {"key": key, "from": sender}), event]
-    changes: dict[str, object] = {}
+    change = TicketChange()
     if decision.resolve:
         step = workflow.move(open_ticket.status, Action.CLOSE, open_ticket.type)
         if step.ok:
-            changes = {"status": Status.CLOSED, "dedupe_key": None}
+            change = TicketChange(status=Status.CLOSED, dedupe_key=None)
             events.append(EventSpec("closed", {"by": "rule", "why": "recovery alert"}))
-    return Outcome("appended", None, open_ticket.id, (), tuple(events), (), changes=changes)
+    return Outcome(disposition=Disposition.APPENDED, ticket_id=open_ticket.id, events=tuple(events), change=change)
 
 
 def shape(ticket: NewTicket, decision: Decision) -> NewTicket:

@@ -10,17 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mailgate.core.model import (
-    Agent,
-    EstimateChange,
-    EventSpec,
-    OutgoingDraft,
-    Priority,
-    RequestType,
-    Status,
-    TicketView,
-    TimeEntry,
-)
+from mailgate.core.model import Agent, Priority, RequestType, Status, TicketView
+from mailgate.core.outcome import EstimateChange, EventSpec, MailKind, OutgoingDraft, TicketChange, TimeEntry
 from mailgate.core.workflow import authn, commands, drafts
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.commands import Command
@@ -43,7 +34,7 @@ class Work:
     """The ticket as the commands of one mail change it, step by step."""
 
     view: TicketView
-    changes: dict[str, object] = field(default_factory=dict)
+    change: TicketChange = field(default_factory=TicketChange)
     events: list[EventSpec] = field(default_factory=list)
     outgoing: list[OutgoingDraft] = field(default_factory=list)
     time_entries: list[TimeEntry] = field(default_factory=list)
@@ -54,8 +45,9 @@ class Work:
     internal: bool = False
 
     def set(self, **values: Any) -> None:
-        self.changes.update(values)
-        self.view = replace(self.view, **{k: v for k, v in values.items() if k != "waiting_on"})
+        """Columns of the ticket to set; the view follows, for the next commands and the mails."""
+        self.change = replace(self.change, **values)
+        self.view = drafts.after(self.view, TicketChange(**values))
 
     def go(self, action: Action) -> str:
         """Move the status; '' when done, else the reason it is refused."""
@@ -137,7 +129,7 @@ def _assign(s: Step) -> str:
     s.work.open_task = True
     s.work.events.append(EventSpec("assigned", {"to": target_agent.email, "by": s.agent.email}))
     if target_agent.email != s.agent.email:  # the text goes to the colleague, not to the customer
-        s.work.outgoing.append(drafts.to_agent(target_agent, "notify_assigned", locale=v.locale, view=v,
+        s.work.outgoing.append(drafts.to_agent(target_agent, MailKind.NOTIFY_ASSIGNED, locale=v.locale, view=v,
                                                values={"by": s.agent.name, "text": s.text}))
         s.work.text_used = True
     return ""
@@ -167,9 +159,9 @@ def _estimate(s: Step) -> str:
     if refusal:
         return refusal
     amount, days = s.args.get("amount"), s.args.get("days")
-    s.work.estimate = EstimateChange("proposed", None, _str(amount), _str(days), by=s.agent.email)
+    s.work.estimate = EstimateChange(state="proposed", amount=_str(amount), days=_str(days), by=s.agent.email)
     s.work.outgoing.append(drafts.to_customer(
-        s.work.view, "estimate_request", awaits="estimate_request", agents=frozenset(s.ctx.agents),
+        s.work.view, MailKind.ESTIMATE_REQUEST, awaits=MailKind.ESTIMATE_REQUEST, agents=frozenset(s.ctx.agents),
         values={"amount": amount, "days": days, "text": s.text}))
     s.work.text_used = True
     s.work.events.append(EventSpec("estimate_sent", {"amount": amount, "days": days, "by": s.agent.email}))
@@ -179,7 +171,7 @@ def _estimate(s: Step) -> str:
 def _wait(s: Step) -> str:
     refusal = s.work.go(Action.WAIT)
     if not refusal:
-        s.work.changes["waiting_on"] = s.args["on"]
+        s.work.set(waiting_on=s.args["on"])
         s.work.events.append(EventSpec("waiting", {"on": s.args["on"], "reason": s.args.get("reason") or "",
                                                    "by": s.agent.email}))
     return refusal
@@ -246,7 +238,7 @@ def _resolve(s: Step) -> str:
         return refusal
     if s.work.view.assignee is None:
         s.work.set(assignee=s.agent.email)
-    s.work.outgoing.append(drafts.to_customer(s.work.view, "resolution", awaits="resolution",
+    s.work.outgoing.append(drafts.to_customer(s.work.view, MailKind.RESOLUTION, awaits=MailKind.RESOLUTION,
                                               agents=frozenset(s.ctx.agents), values={"text": s.text}))
     s.work.text_used = True
     s.work.events.append(EventSpec("resolved", {"by": s.agent.email}))
@@ -259,7 +251,7 @@ def _to_level(s: Step, level: int, *, reason: str) -> str:
     s.work.events.append(EventSpec("escalated", {"from": v.level, "to": level, "by": s.agent.email, "why": reason}))
     targets = drafts.level_agents(s.ctx.agents, level)
     for target in targets:
-        s.work.outgoing.append(drafts.to_agent(target, "notify_escalated", locale=v.locale, view=s.work.view,
+        s.work.outgoing.append(drafts.to_agent(target, MailKind.NOTIFY_ESCALATED, locale=v.locale, view=s.work.view,
                                                values={"by": s.agent.name, "from_level": v.level, "text": s.text}))
     if not targets:
         s.work.events.append(EventSpec("nobody_notified", {"level": level}))

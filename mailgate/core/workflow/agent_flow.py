@@ -3,7 +3,8 @@ to the customer, a transcript to the consultant. See docs/commands.md."""
 
 from __future__ import annotations
 
-from mailgate.core.model import EventSpec, Outcome, ParsedMail, Status, TicketView
+from mailgate.core.model import ParsedMail, Status, TicketView
+from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome
 from mailgate.core.workflow import agent_commands, authn, commands, drafts
 from mailgate.core.workflow.agent_commands import AgentContext, Work
 from mailgate.core.workflow.commands import Command
@@ -18,9 +19,9 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
     received = EventSpec("agent_mail", {"from": sender, "authenticated": verdict.ok, "how": verdict.how,
                                         "commands": [c.line for c in parsed.commands]})
     if not verdict.ok:
-        notice = drafts.to_agent(agent, "agent_refused", locale=view.locale, mail=mail, view=view,
+        notice = drafts.to_agent(agent, MailKind.AGENT_REFUSED, locale=view.locale, mail=mail, view=view,
                                  values={"reason": verdict.how, "lines": [c.line for c in parsed.commands]})
-        return Outcome("appended", None, view.id, (), (received,), (notice,))
+        return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=(received,), outgoing=(notice,))
 
     work = Work(view)
     results: list[tuple[Command, str]] = []  # (command, refusal or "")
@@ -31,10 +32,11 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
     lines = [{"line": c.line, "ok": not r, "result": r or "applied"} for c, r in results]
 
     if refused:
-        transcript = drafts.to_agent(agent, "transcript", locale=view.locale, mail=mail, view=view,
+        transcript = drafts.to_agent(agent, MailKind.TRANSCRIPT, locale=view.locale, mail=mail, view=view,
                                      values={"lines": lines, "applied": False, "relayed": False})
         event = EventSpec("commands_refused", {"by": sender, "lines": lines})
-        return Outcome("appended", None, view.id, (), (received, event), (transcript,))
+        return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=(received, event),
+                       outgoing=(transcript,))
 
     relayed = False
     if parsed.text.strip() and not work.internal and not work.text_used and work.merge_into is None:
@@ -43,7 +45,7 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
                                                     "why": "answer relayed"}))
         if work.view.assignee is None:
             work.set(assignee=sender)
-        work.outgoing.append(drafts.to_customer(work.view, "relay", values={"text": parsed.text},
+        work.outgoing.append(drafts.to_customer(work.view, MailKind.RELAY, values={"text": parsed.text},
                                                 agents=frozenset(ctx.agents)))
         relayed = True
     if work.internal:
@@ -52,12 +54,12 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
         work.events.append(EventSpec("answer_relayed", {"by": sender}))
     outgoing = list(work.outgoing)
     if parsed.commands:
-        outgoing.append(drafts.to_agent(agent, "transcript", locale=view.locale, mail=mail, view=view,
+        outgoing.append(drafts.to_agent(agent, MailKind.TRANSCRIPT, locale=view.locale, mail=mail, view=view,
                                         values={"lines": lines, "applied": True,
                                                 "relayed": relayed or work.text_used}))
         work.events.append(EventSpec("commands_applied", {"by": sender, "lines": lines}))
     return Outcome(
-        "appended", None, view.id, (), (received, *work.events), tuple(outgoing), changes=work.changes,
-        time_entries=tuple(work.time_entries), open_task=work.open_task, estimate=work.estimate,
-        merge_into=work.merge_into,
+        disposition=Disposition.APPENDED, ticket_id=view.id, events=(received, *work.events),
+        outgoing=tuple(outgoing), change=work.change, time_entries=tuple(work.time_entries),
+        open_task=work.open_task, estimate=work.estimate, merge_into=work.merge_into,
     )

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import authres
 
 from mailgate.core.model import ParsedMail
-
-AGENT_KINDS = frozenset({"notify_new", "notify_reply", "notify_escalated", "notify_assigned", "transcript",
-                         "agent_refused", "notify_breach"})
+from mailgate.core.outcome import MailKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +21,7 @@ class SentMail:
     """One of our signed mails that an inbound mail answers, as the outbox recorded it."""
 
     message_id: str
-    kind: str
+    kind: MailKind
     ticket_id: int | None
     to: tuple[str, ...]
 
@@ -39,7 +37,7 @@ def agent_mail(mail: ParsedMail, sender: str, sent: Mapping[str, SentMail],
     """Whether `sender` (a configured agent) is proven to have written this mail."""
     for mid in mail.thread_ids:
         ours = sent.get(mid)
-        if ours is not None and ours.kind in AGENT_KINDS and sender in ours.to:
+        if ours is not None and ours.kind.to_consultants and sender in ours.to:
             return Verdict(True, f"reply to our {ours.kind} mail sent to {sender}")
     domain = sender.rpartition("@")[2]
     passed = authentication_results(mail, domain, trusted_authserv_ids)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mailgate.core.model import EventSpec, Outcome, Status, TicketView
+from mailgate.core.model import Status, TicketView
+from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome, TicketChange, ignored
 from mailgate.core.workflow import drafts
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.transitions import Action
@@ -20,8 +21,9 @@ def close(view: TicketView, days: float) -> Outcome:
     """Close it and tell the customer; the outcome is empty when the table refuses (it no longer waits)."""
     step = workflow.move(view.status, Action.AUTO_CLOSE, view.type)
     if not step.ok:
-        return Outcome("ignored", None, None, (), (), (), reason=step.refused)
+        return ignored(step.refused)
     shown = int(days) if float(days).is_integer() else days
-    notice = drafts.to_customer(view, "auto_closed", automatic=True, values={"days": shown})
-    return Outcome("appended", None, view.id, (), (EventSpec("auto_closed", {"after_days": days}),), (notice,),
-                   changes={"status": Status.CLOSED, "awaiting_mid": None, "awaiting_kind": None})
+    notice = drafts.to_customer(view, MailKind.AUTO_CLOSED, automatic=True, values={"days": shown})
+    return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id,
+                   events=(EventSpec("auto_closed", {"after_days": days}),), outgoing=(notice,),
+                   change=TicketChange(status=Status.CLOSED, awaiting_mid=None, awaiting_kind=None))

@@ -8,17 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from mailgate.core.model import (
-    Address,
-    Agent,
-    EstimateChange,
-    EventSpec,
-    Outcome,
-    OutgoingDraft,
-    ParsedMail,
-    Status,
-    TicketView,
-)
+from mailgate.core.model import Address, Agent, ParsedMail, Status, TicketView
+from mailgate.core.outcome import Disposition, EstimateChange, EventSpec, MailKind, Outcome, OutgoingDraft, TicketChange
 from mailgate.core.workflow import drafts, keywords
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.transitions import Action
@@ -36,18 +27,16 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
            ctx: CustomerContext) -> Outcome:
     """The effect of a reply from `sender` (not a consultant) whose own text is `text`."""
     received = EventSpec("message_received", {"from": sender})
-    changes: dict[str, object] = {}
-    if mail.message_id and machine is None:
-        changes["last_customer_mid"] = mail.message_id
     if machine is not None:  # auto-replies and the like never move a ticket nor wake anyone
-        return Outcome("appended", None, view.id, (), (received, EventSpec("machine_mail", {"why": machine})),
-                       ())
+        return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id,
+                       events=(received, EventSpec("machine_mail", {"why": machine})))
+    change = TicketChange(last_customer_mid=mail.message_id) if mail.message_id else TicketChange()
 
     events: list[EventSpec] = [received]
     outgoing: list[OutgoingDraft] = []
     estimate: EstimateChange | None = None
     status = view.status
-    told = "notify_reply"
+    told = "notify_reply"  # what the consultants' notice says happened
     asked = keywords.any_keyword(text)
     answer = keywords.answer(text, view.awaiting_kind) if view.awaiting_kind else None
     action: Action | None = None
@@ -56,7 +45,7 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
         refusal = _keyword_refusal(mail, view, sender, answer, ctx)
         if refusal:  # the reply is plain text; a keyword that does not count moves nothing
             events.append(EventSpec("keyword_refused", {"from": sender, "reason": refusal}))
-            outgoing.append(_help(view, sender, refusal, asked or view.awaiting_kind or "resolution"))
+            outgoing.append(_help(view, sender, refusal, asked or view.awaiting_kind or MailKind.RESOLUTION))
             answer = None
     if refusal:
         pass
@@ -66,14 +55,14 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
         events.append(EventSpec("customer_answer", {"answer": answer, "from": sender}))
         if action in (Action.APPROVE_ESTIMATE, Action.REFUSE_ESTIMATE) and view.estimate is not None:
             state = "approved" if action is Action.APPROVE_ESTIMATE else "refused"
-            estimate = EstimateChange(state, view.estimate.id, by=sender)
-        changes.update(awaiting_mid=None, awaiting_kind=None)
+            estimate = EstimateChange(state=state, estimate_id=view.estimate.id, by=sender)
+        change = replace(change, awaiting_mid=None, awaiting_kind=None)
         told = f"notify_{answer}"
     elif view.status is Status.ANSWER_SENT:
         action = Action.CONTEST  # a free-text reply to a resolution: not solved
         events.append(EventSpec("customer_answer", {"answer": keywords.CONTEST, "from": sender,
                                                     "why": "free-text reply to the resolution"}))
-        changes.update(awaiting_mid=None, awaiting_kind=None)
+        change = replace(change, awaiting_mid=None, awaiting_kind=None)
         told = "notify_contest"
     elif view.status is Status.WAITING:
         action = Action.RESUME
@@ -87,13 +76,13 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
         step = workflow.move(view.status, action, view.type, view.resume_status)
         if step.ok and step.to is not None:
             status = step.to
-            changes["status"] = status
+            change = replace(change, status=status)
             events.append(EventSpec("status", {"to": status.value, "by": sender, "why": action.value}))
         else:
             events.append(EventSpec("transition_refused", {"action": action.value, "reason": step.refused}))
     outgoing.extend(_tell_agents(view, text, sender, told, ctx))
-    return Outcome("appended", None, view.id, (), tuple(events), tuple(outgoing), changes=changes,
-                   estimate=estimate)
+    return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=tuple(events),
+                   outgoing=tuple(outgoing), change=change, estimate=estimate)
 
 
 def _keyword_refusal(mail: ParsedMail, view: TicketView, sender: str, answer: str | None,
@@ -116,7 +105,7 @@ def _keyword_refusal(mail: ParsedMail, view: TicketView, sender: str, answer: st
 def _help(view: TicketView, sender: str, reason: str, asked: str) -> OutgoingDraft:
     words = keywords.SHOWN.get(asked, keywords.SHOWN["resolution"])
     yes, no = words.get(view.locale, words["en"])
-    base = drafts.to_customer(view, "keyword_help", automatic=True, values={
+    base = drafts.to_customer(view, MailKind.KEYWORD_HELP, automatic=True, values={
         "reason": reason, "yes": yes, "no": no, "asked": asked})
     if view.requester is not None and sender == view.requester.email:
         return base
@@ -129,5 +118,5 @@ def _tell_agents(view: TicketView, text: str, sender: str, kind: str, ctx: Custo
         targets: tuple[Agent, ...] = (ctx.agents[view.assignee],)
     else:
         targets = drafts.level_agents(ctx.agents, view.level)
-    return [drafts.to_agent(a, "notify_reply", locale=view.locale, view=view,
+    return [drafts.to_agent(a, MailKind.NOTIFY_REPLY, locale=view.locale, view=view,
                             values={"text": text, "from": sender, "event": kind}) for a in targets]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from mailgate.core.mail.mailbox import why_not_mailbox
-from mailgate.core.model import Address, Agent, EventSpec, OutgoingDraft, ParsedMail, TicketView
+from mailgate.core.model import Address, Agent, NewTicket, ParsedMail, Status, TicketView
+from mailgate.core.outcome import MailKind, OutgoingDraft, TicketChange
 from mailgate.core.workflow import keywords
 
 MAX_REFERENCES = 10  # keep outgoing References headers short: the newest ids are the useful ones
@@ -19,8 +19,8 @@ def customer_thread(view: TicketView) -> tuple[str | None, tuple[str, ...]]:
     return last, refs
 
 
-def to_customer(view: TicketView, kind: str, *, values: dict[str, object] | None = None,
-                awaits: str | None = None, automatic: bool = False,
+def to_customer(view: TicketView, kind: MailKind, *, values: dict[str, object] | None = None,
+                awaits: MailKind | None = None, automatic: bool = False,
                 agents: frozenset[str] = frozenset()) -> OutgoingDraft:
     """A mail to the requester, Cc the other people on the ticket (never the consultants)."""
     assert view.requester is not None
@@ -30,12 +30,12 @@ def to_customer(view: TicketView, kind: str, *, values: dict[str, object] | None
     if awaits is not None:  # the words that count, as the mail prints them
         words = keywords.SHOWN[awaits]
         context["yes"], context["no"] = words.get(view.locale, words["en"])
-    return OutgoingDraft(kind=kind, template=kind, to=view.requester, locale=view.locale,
+    return OutgoingDraft(kind=kind, template=kind.value, to=view.requester, locale=view.locale,
                          in_reply_to=in_reply_to, references=refs, automatic=automatic, cc=cc,
                          context=context, awaits=awaits)
 
 
-def to_agent(agent: Agent | Address, kind: str, *, locale: str, view: TicketView | None = None,
+def to_agent(agent: Agent | Address, kind: MailKind, *, locale: str, view: TicketView | None = None,
              mail: ParsedMail | None = None, values: dict[str, object] | None = None) -> OutgoingDraft:
     """A mail to one consultant; it answers their mail when there is one, else joins the ticket's thread."""
     address = agent.address if isinstance(agent, Agent) else agent
@@ -45,7 +45,7 @@ def to_agent(agent: Agent | Address, kind: str, *, locale: str, view: TicketView
     else:
         in_reply_to = view.root_mid if view is not None else None
         refs = (in_reply_to,) if in_reply_to else ()
-    return OutgoingDraft(kind=kind, template=kind, to=address, locale=locale, in_reply_to=in_reply_to,
+    return OutgoingDraft(kind=kind, template=kind.value, to=address, locale=locale, in_reply_to=in_reply_to,
                          references=refs, automatic=True, context=values or {})
 
 
@@ -53,15 +53,30 @@ def level_agents(agents: Mapping[str, Agent], level: int) -> tuple[Agent, ...]:
     return tuple(a for a in agents.values() if a.level == level)
 
 
-def deliverable(draft: OutgoingDraft) -> tuple[OutgoingDraft | None, tuple[EventSpec, ...]]:
-    """The draft with only real mailboxes as recipients (None when its To is not one), and an event for each
-    address left out: a relay would refuse them, and they must never reach an SMTP command line."""
-    left_out = [(a, why) for a in (draft.to, *draft.cc) if (why := why_not_mailbox(a.email)) is not None]
-    if not left_out:
-        return draft, ()
-    events = tuple(EventSpec("mail_suppressed", {"kind": draft.kind, "to": a.email, "why": why})
-                   for a, why in left_out)
-    if why_not_mailbox(draft.to.email) is not None:
-        return None, events
-    bad = {a.email for a, _ in left_out}
-    return replace(draft, cc=tuple(a for a in draft.cc if a.email not in bad)), events
+def after(view: TicketView, change: TicketChange) -> TicketView:
+    """The ticket as the change leaves it (for the mails sent with the change)."""
+    values = {k: v for k, v in change.values().items() if k in _VIEW_FIELDS}
+    return replace(view, **values) if values else view  # type: ignore[arg-type]
+
+
+_VIEW_FIELDS = frozenset({"status", "assignee", "level", "priority", "type", "merged_into", "resume_status",
+                          "awaiting_mid", "awaiting_kind", "last_customer_mid"})
+
+
+def new_view(ticket_id: int, spec: NewTicket) -> TicketView:
+    """A ticket just opened, as a view (for the mails sent with it)."""
+    return TicketView(ticket_id, Status.OPEN, frozenset({spec.requester.email, *(a.email for a in spec.cc)}),
+                      type=spec.type, level=spec.level, priority=spec.priority, title=spec.title,
+                      requester=spec.requester, assignee=spec.assignee, locale=spec.locale, customer=spec.customer,
+                      root_mid=spec.root_mid, last_customer_mid=spec.root_mid, cc=spec.cc)
+
+
+def template_ticket(view: TicketView) -> dict[str, object]:
+    """What templates may say of the ticket: the one builder for every mail (new ticket, change, sweep)."""
+    requester = view.requester
+    return {
+        "number": view.id, "title": view.title, "status": view.status.label, "level": f"N{view.level}",
+        "type": view.type.value, "priority": view.priority.value, "assignee": view.assignee,
+        "customer": view.customer,
+        "requester": {"name": requester.name, "email": requester.email} if requester else {"name": "", "email": ""},
+    }

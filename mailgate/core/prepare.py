@@ -1,0 +1,77 @@
+"""Core, the first step of the per-mail path: one stored mail read and judged without the store (MIME tree,
+parsed mail, sender, own text, references, classification, the rules' decision, attachments). All the pure
+work of a mail, done before its transaction opens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgate.core.desk import Desk
+from mailgate.core.mail import attachments, classify, quotes, signing, thread
+from mailgate.core.mail.attachments import Extracted
+from mailgate.core.mail.classify import Kind
+from mailgate.core.mail.mailbox import sender_of
+from mailgate.core.mail.parse import attachment_names, mime_tree, parse
+from mailgate.core.model import Address, ParsedMail
+from mailgate.core.rules.engine import Decision, evaluate
+from mailgate.core.rules.model import RuleSet, facts_from
+from mailgate.core.workflow import commands
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    mail: ParsedMail
+    envelope_from: str | None
+    sender: Address | None  # mailbox.sender_of: the From address, else the envelope sender
+    text: str  # what the person wrote: the quoted history removed
+    refs: thread.References
+    kind: Kind  # human, auto-reply, list, bounce, challenge, or our own mail come back
+    decision: Decision | None  # the rules' decision (None: no rules loaded)
+    bounce_ticket: int | None  # the ticket of our mail that bounced (its signed Message-ID)
+    attachments: Extracted  # the files within the limits, and the refused ones (none kept for a bounce)
+    merge_targets: tuple[int, ...] = ()  # tickets a consultant's merge command names
+
+    @property
+    def wanted(self) -> tuple[int, ...]:
+        """Every ticket the core may look at for this mail, for the store to load (and lock)."""
+        extra = (self.bounce_ticket,) if self.bounce_ticket else ()
+        return tuple(dict.fromkeys((*self.refs.all, *self.merge_targets, *extra)))
+
+    @property
+    def sender_email(self) -> str:
+        return self.sender.email if self.sender is not None else ""
+
+
+def prepare(raw: bytes, envelope_from: str | None, envelope_to: list[str], desk: Desk,
+            rules: RuleSet | None) -> Prepared:
+    """Never raises for a malformed mail (the parser and the classifier are total)."""
+    tree = mime_tree(raw)  # parsed once; every reader below walks the same tree
+    mime = None if isinstance(tree, Exception) else tree
+    mail = parse(raw, tree)
+    sender = sender_of(mail, envelope_from)
+    email = sender.email if sender is not None else ""
+    text = quotes.strip_reply(mail.text, subject=mail.subject)
+    kind = classify.classify(mail, mime or raw, envelope_from, loop_token=desk.loop_token,
+                             own_addresses=desk.support_addresses, own_msgid_domain=desk.message_id_domain)
+    bounced = kind.bounce.original_message_id if kind.bounce else None
+    decision = None
+    if rules is not None and len(rules):
+        customer = desk.customers_by_domain.get(email.rpartition("@")[2])
+        facts = facts_from(mail, envelope_to=envelope_to, attachment_names=attachment_names(mime or raw),
+                           is_agent=email in desk.agents, customer=customer, kind=kind.kind,
+                           envelope_from=envelope_from)
+        decision = evaluate(rules, facts)
+    found = Extracted()
+    if kind.kind != classify.BOUNCE:  # a bounce's returned copy of our own mail is not worth keeping twice
+        found = attachments.extract(mime or raw, max_file_bytes=desk.limits.max_attachment_bytes,
+                                    max_total_bytes=desk.limits.max_attachments_bytes_per_mail)
+    merges: list[int] = []
+    if email in desk.agents:
+        for command in commands.parse(text).commands:
+            into = command.args.get("into")
+            if command.name == "merge" and isinstance(into, int):
+                merges.append(into)
+    return Prepared(mail=mail, envelope_from=envelope_from, sender=sender, text=text,
+                    refs=thread.references(mail, desk.secret), kind=kind, decision=decision,
+                    bounce_ticket=signing.verify_message_id(bounced, desk.secret) if bounced else None,
+                    attachments=found, merge_targets=tuple(merges))

@@ -1,0 +1,89 @@
+"""Core: which drafted mails go out: only to real mailboxes, no automatic mail to an address that bounced
+permanently (nor to its Cc), and at most so many automatic mails an hour to one recipient and on one ticket.
+Consultants' mail and human answers are never limited (docs/hygiene.md)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from mailgate.core.desk import Desk, Snapshot
+from mailgate.core.mail.mailbox import why_not_mailbox
+from mailgate.core.outcome import EventSpec, Outcome, OutgoingDraft
+
+
+def admitted(outcome: Outcome, desk: Desk, snapshot: Snapshot, now: datetime) -> Outcome:
+    """The outcome with only the mails that may go, and an event for each held back."""
+    kept, held = admit(outcome.outgoing, outcome.ticket_id, desk, snapshot, now)
+    return replace(outcome, outgoing=kept, events=(*outcome.events, *held))
+
+
+def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, snapshot: Snapshot,
+          now: datetime) -> tuple[tuple[OutgoingDraft, ...], tuple[EventSpec, ...]]:
+    """The drafts that go (some without a Cc address), and a `mail_suppressed` event for each held back."""
+    to_recipient = dict(snapshot.recent_to)
+    on_ticket = snapshot.recent_on.get(ticket_id, 0) if ticket_id is not None else 0
+    kept: list[OutgoingDraft] = []
+    events: list[EventSpec] = []
+    agents = desk.agent_emails
+    for proposed in drafts:
+        draft, left_out = deliverable(proposed)
+        events.extend(left_out)
+        if draft is None:
+            continue
+        limited = draft.automatic and draft.to.email not in agents and not draft.kind.to_consultants
+        if limited:
+            why = _held(draft, desk, snapshot, now, to_recipient.get(draft.to.email, 0), on_ticket, ticket_id)
+            if why is not None:
+                events.append(EventSpec("mail_suppressed", {"kind": draft.kind.value, "to": draft.to.email,
+                                                            "why": why}))
+                continue
+            draft, dropped = _without_flagged_cc(draft, snapshot, now)
+            events.extend(dropped)
+        kept.append(draft)
+        if draft.automatic and draft.to.email not in agents:
+            to_recipient[draft.to.email] = to_recipient.get(draft.to.email, 0) + 1
+            on_ticket += 1
+    return tuple(kept), tuple(events)
+
+
+def _held(draft: OutgoingDraft, desk: Desk, snapshot: Snapshot, now: datetime, to_recipient: int,
+          on_ticket: int, ticket_id: int | None) -> str | None:
+    to = draft.to.email
+    flag = snapshot.flags.get(to)
+    if flag is not None and flag.until > now:
+        return f"{to} bounced permanently ({flag.reason}); no automatic mail until {flag.until.isoformat()}"
+    cap = desk.limits.per_recipient_per_hour
+    if to_recipient >= cap:
+        return f"{to_recipient} automatic mails to {to} in the last hour (limit {cap})"
+    cap = desk.limits.per_ticket_per_hour
+    if on_ticket >= cap:
+        return f"{on_ticket} automatic mails on ticket #{ticket_id} in the last hour (limit {cap})"
+    return None
+
+
+def _without_flagged_cc(draft: OutgoingDraft, snapshot: Snapshot,
+                        now: datetime) -> tuple[OutgoingDraft, list[EventSpec]]:
+    """An automatic mail goes without its Cc addresses that bounced permanently (one event for each)."""
+    flagged = sorted({a.email for a in draft.cc
+                      if (flag := snapshot.flags.get(a.email)) is not None and flag.until > now})
+    if not flagged:
+        return draft, []
+    events = [EventSpec("mail_suppressed", {"kind": draft.kind.value, "to": e,
+                                            "why": f"Cc {e} bounced permanently; no automatic mail to it for now"})
+              for e in flagged]
+    return replace(draft, cc=tuple(a for a in draft.cc if a.email not in flagged)), events
+
+
+def deliverable(draft: OutgoingDraft) -> tuple[OutgoingDraft | None, tuple[EventSpec, ...]]:
+    """The draft with only real mailboxes as recipients (None when its To is not one), and an event for each
+    address left out: a relay would refuse them, and they must never reach an SMTP command line."""
+    left_out = [(a, why) for a in (draft.to, *draft.cc) if (why := why_not_mailbox(a.email)) is not None]
+    if not left_out:
+        return draft, ()
+    events = tuple(EventSpec("mail_suppressed", {"kind": draft.kind.value, "to": a.email, "why": why})
+                   for a, why in left_out)
+    if why_not_mailbox(draft.to.email) is not None:
+        return None, events
+    bad = {a.email for a, _ in left_out}
+    return replace(draft, cc=tuple(a for a in draft.cc if a.email not in bad)), events
