@@ -113,18 +113,59 @@ def proc_status_kb(pid: int, key: str) -> int | None:
     return None
 
 
+def family(pid: int) -> list[int]:
+    """The process and its live descendants (a two-process daemon's worker process included)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
 def peak_rss_mb(pid: int) -> float | None:
-    hwm = proc_status_kb(pid, "VmHWM")
-    return hwm / 1024 if hwm else None
+    """The sum of the peak RSS (VmHWM) of the process and its live descendants."""
+    peaks = [proc_status_kb(p, "VmHWM") for p in family(pid)]
+    total = sum(k for k in peaks if k)
+    return total / 1024 if total else None
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a live process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+    """utime + stime of a live process and its live descendants (and of the children it has reaped)."""
+    total, seen = 0.0, False
+    for index, p in enumerate(family(pid)):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        try:
+            ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if index == 0 else 0)
+        except (IndexError, ValueError):
+            continue
+        total, seen = total + ticks / os.sysconf("SC_CLK_TCK"), True
+    return total if seen else None
+
+
+def wait_idle(pid: int, timeout: float = 15.0) -> None:
+    """Until the process tree (a second worker process too) has started and burns no more CPU: so that a run's
+    CPU figure does not include start-up imports."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid) or 0.0
+    time.sleep(0.3)
+    while time.monotonic() < deadline:
+        now = cpu_seconds(pid) or 0.0
+        if now - last < 0.02:
+            return
+        last = now
+        time.sleep(0.3)
 
 
 def cpu_model() -> str:

@@ -43,6 +43,7 @@ from common import (
     peak_rss_mb,
     print_end,
     print_table,
+    wait_idle,
     wait_listening,
     with_attachment,
 )
@@ -70,7 +71,7 @@ CONFIG_EXTRA = {
     "gateway": 'locale = "fr"\n',
     "smtp": "max_message_size = 26214400\n",
     "outbound": "retry_initial_delay = 1\npoll_interval = 0.5\n",
-    "tables": "[worker]\npoll_interval = 0.5\n",
+    "tables": "[worker]\npoll_interval = 0.5\n" + os.environ.get("MAILGATE_BENCH_WORKER", ""),
 }
 
 
@@ -250,6 +251,7 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
         sink = run.prepare(n, **CONFIG_EXTRA)
         daemon = run.launch()
         wait_listening(run.port, daemon, 60, "mailgate daemon", run.err_path)
+        wait_idle(daemon.pid)
         poller = run.poller()
 
         mails = make_mails(n, f"{db}{conns}-{uuid.uuid4().hex[:8]}")

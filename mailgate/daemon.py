@@ -1,14 +1,15 @@
-"""Shell: the daemon: SMTP listener, IMAP pollers, worker, outbox sender and auto-close sweeper in one
-asyncio TaskGroup.
+"""Shell: the daemon: SMTP listener, IMAP pollers, worker, outbox sender and sweeper as tasks of one asyncio
+TaskGroup, in one process or split over two (`[daemon] processes`, see processes.py): each process runs
+the roles it is given and wakes the other through its Peer.
 
-A task that dies stops the daemon loudly; SIGTERM/SIGINT stop taking mail, finish the mail in hand
-and return.
+Every task contains its own failures (store/db.repeat_while_up); SIGTERM/SIGINT stop taking mail, finish
+the mail in hand and return.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
+from enum import StrEnum
 
 from mailgate import log
 from mailgate.aio import wait_any
@@ -20,6 +21,7 @@ from mailgate.ingest.imap import MailboxPoller
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.outbound.sender import Sender
+from mailgate.peer import Peer
 from mailgate.rules.load import RulesError, RulesHolder
 from mailgate.store import inbound
 from mailgate.store.db import Database, one_line
@@ -33,14 +35,29 @@ from mailgate.worker import Worker
 logger = log.get("daemon")
 
 
+class Role(StrEnum):
+    INGEST = "ingest"  # SMTP listener and IMAP pollers: mail in, stored before it is acknowledged
+    WORK = "work"  # the per-mail path
+    SEND = "send"  # the outbox sender
+    SWEEP = "sweep"  # auto-close and service-target breaches
+
+
+ALL_ROLES = frozenset(Role)
+LISTENER_ROLES = frozenset({Role.INGEST, Role.SEND})  # with two processes: the first ...
+WORKER_ROLES = frozenset({Role.WORK, Role.SWEEP})  # ... and the second
+
+
 class Stopped(Exception):
     """stop() came before the daemon could start (it was waiting for the database)."""
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow, roles: frozenset[Role] = ALL_ROLES,
+                 peer: Peer | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.roles = roles
+        self.peer = peer  # the other process, when the roles are split
         self.stop_event = asyncio.Event()
         self.db: Database | None = None
         self.commits: GroupWriter[Arrival, int | None] | None = None
@@ -57,31 +74,54 @@ class Daemon:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        """Check templates, open the store, bind the SMTP port. Raises before taking any mail."""
+        """Check templates and rules, open the store, bind the SMTP port. Raises before taking any mail."""
         renderer = Renderer(self.settings.templates_dir)
         problems = renderer.check()
         if problems:
             raise ConfigError("\n".join(problems))
-        try:
-            self.rules = RulesHolder.open(self.settings.rules_dir)
+        try:  # checked by every process, so that the listener refuses to start on rules its worker refuses
+            rules = RulesHolder.open(self.settings.rules_dir)
         except RulesError as exc:
             raise ConfigError("\n".join(exc.errors)) from None
+        if Role.WORK in self.roles:
+            self.rules = rules
         self.db = db = await self._open_store()
         outgoing = Outgoing(self.settings, renderer)
-        self.commits = GroupWriter(db, inbound.store_many, self.clock)
-        self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules)
-        self.sender = Sender(self.settings.outbound, db, self.clock)
-        self.sweeper = Sweeper(self.settings, db, outgoing, self.clock)
-        self.worker.on_queued.append(self.sender.wake)
-        self.sweeper.on_queued.append(self.sender.wake)
-        self.pollers = [
-            MailboxPoller(self.settings, mailbox, self.commits, self.clock, on_stored=self.worker.wake.set)
-            for mailbox in self.settings.imap
-        ]
-        if self.settings.smtp.enabled:
-            handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self.worker.wake.set)
-            self.server = await smtp_in.start(self.settings, handler)
-            logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
+        if Role.SEND in self.roles:
+            self.sender = Sender(self.settings.outbound, db, self.clock)
+        if Role.WORK in self.roles:
+            self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules)
+            self.worker.on_queued.append(self._mail_queued)
+        if Role.SWEEP in self.roles:
+            self.sweeper = Sweeper(self.settings, db, outgoing, self.clock)
+            self.sweeper.on_queued.append(self._mail_queued)
+        if Role.INGEST in self.roles:
+            self.commits = GroupWriter(db, inbound.store_many, self.clock)
+            self.pollers = [MailboxPoller(self.settings, mailbox, self.commits, self.clock, on_stored=self._mail_stored)
+                            for mailbox in self.settings.imap]
+            if self.settings.smtp.enabled:
+                handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self._mail_stored)
+                self.server = await smtp_in.start(self.settings, handler)
+                logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
+
+    def _mail_stored(self) -> None:
+        """New mail is in the store: the worker, here or in the other process, takes it."""
+        if self.worker is not None:
+            self.worker.wake.set()
+        elif self.peer is not None:
+            self.peer.signal()
+
+    def _mail_queued(self) -> None:
+        """Outgoing mail is in the outbox: the sender, here or in the other process, sends it."""
+        if self.sender is not None:
+            self.sender.wake.set()
+        elif self.peer is not None:
+            self.peer.signal()
+
+    def _from_peer(self) -> None:
+        for event in (self.worker.wake if self.worker else None, self.sender.wake if self.sender else None):
+            if event is not None:
+                event.set()
 
     async def _open_store(self) -> Database:
         """The database, once it answers. A PostgreSQL server that is down, starting or refusing
@@ -112,14 +152,18 @@ class Daemon:
         """Serve until stop(); start() first if it was not called."""
         if self.db is None:
             await self.start()
-        assert self.worker is not None and self.sender is not None and self.db is not None
-        assert self.sweeper is not None
+        assert self.db is not None
+        if self.peer is not None:
+            self.peer.watch(self._from_peer, self._peer_gone)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._serve_smtp(), name="smtp")
-                tasks.create_task(self.worker.run(self.stop_event), name="worker")
-                tasks.create_task(self.sender.run(self.stop_event), name="sender")
-                tasks.create_task(self.sweeper.run(self.stop_event), name="sweeper")
+                if self.worker is not None:
+                    tasks.create_task(self.worker.run(self.stop_event), name="worker")
+                if self.sender is not None:
+                    tasks.create_task(self.sender.run(self.stop_event), name="sender")
+                if self.sweeper is not None:
+                    tasks.create_task(self.sweeper.run(self.stop_event), name="sweeper")
                 if self.rules is not None:
                     tasks.create_task(self.rules.watch(self.stop_event), name="rules")
                 tasks.create_task(self._watch_stop(), name="stop")
@@ -127,7 +171,12 @@ class Daemon:
                     tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")
         finally:
             await asyncio.to_thread(self.db.close)
-            logger.info("stopped")
+            logger.info("stopped", roles=sorted(r.value for r in self.roles))
+
+    def _peer_gone(self) -> None:
+        if Role.INGEST not in self.roles:  # the worker process outlives nothing: its listener went away
+            logger.warning("the listener process is gone: stopping")
+            self.stop()
 
     async def _serve_smtp(self) -> None:
         if self.server is None:
@@ -139,20 +188,3 @@ class Daemon:
     async def _watch_stop(self) -> None:
         await self.stop_event.wait()
         logger.info("stopping: finishing the mail in hand")
-
-
-async def serve(settings: Settings) -> None:
-    """`mailgate run`: the daemon with signal handlers (SIGTERM works while it waits for the database too)."""
-    daemon = Daemon(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, daemon.stop)
-    try:
-        await daemon.start()
-    except Stopped:
-        logger.info("stopped before start-up completed")
-        return
-    if daemon.rules is not None:
-        loop.add_signal_handler(signal.SIGHUP, daemon.rules.reload)
-    logger.info("mailgate running", database=settings.database_url.split("@")[-1])
-    await daemon.run()

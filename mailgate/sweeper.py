@@ -35,7 +35,7 @@ class Sweeper:
         self.outgoing = outgoing
         self.clock = clock
         self.desk = desk_of(settings)
-        self.on_queued: list[asyncio.Event] = []
+        self.on_queued: list[Callable[[], None]] = []  # called after a sweep that queued mail
         self.wake = asyncio.Event()  # tests (and a future CLI) ask for a sweep now
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -66,8 +66,8 @@ class Sweeper:
                 told += 1
                 logger.warning("service target breached", ticket=ticket_id)
         if closed or told:
-            for event in self.on_queued:
-                event.set()
+            for queued in self.on_queued:
+                queued()
         return closed
 
     def _one(self, conn: Connection, ticket_id: int, now: datetime,

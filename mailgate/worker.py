@@ -1,22 +1,20 @@
 """Shell, the per-mail path: claim a batch of stored mail, `prepare` each (the pure work, off the event loop),
-then on the database thread, in one transaction with a savepoint per mail: `load` the snapshot -> the core's
-`process` decides -> `write` the outcome. A mail that raises is shunted alone (its savepoint rolled back), the
-others commit together; a mail is never lost: `mailgate replay ID` runs a shunted one again."""
+then on the database thread, in one transaction: per mail, `load` the snapshot -> the core's `process`
+decides -> `write` the outcome. A mail that raises is shunted alone and the others commit together; a mail
+is never lost: `mailgate replay ID` runs a shunted one again."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import socket
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from mailgate import log
+from mailgate import instance, log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
 from mailgate.config.desk import desk_of
@@ -38,7 +36,7 @@ from mailgate.write import Inbound, write
 
 logger = log.get("worker")
 MAX_TEMPORARY_FAILURES = 5  # the same mail failing this often on "temporary" errors is shunted
-LEASE = timedelta(seconds=120)  # a claimed mail is another worker's to take after this
+LEASE = timedelta(seconds=60)  # a claimed mail is another worker's to take after this
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +46,18 @@ class Result:
     ticket_id: int | None = None
     detail: str = ""
     queued: int = 0  # outgoing mails queued with it
+
+
+class _Lost(Exception):
+    """The mail is no longer this worker's: its lease ran out and another worker claimed it."""
+
+
+class _MailFailed(Exception):
+    """Mail `index` of the transaction raised (`error`: its traceback) or was lost (`error` None)."""
+
+    def __init__(self, index: int, error: str | None) -> None:
+        super().__init__(index, error)
+        self.index, self.error = index, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +79,25 @@ class Worker:
         self.clock = clock
         self.rules = rules  # None: no rules (the defaults of the config apply)
         self.desk = desk_of(settings)  # derived from the settings once, not per mail
-        self.me = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.me = instance.name()
         self.batch = settings.worker.batch
         self.budget = settings.worker.max_transaction_ms / 1000
         self.wake = asyncio.Event()  # set by the edges after a commit
-        self.on_queued: list[asyncio.Event] = []  # set after a commit that queued outgoing mail
+        self.on_queued: list[Callable[[], None]] = []  # called after a commit that queued outgoing mail
         self._temporary: dict[int, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process mail until `stop` is set; the batch in hand is always finished first."""
-        stale = self.db.is_sqlite  # one SQLite file has one daemon: claims left by a dead one are void
+        stale = True  # the claims of a worker of this host that died are taken back at once, not after the lease
 
         async def step() -> bool:
             nonlocal stale
             if stale:
-                released = await self.db.write(inbound.release)
+                for holder in await self.db.read(inbound.holders):
+                    if instance.gone(holder):
+                        released = await self.db.write(inbound.release, holder)
+                        logger.info("claims of a dead worker taken back", holder=holder, mails=released)
                 stale = False
-                if released:
-                    logger.info("claims of a previous run released", mails=released)
             return bool(await self.process_batch())
 
         async def idle() -> None:
@@ -125,7 +136,7 @@ class Worker:
             done, pending = await self.db.call(self._transaction, pending)
             results += done
             self._after_commit(done)
-        return results
+        return sorted(results, key=lambda r: r.inbound_id)
 
     def _prepare_all(self, rows: list[InboundRow], ruleset: RuleSet | None) -> list[_Pending]:
         prepared: list[_Pending] = []
@@ -137,44 +148,54 @@ class Worker:
         return prepared
 
     def _transaction(self, pending: list[_Pending]) -> tuple[list[Result], list[_Pending]]:
-        """On the database thread: as many mails of `pending` as fit in the time budget, each in a savepoint;
-        one commit. Returns their results and the mails left for the next transaction."""
+        """On the database thread: as many mails of `pending` as fit in the time budget, in one transaction.
+        Returns their results and the mails left for the next transaction.
+
+        No savepoint per mail (they cost 0.33 ms a mail, measured on the benchmark's mails): a mail that raises
+        rolls the transaction back, is shunted alone, and the others are done again without it."""
+        while True:
+            try:
+                return self._attempt(pending)
+            except _MailFailed as failed:
+                row = pending[failed.index][0]
+                pending = pending[:failed.index] + pending[failed.index + 1:]
+                if failed.error is None:  # another worker has it now
+                    logger.warning("mail taken over by another worker", inbound_id=row.id)
+                    continue
+                with self.db.transaction() as conn:
+                    shunted = self._shunt(conn, row, failed.error, self.clock())
+                if not pending:
+                    return [shunted], []
+                done, rest = self._transaction(pending)
+                return [shunted, *done], rest
+
+    def _attempt(self, pending: list[_Pending]) -> tuple[list[Result], list[_Pending]]:
         started = time.perf_counter()
         now = self.clock()
         done: list[Result] = []
-        with self.db.engine.begin() as conn:
+        with self.db.transaction() as conn:
             for n, (row, prepared) in enumerate(pending):
                 if n and time.perf_counter() - started > self.budget:
                     return done, pending[n:]
-                if not inbound.confirm(conn, row.id, self.me, now + LEASE):
-                    done.append(Result(inbound_id=row.id, status="skipped", detail="claimed by another worker"))
-                    continue
                 if isinstance(prepared, _Failed):
-                    done.append(self._shunt(conn, row, prepared.error, now))
-                    continue
-                done.append(self._one(conn, row, prepared, now))
+                    raise _MailFailed(n, prepared.error)
+                try:
+                    done.append(self._decide_and_write(conn, row, prepared, now))
+                except _Lost:
+                    raise _MailFailed(n, None) from None
+                except Exception as exc:
+                    if database_unavailable(exc):
+                        raise  # the transaction is lost with its connection: every mail of it is tried again
+                    if is_temporary(exc) and self._count_temporary(row.id) < MAX_TEMPORARY_FAILURES:
+                        raise  # busy or a lost race: the batch is tried again after a backoff
+                    raise _MailFailed(n, traceback.format_exc()) from None
         return done, []
-
-    def _one(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime) -> Result:
-        savepoint = conn.begin_nested()
-        try:
-            result = self._decide_and_write(conn, row, p, now)
-            savepoint.commit()
-            return result
-        except Exception as exc:
-            savepoint.rollback()
-            if database_unavailable(exc):
-                raise  # the whole transaction is lost with its connection: every mail of it is tried again
-            if is_temporary(exc) and self._count_temporary(row.id) < MAX_TEMPORARY_FAILURES:
-                raise  # busy or a lost race: the batch is tried again after a backoff
-            return self._shunt(conn, row, traceback.format_exc(), now)
 
     def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime) -> Result:
         known = snapshot.load(conn, p, self.desk, now)
         outcome = process(p, known, self.desk, now)
         if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
-            inbound.finish(conn, row.id, status=outcome.disposition.value, ticket_id=None, now=now,
-                           error=outcome.reason)
+            self._finish(conn, row, outcome.disposition.value, None, now, outcome.reason)
             return Result(inbound_id=row.id, status=outcome.disposition.value, detail=outcome.reason)
         mail = p.mail
         message = dict(
@@ -184,9 +205,15 @@ class Worker:
         )
         ticket_id, queued = write(conn, self.outgoing, outcome, now=now, views=dict(known.tickets),
                                   inbound=Inbound(row.id, message))
-        inbound.finish(conn, row.id, status="processed", ticket_id=ticket_id, now=now)
+        self._finish(conn, row, "processed", ticket_id, now)
         return Result(inbound_id=row.id, status="processed", ticket_id=ticket_id,
                       detail=outcome.disposition.value, queued=queued)
+
+    def _finish(self, conn: Connection, row: InboundRow, status: str, ticket_id: int | None, now: datetime,
+                error: str | None = None) -> None:
+        """The mail's end, if it is still ours (its lease ran out and another worker took it: _Lost)."""
+        if not inbound.finish(conn, row.id, status=status, ticket_id=ticket_id, now=now, error=error, me=self.me):
+            raise _Lost(row.id)
 
     def _shunt(self, conn: Connection, row: InboundRow, error: str, now: datetime) -> Result:
         self._temporary.pop(row.id, None)
@@ -207,8 +234,8 @@ class Worker:
                 logger.info("mail processed", inbound_id=result.inbound_id, status=result.status,
                             ticket=result.ticket_id, detail=result.detail or None)
         if any(r.queued for r in done):  # after the commit, so the sender finds the rows
-            for event in self.on_queued:
-                event.set()
+            for queued in self.on_queued:
+                queued()
 
 
 async def replay(settings: Settings, inbound_id: int, *, release: bool = False) -> Result | None:

@@ -178,3 +178,19 @@ def test_compose_to_internationalised_mailbox_uses_utf8_headers() -> None:
                         date=datetime(2022, 1, 10, tzinfo=UTC))
     assert 'To: "Jöhn \\"JD\\" Doe" <jdöe@mächine.example>'.encode() in raw
     assert parse(raw).to[0].email == "jdöe@mächine.example"
+
+
+def test_no_control_character_reaches_a_header_we_write() -> None:
+    # a hostile Message-ID: VT, FF, FS and CR LF would start headers of their own (Auto-Submitted lost...)
+    hostile = "a\x0bX-Injected: 1\x0c\x1c\r\nBcc: victim@example.org"
+    draft = OutgoingDraft(kind=MailKind.ACK, template="ack", to=Address("fabrice@client.example"), locale="fr",
+                          in_reply_to=hostile, references=(hostile,))
+    raw = compose.build(draft, sender=compose.Sender(Address("support@example.test", "Support"), LOOP),
+                        subject="[#1] x\x00y", body="b\n", message_id="mg.1.t.sig@example.test",
+                        date=datetime(2022, 1, 10, tzinfo=UTC))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert not any(c in head for c in b"\x00\x0b\x0c\x1c\x7f")
+    names = [line.split(b":")[0] for line in head.split(b"\r\n") if not line.startswith((b" ", b"\t"))]
+    assert b"X-Injected" not in names and b"Bcc" not in names
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Mailgate-Loop"] == LOOP

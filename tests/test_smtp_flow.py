@@ -26,6 +26,7 @@ from tests.conftest import (
     counts,
     eml,
     make_settings,
+    running,
     smtp_send,
     ticket,
     until,
@@ -220,3 +221,55 @@ async def _outbox_is(settings: Settings, expected: dict[str, int]) -> bool:
 
 async def _processed(settings: Settings, n: int) -> bool:
     return (await counts(settings))["inbound"].get("processed", 0) >= n
+
+
+def _distinct(n: int) -> list[bytes]:
+    return [(f"From: client{i}@example.org\r\nTo: support@example.test\r\nSubject: Demande {i}\r\n"
+             f"Message-ID: <group-{i}@example.org>\r\n\r\nBonjour {i}\r\n").encode() for i in range(n)]
+
+
+async def test_sessions_that_finish_together_share_one_commit(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'group.sqlite3'}", smart_host.port, tmp_path)
+    async with running(settings) as daemon:  # SQLite: one database thread, which the test keeps busy
+        await _share_one_commit(daemon, settings)
+
+
+async def _share_one_commit(daemon: Daemon, settings: Settings) -> None:
+    import threading
+
+    assert daemon.db is not None and daemon.commits is not None
+    release = threading.Event()
+    busy = asyncio.ensure_future(daemon.db.call(release.wait, 10))  # the database thread is busy meanwhile
+    sends = [asyncio.ensure_future(smtp_send(daemon.smtp_port, raw)) for raw in _distinct(4)]
+    before = daemon.commits.commits
+
+    async def all_waiting() -> bool:
+        return len(daemon.commits._pending) == 4  # every session finished DATA and waits for its commit
+
+    await until(all_waiting, what="four sessions waiting for their commit")
+    assert not any(s.done() for s in sends)  # no 250 before the commit
+    release.set()
+    await busy
+    assert [await s for s in sends] == [{}, {}, {}, {}]
+    assert daemon.commits.commits == before + 1  # one transaction, one fsync, for the four
+    assert sum((await counts(settings))["inbound"].values()) == 4
+
+
+async def test_a_failing_commit_answers_451_to_every_session_waiting_on_it_and_stores_none(
+        smart_host: SmartHostSink, tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite3"
+    settings = make_settings(f"sqlite:///{path}", smart_host.port, tmp_path, database__busy_timeout_ms=300)
+    async with running(settings) as daemon:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the file: no commit can happen
+        try:
+            results = await asyncio.gather(*(smtp_send(daemon.smtp_port, raw) for raw in _distinct(4)),
+                                           return_exceptions=True)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert all(isinstance(r, smtplib.SMTPDataError) and r.smtp_code == 451 for r in results), results
+        assert (await counts(settings))["inbound"] == {}  # none stored, not even half
+        assert [await smtp_send(daemon.smtp_port, raw) for raw in _distinct(4)] == [{}, {}, {}, {}]  # the retries
+        await until(lambda: _processed(settings, 4), what="the four retried mails")
+    assert (await counts(settings))["inbound"] == {"processed": 4}

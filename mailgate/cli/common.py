@@ -12,15 +12,13 @@ import click
 from mailgate import log
 from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings, load
+from mailgate.exits import EX_CONFIG
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 T = TypeVar("T")
 
-EX_DATAERR = 65  # sysexits: the input is bad (the MTA bounces it)
-EX_TEMPFAIL = 75  # sysexits: try again later (the MTA keeps the mail queued)
-EX_CONFIG = 78  # sysexits: configuration error
 
 
 def fail(message: str, code: int) -> NoReturn:

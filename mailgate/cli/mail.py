@@ -7,21 +7,24 @@ import sys
 
 import click
 
-from mailgate.cli.common import EX_CONFIG, EX_DATAERR, EX_TEMPFAIL, fail, settings_of
+from mailgate.cli.common import fail, settings_of
 from mailgate.cli.common import run as run_async
+from mailgate.exits import EX_CONFIG, EX_DATAERR, EX_TEMPFAIL
 
 
 @click.command()
+@click.option("--worker-process", is_flag=True, hidden=True,
+              help="Run as the worker process of a two-process daemon (started by the daemon itself).")
 @click.pass_context
-def run(ctx: click.Context) -> None:
-    """Run the daemon: SMTP listener, worker and outbox sender, until SIGTERM/SIGINT."""
+def run(ctx: click.Context, worker_process: bool) -> None:
+    """Run the daemon: SMTP listener, IMAP pollers, worker, outbox sender and sweeper, until SIGTERM/SIGINT."""
     from mailgate.config.sections import ConfigError
-    from mailgate.daemon import serve
+    from mailgate.processes import serve
     from mailgate.store.schema import SchemaError
 
     settings = settings_of(ctx)
     try:
-        run_async(serve(settings))
+        run_async(serve(settings, worker_process=worker_process))
     except (ConfigError, SchemaError) as exc:
         fail(f"refusing to start:\n{exc}", EX_CONFIG)
     except OSError as exc:

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from mailgate.cli.common import EX_CONFIG
 from mailgate.core.mail import classify
 from mailgate.core.mail.parse import attachment_names, parse
 from mailgate.core.model import ParsedMail
 from mailgate.core.rules.engine import Decision, evaluate
 from mailgate.core.rules.model import KINDS, MailFacts, RuleSet, facts_from
+from mailgate.exits import EX_CONFIG
 from mailgate.rules.load import RulesError, load_rules
 
 _rules_option = click.option(

@@ -131,7 +131,13 @@ class Worker(_Section):
     batch: int = Field(default=50, ge=1, le=1000)  # mails claimed at once
     # a processing transaction commits after this long (and the rest of the batch goes in the next one), so
     # that the SMTP listener's commits never wait long for the worker's on SQLite's one writer
-    max_transaction_ms: float = Field(default=15.0, gt=0)
+    max_transaction_ms: float = Field(default=10.0, gt=0)
+
+
+class Daemon(_Section):
+    # `mailgate run`: 1 process for everything, or 2: the worker and the sweeper in a second process (a
+    # second core for the per-mail work); "auto" = 2 on a machine with more than one core
+    processes: Literal["auto", 1, 2] = "auto"
 
 
 class Log(_Section):

@@ -13,6 +13,7 @@ from mailgate.config.sections import (
     Agent,
     ConfigError,
     Customer,
+    Daemon,
     Database,
     Gateway,
     Hygiene,
@@ -37,6 +38,7 @@ class Settings(_Section):
     outbound: Outbound = Outbound()
     worker: Worker = Worker()
     log: Log = Log()
+    daemon: Daemon = Daemon()
     agents: list[Agent] = []
     imap: list[Imap] = []
     customers: list[Customer] = []

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from mailgate import log
+from mailgate import instance, log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock
 from mailgate.config.sections import Outbound
@@ -55,6 +55,8 @@ class Sender:
         self.wake = asyncio.Event()  # set by the worker after it queued mail
         self.lease = timedelta(seconds=settings.timeout * 3 + 60)
         self.results: GroupWriter[Recorded, None] = GroupWriter(db, record_many, clock)
+        self.me = instance.name()
+        self._stale = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send due mail until `stop` is set; the send in hand is always recorded first."""
@@ -76,7 +78,13 @@ class Sender:
     async def send_due(self, stop: asyncio.Event | None = None) -> int:
         """Send every due mail once; returns how many were attempted."""
         now = self.clock()
-        rows = await self.db.write(outbox.lease_due, now, self.lease, BATCH)
+        if self._stale:  # the mail a sender of this host held when it died is due again at once
+            for holder in await self.db.read(outbox.holders):
+                if instance.gone(holder):
+                    released = await self.db.write(outbox.release, holder, now)
+                    logger.info("mail held by a dead sender taken back", holder=holder, mails=released)
+            self._stale = False
+        rows = await self.db.write(outbox.lease_due, now, self.lease, BATCH, self.me)
         if not rows:
             return 0
         recording: list[asyncio.Task[None]] = []

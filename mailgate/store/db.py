@@ -10,9 +10,12 @@ a small pool with as many threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import fcntl
 import functools
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -76,6 +79,24 @@ def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class WriterLock:
+    """SQLite has one writer at a time. The processes of mailgate on one file (the daemon's two, the command
+    line) take turns through this lock file, which wakes a waiter the moment the writer is done; SQLite's own
+    busy handler sleeps in steps of up to 100 ms, which put 200 ms on the listener's 250 under load."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 class Database:
     """An engine and its thread(s). `write(fn, ...)` runs `fn(conn, ...)` in one transaction, committed when it
     returns and rolled back when it raises; `read(fn, ...)` on a connection that writes nothing."""
@@ -83,6 +104,8 @@ class Database:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.is_sqlite = is_sqlite(engine)
+        path = engine.url.database if self.is_sqlite else None
+        self._writer = WriterLock(f"{path}.writer-lock") if path and path != ":memory:" else None
         threads = 1 if self.is_sqlite else (engine.pool.size() if isinstance(engine.pool, sa.QueuePool)
                                             else PG_THREADS)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailgate-db")
@@ -91,9 +114,15 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction in the calling thread: committed at the end of the block, rolled back if it raises."""
+        with self._writer or contextlib.nullcontext(), self.engine.begin() as conn:
+            yield conn
+
     def write_now(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`write`, in the calling thread (the command line, the database thread itself)."""
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             return fn(conn, *args, **kwargs)
 
     def read_now(self, fn: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -121,6 +150,8 @@ class Database:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
 
 async def repeat_while_up(

@@ -23,24 +23,31 @@ def flag(conn: Connection, emails: tuple[str, ...], reason: str, now: datetime, 
              until=now + timedelta(days=days)) for e in wanted])
 
 
+# The per-mail statements are built once (building and cache-keying them per mail cost more than running them).
+_f, _o = address_flag.c, outbox.c
+_FLAGGED = sa.select(_f.email, _f.until, _f.reason).where(
+    _f.email.in_(sa.bindparam("b_emails", expanding=True)), _f.until > sa.bindparam("b_now"))
+_AUTOMATIC = sa.and_(_o.automatic.is_(True), _o.created_at > sa.bindparam("b_since"))
+_RECENT_TO = (sa.select(_o.recipient, sa.func.count()).where(_AUTOMATIC, _o.recipient.in_(
+    sa.bindparam("b_emails", expanding=True))).group_by(_o.recipient))
+_RECENT_ON = (sa.select(_o.ticket_id, sa.func.count()).where(
+    _AUTOMATIC, _o.ticket_id.in_(sa.bindparam("b_ids", expanding=True)),
+    _o.recipient.not_in(sa.bindparam("b_agents", expanding=True))).group_by(_o.ticket_id))
+
+
 def flagged(conn: Connection, emails: set[str], now: datetime) -> dict[str, Flag]:
     """The addresses among these that are flagged now, with until when and why."""
     if not emails:
         return {}
-    rows = conn.execute(sa.select(address_flag.c.email, address_flag.c.until, address_flag.c.reason).where(
-        address_flag.c.email.in_(sorted(emails)), address_flag.c.until > now))
+    rows = conn.execute(_FLAGGED, dict(b_emails=sorted(emails), b_now=now))
     return {r.email: Flag(until=r.until, reason=r.reason) for r in rows}
-
-
-_AUTOMATIC = sa.and_(outbox.c.automatic.is_(True), outbox.c.created_at > sa.bindparam("b_since"))
 
 
 def recent_to(conn: Connection, emails: set[str], since: datetime) -> dict[str, int]:
     """Automatic mails queued to each of these addresses since `since`."""
     if not emails:
         return {}
-    rows = conn.execute(sa.select(outbox.c.recipient, sa.func.count()).where(
-        _AUTOMATIC, outbox.c.recipient.in_(sorted(emails))).group_by(outbox.c.recipient), dict(b_since=since))
+    rows = conn.execute(_RECENT_TO, dict(b_emails=sorted(emails), b_since=since))
     return {recipient: int(n) for recipient, n in rows}
 
 
@@ -48,7 +55,5 @@ def recent_on(conn: Connection, ticket_ids: set[int], since: datetime, agents: f
     """Automatic mails queued on each of these tickets since `since`, to anyone but the consultants."""
     if not ticket_ids:
         return {}
-    rows = conn.execute(sa.select(outbox.c.ticket_id, sa.func.count()).where(
-        _AUTOMATIC, outbox.c.ticket_id.in_(sorted(ticket_ids)), outbox.c.recipient.not_in(sorted(agents) or [""]))
-        .group_by(outbox.c.ticket_id), dict(b_since=since))
+    rows = conn.execute(_RECENT_ON, dict(b_ids=sorted(ticket_ids), b_since=since, b_agents=sorted(agents) or [""]))
     return {int(ticket_id): int(n) for ticket_id, n in rows}

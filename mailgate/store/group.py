@@ -1,19 +1,21 @@
 """Store: writes that arrive together share one transaction and one fsync (group commit).
 
-Each caller (an SMTP session storing its mail, the sender recording a result) awaits `write(item)`; while a
-commit is on the database thread the next items queue, and the next commit takes them all: no timer, no
-added wait. Every caller learns the outcome of the commit that holds its item: its result, or the exception
-(an SMTP session answers 250 only after its commit, 451 when it failed). When a group of several fails for
-another reason than the database being unavailable, each item is tried alone, so one item the database
-refuses cannot fail the others.
+Each caller (an SMTP session storing its mail, the sender recording a result) awaits `write(item)`. A commit
+takes, once it holds the database (on SQLite, once the other process's transaction is done), every item
+waiting at that moment: the longer it had to wait, the more it carries, with no timer and no added wait.
+Every caller learns the outcome of the commit that holds its item: its result, or the exception (an SMTP
+session answers 250 only after its commit, 451 when it failed). When a group of several fails for another
+reason than the database being unavailable, each item is tried alone, so one item the database refuses
+cannot fail the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
@@ -32,6 +34,7 @@ class GroupWriter(Generic[T, R]):
         self.write_many = write_many  # one transaction for the items; one result per item, in order
         self.clock = clock
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._lock = threading.Lock()  # the event loop adds, the database thread takes
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # transactions that wrote items (for tests and metrics)
         self.items = 0
@@ -39,30 +42,66 @@ class GroupWriter(Generic[T, R]):
     async def write(self, item: T) -> R:
         """The item's result once the commit holding it is done; raises when that commit failed."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        with self._lock:
+            self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="group commit")
         return await future
 
     async def _flush(self) -> None:
         while self._pending:
-            group, self._pending = self._pending, []
-            await self._commit(group)
+            try:
+                group, results = await self.db.call(self._commit_waiting)
+            except _GroupFailed as failed:
+                await self._one_by_one(failed.group, failed.error)
+                continue
+            self._settle(group, results)
 
-    async def _commit(self, group: list[tuple[T, asyncio.Future[R]]]) -> None:
+    def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
+        with self._lock:
+            group, self._pending = self._pending, []
+        return group
+
+    def _commit_waiting(self) -> tuple[list[tuple[T, asyncio.Future[R]]], list[R]]:
+        """On the database thread: once the transaction holds the database, every item waiting now."""
+        group: list[tuple[T, asyncio.Future[R]]] = []
         try:
-            results = await self.db.write(self.write_many, [item for item, _ in group], self.clock())
-            self.commits += 1
-            self.items += len(group)
+            with self.db.transaction() as conn:
+                group = self._take()
+                results = self.write_many(conn, [item for item, _ in group], self.clock()) if group else []
         except Exception as exc:
-            if len(group) > 1 and not database_unavailable(exc):
-                for one in group:
-                    await self._commit([one])
-                return
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
+            raise _GroupFailed(group or self._take(), exc) from exc
+        self.commits += 1
+        self.items += len(group)
+        return group, results
+
+    async def _one_by_one(self, group: list[tuple[T, asyncio.Future[R]]], error: Exception) -> None:
+        if len(group) > 1 and not database_unavailable(error):
+            for item, future in group:
+                try:
+                    results = await self.db.write(self.write_many, [item], self.clock())
+                except Exception as exc:
+                    self._settle([(item, future)], None, exc)
+                else:
+                    self._settle([(item, future)], results)
             return
-        for (_, future), result in zip(group, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        self._settle(group, None, error)
+
+    @staticmethod
+    def _settle(group: list[tuple[T, asyncio.Future[R]]], results: list[R] | None,
+                error: Exception | None = None) -> None:
+        for n, (_, future) in enumerate(group):
+            if future.done():  # the caller went away (an SMTP client that disconnected)
+                continue
+            if results is None:
+                future.set_exception(error or RuntimeError("not written"))
+            else:
+                future.set_result(results[n])
+
+
+class _GroupFailed(Exception):
+    """The transaction of a group failed: its items, and why."""
+
+    def __init__(self, group: list[Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.group, self.error = group, error

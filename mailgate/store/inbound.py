@@ -86,10 +86,9 @@ _CLAIM = (
     .returning(*_COLUMNS)
 )
 _MINE = sa.and_(_c.id == sa.bindparam("b_id"), _c.claimed_by == sa.bindparam("b_me"))
-_CONFIRM = sa.update(inbound_mail).where(_MINE).values(lease_until=sa.bindparam("b_until")).returning(_c.id)
 _FINISH = (
     sa.update(inbound_mail)
-    .where(_c.id == sa.bindparam("b_id"))
+    .where(_MINE)
     .values(status=sa.bindparam("b_status"), ticket_id=sa.bindparam("b_ticket"),
             processed_at=sa.bindparam("b_now"), error=sa.bindparam("b_error"), claimed_by=None, lease_until=None)
 )
@@ -103,18 +102,16 @@ def claim(conn: Connection, me: str, now: datetime, until: datetime, limit: int)
     return sorted((InboundRow(*r) for r in rows), key=lambda r: r.id)
 
 
-def confirm(conn: Connection, inbound_id: int, me: str, until: datetime) -> bool:
-    """Inside the processing transaction: the mail is still `me`'s (and now locked until the commit)."""
-    return conn.execute(_CONFIRM, dict(b_id=inbound_id, b_me=me, b_until=until)).first() is not None
+def holders(conn: Connection) -> list[str]:
+    """The workers holding stored mail now."""
+    return [h for h in conn.execute(sa.select(_c.claimed_by).distinct().where(
+        _c.status == "received", _c.claimed_by.is_not(None))).scalars()]
 
 
-def release(conn: Connection, me: str | None = None) -> int:
-    """Give back the unfinished claims of `me` (None: of every worker, when only one can exist: SQLite at
-    start-up). Returns how many."""
-    stmt = sa.update(inbound_mail).where(_c.status == "received", _c.claimed_by.is_not(None))
-    if me is not None:
-        stmt = stmt.where(_c.claimed_by == me)
-    return conn.execute(stmt.values(claimed_by=None, lease_until=None)).rowcount
+def release(conn: Connection, holder: str) -> int:
+    """Give back the unfinished claims of `holder` (a worker that died). Returns how many."""
+    return conn.execute(sa.update(inbound_mail).where(_c.status == "received", _c.claimed_by == holder)
+                        .values(claimed_by=None, lease_until=None)).rowcount
 
 
 def claim_for_replay(conn: Connection, inbound_id: int, statuses: tuple[str, ...], me: str,
@@ -132,11 +129,14 @@ def claim_for_replay(conn: Connection, inbound_id: int, statuses: tuple[str, ...
 
 
 def finish(
-    conn: Connection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime,
+    conn: Connection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime, me: str,
     error: str | None = None,
-) -> None:
-    """Record the end of processing: processed, ignored (stored, no ticket) or shunted (with the error)."""
-    conn.execute(_FINISH, dict(b_id=inbound_id, b_status=status, b_ticket=ticket_id, b_now=now, b_error=error))
+) -> bool:
+    """Record the end of processing (processed, ignored, quarantined), if the mail is still `me`'s claim:
+    False when its lease ran out and another worker took it (the caller rolls back what it did)."""
+    result = conn.execute(_FINISH, dict(b_id=inbound_id, b_me=me, b_status=status, b_ticket=ticket_id, b_now=now,
+                                        b_error=error))
+    return bool(result.rowcount)
 
 
 def shunt(conn: Connection, inbound_id: int, error: str, now: datetime) -> None:

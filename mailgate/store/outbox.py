@@ -54,22 +54,36 @@ _DUE = (
 _LEASE = (
     sa.update(outbox)
     .where(outbox.c.id.in_(sa.select(_DUE.c.id)), outbox.c.status == "queued")
-    .values(next_attempt_at=sa.bindparam("b_until"), attempts=outbox.c.attempts + 1)
+    .values(next_attempt_at=sa.bindparam("b_until"), attempts=outbox.c.attempts + 1, leased_by=sa.bindparam("b_me"))
     .returning(outbox.c.id, outbox.c.message_id, outbox.c.envelope_from, outbox.c.envelope_to,
                outbox.c.raw, outbox.c.attempts, outbox.c.created_at, outbox.c.deadline)
 )
 _BY_ID = outbox.c.id == sa.bindparam("b_id")
-_SENT = sa.update(outbox).where(_BY_ID).values(status="sent", sent_at=sa.bindparam("b_now"), last_error=None)
+_SENT = sa.update(outbox).where(_BY_ID).values(status="sent", sent_at=sa.bindparam("b_now"), last_error=None,
+                                               leased_by=None)
 _RETRY = sa.update(outbox).where(_BY_ID).values(next_attempt_at=sa.bindparam("b_at"),
-                                                last_error=sa.bindparam("b_error"))
-_FAILED = sa.update(outbox).where(_BY_ID).values(status="failed", last_error=sa.bindparam("b_error"))
+                                                last_error=sa.bindparam("b_error"), leased_by=None)
+_FAILED = sa.update(outbox).where(_BY_ID).values(status="failed", last_error=sa.bindparam("b_error"), leased_by=None)
 
 
-def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int) -> list[OutboxRow]:
+def lease_due(conn: Connection, now: datetime, lease: timedelta, limit: int, me: str) -> list[OutboxRow]:
     """Take up to `limit` queued mails that are due, pushing their next attempt `lease` ahead: a
     sender that dies mid-send leaves them to be retried after the lease; two senders never share one."""
-    result = conn.execute(_LEASE, dict(b_now=now, b_limit=limit, b_until=now + lease))
+    result = conn.execute(_LEASE, dict(b_now=now, b_limit=limit, b_until=now + lease, b_me=me))
     return sorted((OutboxRow(*r) for r in result), key=lambda r: r.id)
+
+
+def holders(conn: Connection) -> list[str]:
+    """The senders holding queued mail now."""
+    return [h for h in conn.execute(sa.select(outbox.c.leased_by).distinct().where(
+        outbox.c.status == "queued", outbox.c.leased_by.is_not(None))).scalars()]
+
+
+def release(conn: Connection, holder: str, now: datetime) -> int:
+    """The mails a dead sender held are due again now (each may have gone out before it died: then it goes
+    twice, with the same Message-ID, as docs/delivery.md says)."""
+    return conn.execute(sa.update(outbox).where(outbox.c.status == "queued", outbox.c.leased_by == holder)
+                        .values(next_attempt_at=now, leased_by=None)).rowcount
 
 
 def mark_sent(conn: Connection, outbox_id: int, now: datetime) -> None:
@@ -95,11 +109,14 @@ def counts(conn: Connection) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+_SENT_MAILS = sa.select(outbox.c.message_id, outbox.c.kind, outbox.c.ticket_id, outbox.c.envelope_to).where(
+    outbox.c.message_id.in_(sa.bindparam("b_ids", expanding=True)))
+
+
 def sent_mails(conn: Connection, message_ids: Iterable[str]) -> dict[str, SentMail]:
     """Our queued or sent mails with these Message-IDs: what an inbound reply answers, and to whom it went."""
     wanted = sorted(set(message_ids))
     if not wanted:
         return {}
-    rows = conn.execute(sa.select(outbox.c.message_id, outbox.c.kind, outbox.c.ticket_id,
-                                        outbox.c.envelope_to).where(outbox.c.message_id.in_(wanted)))
+    rows = conn.execute(_SENT_MAILS, dict(b_ids=wanted))
     return {r.message_id: SentMail(r.message_id, MailKind(r.kind), r.ticket_id, tuple(r.envelope_to)) for r in rows}

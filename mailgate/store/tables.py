@@ -216,6 +216,7 @@ outbox = sa.Table(
     sa.Column("recipient", sa.String(320)),  # the To address: rate limits count per recipient
     sa.Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
     sa.Index("ix_outbox_ticket_id_created_at", "ticket_id", "created_at"),
+    sa.Column("leased_by", sa.String(64)),  # the sender holding it until next_attempt_at (issue 11)
 )
 
 # Addresses that bounced permanently: no automatic mail to them until `until` (issue 6).

