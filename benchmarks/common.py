@@ -154,6 +154,15 @@ def cpu_seconds(pid: int) -> float | None:
     return total if seen else None
 
 
+def machine_ticks() -> tuple[int, int, int]:
+    """(busy, steal, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    steal = fields[7] if len(fields) > 7 else 0
+    total = sum(fields[:8])
+    return total - idle - steal, steal, total
+
+
 def wait_idle(pid: int, timeout: float = 15.0) -> None:
     """Until the process tree (a second worker process too) has started and burns no more CPU: so that a run's
     CPU figure does not include start-up imports."""
@@ -292,6 +301,13 @@ class Poller:
             if type(exc).__name__ == "UndefinedTable":
                 return 0
             raise
+
+    async def fetch(self, q: str) -> list[tuple[Any, ...]]:
+        if not await self.open():
+            return []
+        if self.sq is not None:
+            return [tuple(r) for r in self.sq.execute(q).fetchall()]
+        return [tuple(r) for r in self.pg.execute(q).fetchall()]
 
     async def rows(self, q: str) -> dict[str, int]:
         if not await self.open():

@@ -38,6 +38,7 @@ from common import (
     fmt,
     free_port,
     kill,
+    machine_ticks,
     mail_text,
     parse_databases,
     peak_rss_mb,
@@ -49,6 +50,8 @@ from common import (
 )
 
 RUN_TIMEOUT = 90.0  # seconds allowed for one run's mail to be processed and acknowledged
+REPLIES = 0.3  # of the timed mails, this share are replies to tickets made before the clock starts
+ATTACHMENTS = 0.2  # and this share of all of them carry a 15 kB attachment (20 kB of base64)
 
 # A bare aiosmtpd server (the same SMTP options as mailgate's listener); handle_DATA answers at once.
 BASELINE_SERVER = r"""
@@ -90,19 +93,36 @@ def percentile(values: list[float], p: float) -> float:
 # ---------------------------------------------------------------- test mail
 
 
-def make_mails(n: int, tag: str) -> list[tuple[str, bytes]]:
-    """(envelope sender, raw mail): unique Message-ID and sender each; 1 in 10 is ~20 KB with a
-    base64 attachment, the rest ~1 KB of plain text."""
+def make_mails(n: int, tag: str, *, attachments: float = 0.2, replies_to: list[tuple[int, str, str]] = (),
+               reply_share: float = 0.0) -> list[tuple[str, bytes]]:
+    """(envelope sender, raw mail), all unique: a share `attachments` is ~20 KB with a base64 attachment, the
+    rest ~1 KB of plain text. A share `reply_share` are replies to the tickets `replies_to` (number,
+    requester, the Message-ID of their first mail): from the requester, `Re: [#N] ...`, quoting, threaded on
+    the first mail; the others open tickets."""
     rng = random.Random(1234)
     attachment = base64.encodebytes(rng.randbytes(15_000)).decode().replace("\n", "\r\n")
+    every = round(1 / attachments) if attachments else 0
+    reply_every = round(1 / reply_share) if reply_share and replies_to else 0
     mails = []
     for i in range(n):
         text, _ = mail_text(rng, i, 140, 14)
-        if i % 10 == 9:
+        reply = replies_to[(i // reply_every) % len(replies_to)] if reply_every and i % reply_every == 1 else None
+        if reply is not None:
+            quoted = "\r\n".join("> " + line for line in text.splitlines()[:6])
+            text = f"Merci, toujours en panne.\r\n\r\nLe 2 déc. 2026, {reply[1]} a écrit :\r\n{quoted}\r\n"
+        if every and i % every == every - 1:
             body = with_attachment(text, "application/octet-stream", f"capture{i}.bin", attachment)
         else:
             body = TEXT_PART + text
-        mails.append((customer(i), build_mail(i, tag, body)))
+        raw = build_mail(i, tag, body)
+        if reply is None:
+            mails.append((customer(i), raw))
+            continue
+        number, requester, first_mid = reply
+        raw = raw.replace(f"From: Client {i} <{customer(i)}>".encode(), f"From: <{requester}>".encode()).replace(
+            f"Subject: Demande {i}:".encode(), f"Subject: Re: [#{number}] Demande {i}:".encode()).replace(
+            b"MIME-Version: 1.0\r\n", f"In-Reply-To: <{first_mid}>\r\nMIME-Version: 1.0\r\n".encode())
+        mails.append((requester, raw))
     return mails
 
 
@@ -196,6 +216,8 @@ class Row:
     rss_mb: float | None = None
     exit_code: int | None = None
     note: str = ""
+    mix: str = ""
+    machine: str = ""  # the whole machine during the run (the database server, other load)
 
     @property
     def accept_rate(self) -> float | None:
@@ -244,6 +266,33 @@ def run_baseline(n: int, conns: int) -> Row:
     return row
 
 
+def seed_tickets(port: int, poller: Poller, conns: int, count: int, tag: str,
+                 daemon: subprocess.Popen[bytes]) -> list[tuple[int, str, str]]:
+    """Before the clock starts: `count` tickets for the timed run's replies to answer; (number, requester,
+    Message-ID of its first mail) each."""
+    seed = [(sender.replace("customer", "earlier"),
+             raw.replace(b"Message-ID: <bench-", b"Message-ID: <seed-").replace(b"customer", b"earlier"))
+            for sender, raw in make_mails(count, f"seed-{tag}", attachments=0)]
+    res, threads = send_all(port, seed, conns)
+    join_all(threads, time.monotonic() + RUN_TIMEOUT)
+
+    async def wait() -> list[tuple[int, str, str]]:
+        await poller.open()
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline and daemon.poll() is None:
+            if (await poller.scalar(Poller.Q_PROCESSED) >= count and await poller.scalar(Poller.Q_OUTBOX) >= count):
+                break
+            await asyncio.sleep(POLL)
+        rows = await poller.fetch("SELECT id, requester, root_mid FROM ticket ORDER BY id")
+        await poller.close()
+        return [(int(i), str(r), str(m)) for i, r, m in rows]
+
+    found = asyncio.run(wait())
+    if len(found) < count:
+        raise RuntimeError(f"only {len(found)} of {count} seed tickets were made")
+    return found
+
+
 def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[str]) -> Row:
     row = Row("mailgate", db, conns, n)
     run = DaemonRun(db, Path(tempfile.mkdtemp(prefix=f"{db}-c{conns}-", dir=workdir)), "mailgate_bench")
@@ -254,9 +303,16 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
         wait_idle(daemon.pid)
         poller = run.poller()
 
-        mails = make_mails(n, f"{db}{conns}-{uuid.uuid4().hex[:8]}")
+        tag = f"{db}{conns}-{uuid.uuid4().hex[:8]}"
+        seeds = seed_tickets(run.port, poller, conns, max(1, int(n * REPLIES)), tag, daemon)
+        mails = make_mails(n, tag, attachments=ATTACHMENTS, replies_to=seeds, reply_share=REPLIES)
+        requesters = {requester for _, requester, _ in seeds}
+        new = sum(1 for sender, _ in mails if sender not in requesters)
+        row.mix = f"{new} new, {n - new} replies, {sum(b'--BOUNDARY' in raw for _, raw in mails)} with attachments"
+        sink.target = len(seeds) + new  # every new ticket's acknowledgement
         cpu0, self0 = cpu_seconds(daemon.pid) or 0.0, self_cpu()
         sink0 = cpu_seconds(sink.proc.pid) or 0.0
+        machine0 = machine_ticks()
         res, threads = send_all(run.port, mails, conns)
         deadline = res.t0 + RUN_TIMEOUT
 
@@ -265,8 +321,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
             try:
                 while time.monotonic() < deadline:
                     if row.processed_s is None:
-                        if (await poller.scalar(Poller.Q_PROCESSED) >= n
-                                and await poller.scalar(Poller.Q_OUTBOX) >= n):
+                        if (await poller.scalar(Poller.Q_PROCESSED) >= len(seeds) + n
+                                and await poller.scalar(Poller.Q_OUTBOX) >= len(seeds) + new):
                             row.processed_s = time.monotonic() - res.t0
                     if row.processed_s is not None and sink.t_all is not None:
                         break
@@ -279,6 +335,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
 
         inbound_counts, outbox_counts = asyncio.run(poll())
         row.wall_s = time.monotonic() - res.t0
+        busy, steal, total = (b - a for a, b in zip(machine0, machine_ticks(), strict=True))
+        row.machine = f"machine {busy / max(total, 1) * 100:.0f}% busy, {steal / max(total, 1) * 100:.0f}% stolen"
         row.client_cpu_s = self_cpu() - self0
         row.sink_cpu_s = (cpu_seconds(sink.proc.pid) or 0.0) - sink0
         if not join_all(threads, deadline):
@@ -322,6 +380,10 @@ def print_rows(rows: list[Row]) -> None:
             fmt(r.cpu_s, ".1f"), fmt(r.rss_mb, ".1f"), "-" if r.exit_code is None else str(r.exit_code),
         ))
     print_table(head, table, left=3)
+    for r in rows:
+        if r.mix:
+            print(f"  mail mix, {r.db} C={r.conns}: {r.mix} (after {int(r.n * REPLIES)} tickets made before the clock);"
+                  f" {r.machine}")
     print("\nCPU seconds during each run (2 cores => at most 2 x wall):")
     print(f"  {'target':8}  {'db':10}  {'C':>1}  {'wall s':>7}  {'server':>7}  {'client+poller':>13}  {'sink':>5}"
           f"  {'server ms/mail':>14}")

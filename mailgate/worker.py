@@ -31,6 +31,7 @@ from mailgate.store import inbound, snapshot
 from mailgate.store.db import Database, repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
+from mailgate.store.later import Later
 from mailgate.store.schema import open_database
 from mailgate.write import Inbound, write
 
@@ -173,14 +174,17 @@ class Worker:
         started = time.perf_counter()
         now = self.clock()
         done: list[Result] = []
+        rest: list[_Pending] = []
+        later = Later()  # the batch's messages and events, inserted once at the end
         with self.db.transaction() as conn:
             for n, (row, prepared) in enumerate(pending):
                 if n and time.perf_counter() - started > self.budget:
-                    return done, pending[n:]
+                    rest = pending[n:]
+                    break
                 if isinstance(prepared, _Failed):
                     raise _MailFailed(n, prepared.error)
                 try:
-                    done.append(self._decide_and_write(conn, row, prepared, now))
+                    done.append(self._decide_and_write(conn, row, prepared, now, later))
                 except _Lost:
                     raise _MailFailed(n, None) from None
                 except Exception as exc:
@@ -189,9 +193,11 @@ class Worker:
                     if is_temporary(exc) and self._count_temporary(row.id) < MAX_TEMPORARY_FAILURES:
                         raise  # busy or a lost race: the batch is tried again after a backoff
                     raise _MailFailed(n, traceback.format_exc()) from None
-        return done, []
+            later.flush(conn)
+        return done, rest
 
-    def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime) -> Result:
+    def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime,
+                          later: Later | None = None) -> Result:
         known = snapshot.load(conn, p, self.desk, now)
         outcome = process(p, known, self.desk, now)
         if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
@@ -204,7 +210,7 @@ class Worker:
             message_id=mail.message_id, body=mail.text, created_at=now, text=p.text,
         )
         ticket_id, queued = write(conn, self.outgoing, outcome, now=now, views=dict(known.tickets),
-                                  inbound=Inbound(row.id, message))
+                                  inbound=Inbound(row.id, message), later=later)
         self._finish(conn, row, "processed", ticket_id, now)
         return Result(inbound_id=row.id, status="processed", ticket_id=ticket_id,
                       detail=outcome.disposition.value, queued=queued)

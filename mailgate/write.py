@@ -15,6 +15,7 @@ from mailgate.core.outcome import EventSpec, Outcome, TicketChange
 from mailgate.core.workflow import drafts
 from mailgate.outbound.queue import Outgoing
 from mailgate.store import attachments, estimates, flags, imputation, tickets
+from mailgate.store.later import Later
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,9 @@ class Inbound:
 
 
 def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: datetime, views: dict[int, TicketView],
-          inbound: Inbound | None) -> tuple[int, int]:
-    """Write everything the outcome says; returns (ticket number, mails queued)."""
+          inbound: Inbound | None, later: Later | None = None) -> tuple[int, int]:
+    """Write everything the outcome says (the messages and events with `later`, when given); returns (ticket
+    number, mails queued)."""
     settings = outgoing.settings
     if outcome.new_ticket is not None:
         ticket_id = tickets.create(conn, outcome.new_ticket, now, outcome.due)
@@ -65,10 +67,10 @@ def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: dateti
         if draft.awaits is not None:
             tickets.update(conn, ticket_id, TicketChange(awaiting_mid=queued.message_id, awaiting_kind=draft.awaits),
                            now)
-    tickets.add_messages(conn, messages)
+    tickets.add_messages(conn, messages, later)
     if outcome.attachments and inbound_id is not None:
         attachments.store(conn, outcome.attachments, ticket_id=ticket_id, inbound_id=inbound_id, settings=settings)
-    tickets.add_events(conn, ticket_id, events, now, inbound_id)
+    tickets.add_events(conn, ticket_id, events, now, inbound_id, later)
     if outcome.flag_addresses:
         flags.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
                    settings.hygiene.bounce_quarantine_days)

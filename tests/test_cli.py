@@ -57,7 +57,8 @@ async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: S
 
     status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
     assert status == {"imap": [],
-                      "inbound": {"total": 1, "received": 0, "processed": 1, "ignored": 0, "shunted": 0},
+                      "inbound": {"total": 1, "received": 0, "processed": 1, "ignored": 0, "quarantined": 0,
+                                  "shunted": 0},
                       "outbox": {"queued": 0, "sent": 1, "failed": 0}}
     missing = await asyncio.to_thread(cli, config, "tickets", "show", "42")
     assert missing.returncode == 1 and b"no ticket #42" in missing.stderr

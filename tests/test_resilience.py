@@ -64,6 +64,11 @@ async def test_an_outbox_mail_the_smtp_client_refuses_fails_alone(smart_host: Sm
     await write(settings, queue)
     async with running(settings) as daemon:
         await until(lambda: len(smart_host.received) == 1, what="the good mail")
+
+        async def recorded() -> bool:
+            return [r["status"] for r in await _outbox(settings)] == ["failed", "sent"]
+
+        await until(recorded, what="both results recorded")
         refused, sent = await _outbox(settings)
         assert refused["status"] == "failed" and "not permitted in an SMTP mailbox" in refused["last_error"]
         assert sent["status"] == "sent"

@@ -124,6 +124,9 @@ async def test_quarantined_mail_waits_for_release_which_skips_the_rules(desk: De
     await desk.send("x@shady.example", "Bonjour", subject="Offre")
     statuses = await read_counts(desk)
     assert statuses == {"quarantined": 1}
+    status = json.loads(cli(config(desk), "status", "--json").stdout)  # every disposition is counted
+    assert status["inbound"] == {"total": 1, "received": 0, "processed": 0, "ignored": 0, "quarantined": 1,
+                                 "shunted": 0}
     result = cli(config(desk), "release", "1")
     assert result.returncode == 0, result.stderr
     assert b"mail 1: processed, ticket #1" in result.stdout

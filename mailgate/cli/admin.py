@@ -66,8 +66,8 @@ def db_current(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Counts of inbound mail (total; waiting as received, processed, ignored, shunted), of the
-    outbox (queued, sent, failed), and each IMAP mailbox's state."""
+    """Counts of inbound mail (total, then every status: received (waiting), processed, ignored, quarantined,
+    shunted), of the outbox (queued, sent, failed), and each IMAP mailbox's state."""
     from mailgate.store import imap_state, inbound, outbox
 
     def counts(conn: Any) -> dict[str, Any]:
@@ -75,8 +75,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return {
             "imap": imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
-                        **{k: i.get(k, 0) for k in ("received", "processed", "ignored", "shunted")}},
-            "outbox": {k: o.get(k, 0) for k in ("queued", "sent", "failed")},
+                        **{k: i.get(k, 0) for k in inbound.STATUSES}},
+            "outbox": {k: o.get(k, 0) for k in outbox.STATUSES},
         }
 
     result = query(ctx, counts)

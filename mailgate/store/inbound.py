@@ -13,6 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mailgate.store.tables import fit, inbound_mail
 
 
+STATUSES = ("received", "processed", "ignored", "quarantined", "shunted")  # every status a stored mail can have
+
+
 @dataclass(frozen=True, slots=True)
 class InboundRow:
     id: int

@@ -14,6 +14,9 @@ from mailgate.core.workflow.authn import SentMail
 from mailgate.store.tables import SHORT_TEXT, fit, outbox
 
 
+STATUSES = ("queued", "sent", "failed")
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     id: int

@@ -23,6 +23,7 @@ from mailgate.core.model import (
     TicketView,
 )
 from mailgate.core.outcome import EventSpec, TicketChange
+from mailgate.store.later import Later
 from mailgate.store.tables import UTCDateTime, estimate, event, fit, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
@@ -167,21 +168,25 @@ def answered(conn: Connection, ticket_id: int, now: datetime) -> None:
     conn.execute(_ANSWERED, dict(b_id=ticket_id, b_now=now))
 
 
-def add_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Record messages on tickets: one statement for all the messages of one change."""
-    if rows:
-        conn.execute(_ADD_MESSAGES, [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
-                                                message_id=fit(message.c.message_id, r["message_id"]))
-                                           for r in rows])
+def add_messages(conn: Connection, rows: list[dict[str, Any]], later: Later | None = None) -> None:
+    """Record messages on tickets: one statement for all the messages of one change (or of a batch: `later`)."""
+    fitted = [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
+                   message_id=fit(message.c.message_id, r["message_id"])) for r in rows]
+    if later is not None:
+        later.insert(_ADD_MESSAGES, fitted)
+    elif fitted:
+        conn.execute(_ADD_MESSAGES, fitted)
 
 
 def add_events(
     conn: Connection, ticket_id: int, events: Iterable[EventSpec], now: datetime,
-    inbound_id: int | None,
+    inbound_id: int | None, later: Later | None = None,
 ) -> None:
     rows = [dict(ticket_id=ticket_id, at=now, kind=e.kind, data=dict(e.data), inbound_id=inbound_id)
             for e in events]
-    if rows:
+    if later is not None:
+        later.insert(_ADD_EVENTS, rows)
+    elif rows:
         conn.execute(_ADD_EVENTS, rows)
 
 
