@@ -12,7 +12,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store.tables import fit, inbound_mail
 
-
 STATUSES = ("received", "processed", "ignored", "quarantined", "shunted")  # every status a stored mail can have
 
 

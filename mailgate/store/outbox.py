@@ -13,7 +13,6 @@ from mailgate.core.outcome import MailKind
 from mailgate.core.workflow.authn import SentMail
 from mailgate.store.tables import SHORT_TEXT, fit, outbox
 
-
 STATUSES = ("queued", "sent", "failed")
 
 
