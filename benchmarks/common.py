@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -23,6 +24,7 @@ PY = sys.executable  # the daemon and the servers run under the same interpreter
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/"
+FROM: dict[str, str | None] = {"sqlite": None, "postgresql": None}  # runs start from a copy of these databases
 SUPPORT = "support@example.test"
 POLL = 0.010  # seconds between database polls
 
@@ -332,10 +334,10 @@ async def pg_admin(statement: str) -> None:
         conn.execute(statement)
 
 
-async def create_pg_db(prefix: str) -> str:
-    """A fresh database named `prefix` + pid + random suffix; returns its name."""
+async def create_pg_db(prefix: str, template: str | None = None) -> str:
+    """A fresh database named `prefix` + pid + random suffix (a copy of `template` when given); its name."""
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    await pg_admin(f'CREATE DATABASE "{name}"')
+    await pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return name
 
 
@@ -379,8 +381,10 @@ class DaemonRun:
         if self.db == "sqlite":
             self.sqlite_path = self.run_dir / "bench.sqlite3"
             url = f"sqlite:///{self.sqlite_path}"
+            if FROM["sqlite"]:  # a copy of a big database (benchmarks/big_database.py)
+                shutil.copyfile(FROM["sqlite"], self.sqlite_path)
         else:
-            self.pg_name = asyncio.run(create_pg_db(self.pg_prefix))
+            self.pg_name = asyncio.run(create_pg_db(self.pg_prefix, FROM["postgresql"]))
             url = self.pg_url = PG_BASE + self.pg_name
         sink = self.sink = Sink(n)
         self.port = free_port()
@@ -410,6 +414,16 @@ class DaemonRun:
 
     def poller(self) -> Poller:
         return Poller(self.sqlite_path, self.pg_url)
+
+    def another(self) -> DaemonRun:
+        """A second daemon on the same database and the same capture sink (several instances sharing one
+        PostgreSQL database): its own folder, config and SMTP port. prepare() must have run."""
+        other = DaemonRun(self.db, self.run_dir / "second", self.pg_prefix)
+        other.run_dir.mkdir()
+        other.port = free_port()
+        other.sqlite_path, other.pg_url = self.sqlite_path, self.pg_url
+        other.cfg.write_text(self.cfg.read_text().replace(f"port = {self.port}\n", f"port = {other.port}\n", 1))
+        return other
 
     def stop(self) -> tuple[int | None, str]:
         """SIGTERM and wait: (exit code, notes on a daemon that died early, hung or failed)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import (
+    FROM,
     POLL,
     PY,
     SUPPORT,
@@ -137,16 +138,19 @@ class SendResult:
     errors: list[str] = field(default_factory=list)
 
 
-def send_all(port: int, mails: list[tuple[str, bytes]], connections: int) -> tuple[SendResult, list[threading.Thread]]:
-    """Start `connections` threads, each with its own SMTP session sending its share sequentially.
-    Returns at once (the clock has started); join the threads to wait for the last 250."""
+def send_all(port: int | list[int], mails: list[tuple[str, bytes]],
+             connections: int) -> tuple[SendResult, list[threading.Thread]]:
+    """Start `connections` threads, each with its own SMTP session sending its share sequentially (to the
+    ports in turn, when several daemons share the work). Returns at once (the clock has started); join the
+    threads to wait for the last 250."""
+    ports = port if isinstance(port, list) else [port]
     import smtplib
 
     result = SendResult()
     lock = threading.Lock()
     ready = threading.Barrier(connections + 1, action=lambda: setattr(result, "t0", time.monotonic()))
 
-    def worker(share: list[tuple[str, bytes]]) -> None:
+    def worker(share: list[tuple[str, bytes]], port: int) -> None:
         lat: list[float] = []
         errs: list[str] = []
         client = None
@@ -180,7 +184,7 @@ def send_all(port: int, mails: list[tuple[str, bytes]], connections: int) -> tup
             result.latencies.extend(lat)
             result.errors.extend(errs)
 
-    threads = [threading.Thread(target=worker, args=(mails[k::connections],), daemon=True)
+    threads = [threading.Thread(target=worker, args=(mails[k::connections], ports[k % len(ports)]), daemon=True)
                for k in range(connections)]
     for t in threads:
         t.start()
@@ -266,7 +270,17 @@ def run_baseline(n: int, conns: int) -> Row:
     return row
 
 
-def seed_tickets(port: int, poller: Poller, conns: int, count: int, tag: str,
+BEFORE = {"processed": 0, "outbox": 0, "ticket": 0}  # what the database held when the run started
+
+
+async def count_before(poller: Poller) -> None:
+    BEFORE["processed"] = await poller.scalar(Poller.Q_PROCESSED)
+    BEFORE["outbox"] = await poller.scalar(Poller.Q_OUTBOX)
+    BEFORE["ticket"] = await poller.scalar("SELECT coalesce(max(id), 0) FROM ticket")
+    await poller.close()
+
+
+def seed_tickets(port: int | list[int], poller: Poller, conns: int, count: int, tag: str,
                  daemon: subprocess.Popen[bytes]) -> list[tuple[int, str, str]]:
     """Before the clock starts: `count` tickets for the timed run's replies to answer; (number, requester,
     Message-ID of its first mail) each."""
@@ -280,10 +294,12 @@ def seed_tickets(port: int, poller: Poller, conns: int, count: int, tag: str,
         await poller.open()
         deadline = time.monotonic() + RUN_TIMEOUT
         while time.monotonic() < deadline and daemon.poll() is None:
-            if (await poller.scalar(Poller.Q_PROCESSED) >= count and await poller.scalar(Poller.Q_OUTBOX) >= count):
+            if (await poller.scalar(Poller.Q_PROCESSED) >= BEFORE["processed"] + count
+                    and await poller.scalar(Poller.Q_OUTBOX) >= BEFORE["outbox"] + count):
                 break
             await asyncio.sleep(POLL)
-        rows = await poller.fetch("SELECT id, requester, root_mid FROM ticket ORDER BY id")
+        rows = await poller.fetch(
+            f"SELECT id, requester, root_mid FROM ticket WHERE id > {BEFORE['ticket']} ORDER BY id")
         await poller.close()
         return [(int(i), str(r), str(m)) for i, r, m in rows]
 
@@ -293,27 +309,35 @@ def seed_tickets(port: int, poller: Poller, conns: int, count: int, tag: str,
     return found
 
 
-def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[str]) -> Row:
-    row = Row("mailgate", db, conns, n)
+def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[str], instances: int = 1) -> Row:
+    row = Row("mailgate" if instances == 1 else f"mailgate x{instances}", db, conns, n)
     run = DaemonRun(db, Path(tempfile.mkdtemp(prefix=f"{db}-c{conns}-", dir=workdir)), "mailgate_bench")
+    others: list[DaemonRun] = []
     try:
         sink = run.prepare(n, **CONFIG_EXTRA)
         daemon = run.launch()
         wait_listening(run.port, daemon, 60, "mailgate daemon", run.err_path)
-        wait_idle(daemon.pid)
+        others = [run.another() for _ in range(instances - 1)]
+        for other in others:
+            wait_listening(other.port, other.launch(), 60, "second mailgate daemon", other.err_path)
+        for proc in (daemon, *(o.proc for o in others if o.proc is not None)):
+            wait_idle(proc.pid)
         poller = run.poller()
+        ports = [run.port, *(o.port for o in others)]
 
         tag = f"{db}{conns}-{uuid.uuid4().hex[:8]}"
-        seeds = seed_tickets(run.port, poller, conns, max(1, int(n * REPLIES)), tag, daemon)
+        asyncio.run(count_before(poller))  # a run from a big database starts with its rows
+        seeds = seed_tickets(ports, poller, conns, max(1, int(n * REPLIES)), tag, daemon)
         mails = make_mails(n, tag, attachments=ATTACHMENTS, replies_to=seeds, reply_share=REPLIES)
         requesters = {requester for _, requester, _ in seeds}
         new = sum(1 for sender, _ in mails if sender not in requesters)
         row.mix = f"{new} new, {n - new} replies, {sum(b'--BOUNDARY' in raw for _, raw in mails)} with attachments"
         sink.target = len(seeds) + new  # every new ticket's acknowledgement
-        cpu0, self0 = cpu_seconds(daemon.pid) or 0.0, self_cpu()
+        pids = [daemon.pid, *(o.proc.pid for o in others if o.proc is not None)]
+        cpu0, self0 = sum(cpu_seconds(p) or 0.0 for p in pids), self_cpu()
         sink0 = cpu_seconds(sink.proc.pid) or 0.0
         machine0 = machine_ticks()
-        res, threads = send_all(run.port, mails, conns)
+        res, threads = send_all(ports, mails, conns)
         deadline = res.t0 + RUN_TIMEOUT
 
         async def poll() -> tuple[dict[str, int], dict[str, int]]:
@@ -321,8 +345,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
             try:
                 while time.monotonic() < deadline:
                     if row.processed_s is None:
-                        if (await poller.scalar(Poller.Q_PROCESSED) >= len(seeds) + n
-                                and await poller.scalar(Poller.Q_OUTBOX) >= len(seeds) + new):
+                        if (await poller.scalar(Poller.Q_PROCESSED) >= BEFORE["processed"] + len(seeds) + n
+                                and await poller.scalar(Poller.Q_OUTBOX) >= BEFORE["outbox"] + len(seeds) + new):
                             row.processed_s = time.monotonic() - res.t0
                     if row.processed_s is not None and sink.t_all is not None:
                         break
@@ -347,13 +371,17 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
         if row.processed_s is None or row.acks_s is None:
             row.note += (f"INCOMPLETE after {RUN_TIMEOUT:.0f}s: inbound {inbound_counts}, outbox {outbox_counts}, "
                          f"sink {sink.count}; ")
-        row.cpu_s = (cpu_seconds(daemon.pid) or 0.0) - cpu0
-        row.rss_mb = peak_rss_mb(daemon.pid)
+        row.cpu_s = sum(cpu_seconds(p) or 0.0 for p in pids) - cpu0
+        row.rss_mb = sum(peak_rss_mb(p) or 0.0 for p in pids)
+        for other in others:
+            row.note += other.stop()[1]
         row.exit_code, note = run.stop()
         row.note += note
     except Exception as exc:
         row.note += f"FAILED: {type(exc).__name__}: {exc}; "
     finally:
+        for other in others:
+            kill(other.proc)
         row.note += run.close()
     stderr_log.extend(run.stderr_report(f"{db} C={conns}"))
     return row
@@ -398,8 +426,15 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=500, help="mails per run (default 500)")
     ap.add_argument("--connections", default="1,4", help="concurrent SMTP connections, comma-separated")
     ap.add_argument("--databases", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    ap.add_argument("--from-sqlite", default=None, help="start each SQLite run from a copy of this file "
+                    "(benchmarks/big_database.py builds one)")
+    ap.add_argument("--from-postgresql", default=None, help="start each PostgreSQL run from a copy of this database")
+    ap.add_argument("--instances", default="1", help="daemons sharing one PostgreSQL database, comma-separated "
+                    "(e.g. 1,2); SQLite always runs one")
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",") if c.strip()]
+    instances = [int(k) for k in args.instances.split(",") if k.strip()]
+    FROM["sqlite"], FROM["postgresql"] = args.from_sqlite, args.from_postgresql
     dbs = parse_databases(ap, args.databases)
 
     print(f"mailgate SMTP throughput: N={args.count} mails per run, connections {conns}, databases {dbs}")
@@ -415,9 +450,10 @@ def main() -> int:
             rows.append(run_baseline(args.count, c))
         for d in dbs:
             for c in conns:
-                t = time.monotonic()
-                rows.append(run_mailgate(args.count, c, d, Path(tmp), stderr_log))
-                print(f"  done: mailgate {d} C={c} in {time.monotonic() - t:.1f}s", flush=True)
+                for k in (instances if d == "postgresql" else [1]):
+                    t = time.monotonic()
+                    rows.append(run_mailgate(args.count, c, d, Path(tmp), stderr_log, instances=k))
+                    print(f"  done: mailgate {d} C={c} x{k} in {time.monotonic() - t:.1f}s", flush=True)
     print()
     print_rows(rows)
     print_end([f"  {r.target}/{r.db}/C={r.conns}: {r.note.strip()}" for r in rows if r.note],
