@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mailgate import log
 from mailgate.aio import wait_any
@@ -29,8 +30,10 @@ from mailgate.store.faults import is_configuration, is_temporary
 from mailgate.store.group import GroupWriter
 from mailgate.store.inbound import Arrival
 from mailgate.store.schema import SchemaError, open_database
-from mailgate.sweeper import Sweeper
-from mailgate.worker import Worker
+
+if TYPE_CHECKING:
+    from mailgate.sweeper import Sweeper
+    from mailgate.worker import Worker
 
 logger = log.get("daemon")
 
@@ -62,7 +65,7 @@ class Daemon:
         self.db: Database | None = None
         self.commits: GroupWriter[Arrival, int | None] | None = None
         self.server: asyncio.Server | None = None
-        self.worker: Worker | None = None
+        self.worker: Worker | None = None  # (type names only: imported when the role is this process's)
         self.sender: Sender | None = None
         self.sweeper: Sweeper | None = None
         self.rules: RulesHolder | None = None
@@ -90,9 +93,13 @@ class Daemon:
         if Role.SEND in self.roles:
             self.sender = Sender(self.settings.outbound, db, self.clock)
         if Role.WORK in self.roles:
+            from mailgate.worker import Worker  # the listener process of two does without the core's worker
+
             self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules)
             self.worker.on_queued.append(self._mail_queued)
         if Role.SWEEP in self.roles:
+            from mailgate.sweeper import Sweeper
+
             self.sweeper = Sweeper(self.settings, db, outgoing, self.clock)
             self.sweeper.on_queued.append(self._mail_queued)
         if Role.INGEST in self.roles:

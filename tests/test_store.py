@@ -141,3 +141,14 @@ async def test_a_batch_commits_within_its_time_budget(db_url: str, tmp_path: Pat
         w.db.close()
     assert [r.status for r in results] == ["processed"] * 5
     assert commits == 5  # a budget this small: one mail per transaction, none left behind
+
+
+def test_the_head_revision_read_without_alembic_is_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from mailgate.config.settings import data_dir
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(data_dir("db")))
+    assert migrate.head() == ScriptDirectory.from_config(cfg).get_current_head()

@@ -18,8 +18,6 @@ from email.message import Message
 from email.policy import compat32
 from typing import Any
 
-from tnefparse import TNEF
-
 from mailgate.core.mail.attachment_names import content_type_for, safe_filename, unique
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
 from mailgate.core.mail.html import html_to_text
@@ -206,6 +204,8 @@ def _unpack_tnef(data: bytes, defects: list[str]) -> tuple[list[_File], str | No
     if not data.startswith(_TNEF_SIGNATURE):
         defects.append("tnef: not a TNEF stream")
         return [], None
+    from tnefparse import TNEF  # loaded with the first winmail.dat (5 MB a process)
+
     try:
         tnef = TNEF(data, do_checksum=True)
         files = [_File(name, content_type_for(name), bytes(att.data or b""))
