@@ -41,17 +41,23 @@ def rows(start: int, stop: int, t0: datetime) -> dict[sa.Table, list[dict[str, o
         at = t0 - timedelta(minutes=(stop - i))
         who = f"person{i % 50_000}@customer{i % 700}.example"
         status = STATUSES[i % len(STATUSES)]
+        # what a desk that runs looks like: the tickets still open were told of long ago, the answered ones
+        # wait for the customer since less than auto_close_days: the sweeper has nothing to do at once
+        since = t0 - timedelta(hours=2) if status == "answer_sent" else at
         out[inbound_mail].append(dict(id=i, received_at=at, source="smtp", source_ref="old", envelope_from=who,
                                       envelope_to=["support@example.test"], message_id=f"old-{i}@client.example",
                                       dedupe_key=f"{i:064x}", size=len(raw), raw=raw, status="processed",
                                       attempts=1, processed_at=at, ticket_id=i))
         out[ticket].append(dict(id=i, status=status, type="assistance", level=1 + i % 3, priority="normal",
                                 title=f"Ancienne demande {i}", requester=who, requester_name="", locale="fr",
-                                created_at=at, updated_at=at, status_changed_at=at, root_mid=f"old-{i}@client.example",
+                                created_at=at, updated_at=at, status_changed_at=since,
+                                root_mid=f"old-{i}@client.example",
                                 last_customer_mid=f"old-{i}@client.example", tags=[], alert_count=0,
                                 response_due=at + timedelta(hours=8), first_response_at=at + timedelta(hours=1),
                                 resolution_due=at + timedelta(days=3),
-                                resolved_at=at + timedelta(days=1) if status == "closed" else None))
+                                resolved_at=at + timedelta(days=1) if status in ("closed", "answer_sent") else None,
+                                resolution_breached_at=at + timedelta(days=3) if status in ("open", "in_progress")
+                                else None))
         out[participant].append(dict(ticket_id=i, email=f"cc{i % 9_000}@customer{i % 700}.example", name="",
                                      role="cc"))
         for direction in ("in", "out"):

@@ -426,15 +426,14 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=500, help="mails per run (default 500)")
     ap.add_argument("--connections", default="1,4", help="concurrent SMTP connections, comma-separated")
     ap.add_argument("--databases", default="sqlite,postgresql", help="sqlite and/or postgresql")
-    ap.add_argument("--from-sqlite", default=None, help="start each SQLite run from a copy of this file "
-                    "(benchmarks/big_database.py builds one)")
-    ap.add_argument("--from-postgresql", default=None, help="start each PostgreSQL run from a copy of this database")
+    ap.add_argument("--from-sqlite", default=None, help="also run SQLite from a copy of this file, after a run "
+                    "on an empty database (benchmarks/big_database.py builds one); its rows say 'sqlite big'")
+    ap.add_argument("--from-postgresql", default=None, help="likewise from a copy of this PostgreSQL database")
     ap.add_argument("--instances", default="1", help="daemons sharing one PostgreSQL database, comma-separated "
                     "(e.g. 1,2); SQLite always runs one")
     args = ap.parse_args()
     conns = [int(c) for c in args.connections.split(",") if c.strip()]
     instances = [int(k) for k in args.instances.split(",") if k.strip()]
-    FROM["sqlite"], FROM["postgresql"] = args.from_sqlite, args.from_postgresql
     dbs = parse_databases(ap, args.databases)
 
     print(f"mailgate SMTP throughput: N={args.count} mails per run, connections {conns}, databases {dbs}")
@@ -448,12 +447,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mailgate-bench-") as tmp:
         for c in conns:
             rows.append(run_baseline(args.count, c))
+        sources = {"sqlite": args.from_sqlite, "postgresql": args.from_postgresql}
         for d in dbs:
-            for c in conns:
-                for k in (instances if d == "postgresql" else [1]):
-                    t = time.monotonic()
-                    rows.append(run_mailgate(args.count, c, d, Path(tmp), stderr_log, instances=k))
-                    print(f"  done: mailgate {d} C={c} x{k} in {time.monotonic() - t:.1f}s", flush=True)
+            # with a big database given: a run on an empty one, then on a copy of the big one (P4)
+            for source in ([None, sources[d]] if sources[d] else [None]):
+                FROM[d] = source
+                for c in conns:
+                    for k in (instances if d == "postgresql" else [1]):
+                        t = time.monotonic()
+                        row = run_mailgate(args.count, c, d, Path(tmp), stderr_log, instances=k)
+                        if source:
+                            row.db += " big"
+                        rows.append(row)
+                        print(f"  done: mailgate {row.db} C={c} x{k} in {time.monotonic() - t:.1f}s", flush=True)
     print()
     print_rows(rows)
     print_end([f"  {r.target}/{r.db}/C={r.conns}: {r.note.strip()}" for r in rows if r.note],

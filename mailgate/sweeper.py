@@ -39,12 +39,15 @@ class Sweeper:
         self.wake = asyncio.Event()  # tests (and a future CLI) ask for a sweep now
 
     async def run(self, stop: asyncio.Event) -> None:
-        async def step() -> bool:
-            closed = await self.sweep_once()
-            return closed >= BATCH  # a full batch: there may be more at once
+        full = False
 
-        async def idle() -> None:
-            await wait_any(stop, self.wake, timeout=self.settings.workflow.sweep_interval)
+        async def step() -> bool:
+            nonlocal full
+            full = await self.sweep_once() >= BATCH  # a full batch: there is more, after a pause
+            return False
+
+        async def idle() -> None:  # a backlog is worked off a batch a second, leaving the writer to live mail
+            await wait_any(stop, self.wake, timeout=1.0 if full else self.settings.workflow.sweep_interval)
             self.wake.clear()
 
         await repeat_while_up(stop, step, idle, logger)

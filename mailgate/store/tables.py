@@ -38,6 +38,44 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+class String(sa.TypeDecorator[str]):
+    """A String(n) without NUL, whatever a mail carried: PostgreSQL refuses it in text columns (the raw bytes,
+    a binary column, keep it)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "") if value is not None and "\x00" in value else value
+
+
+class Text(String):
+    """Text without NUL (see String)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+
+class JSON(sa.TypeDecorator[Any]):
+    """JSON whose strings have no NUL (PostgreSQL refuses \\u0000 in text)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _without_nul(value)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 SHORT_TEXT = 2000  # characters of an error or a comment kept on a row (the log has the rest)
 
 
@@ -57,22 +95,22 @@ inbound_mail = sa.Table(
     "inbound_mail", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("received_at", UTCDateTime, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),  # smtp | pipe | imap
-    sa.Column("source_ref", sa.String(500), nullable=False),  # peer address, mailbox/uid...
-    sa.Column("envelope_from", sa.String(500)),  # None when unknown (pipe without --sender)
-    sa.Column("envelope_to", sa.JSON, nullable=False),
-    sa.Column("message_id", sa.String(998)),
-    sa.Column("dedupe_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", String(16), nullable=False),  # smtp | pipe | imap
+    sa.Column("source_ref", String(500), nullable=False),  # peer address, mailbox/uid...
+    sa.Column("envelope_from", String(500)),  # None when unknown (pipe without --sender)
+    sa.Column("envelope_to", JSON, nullable=False),
+    sa.Column("message_id", String(998)),
+    sa.Column("dedupe_key", String(64), nullable=False, unique=True),
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # received | processed | ignored | quarantined | shunted
+    sa.Column("status", String(16), nullable=False),  # received | processed | ignored | quarantined | shunted
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("processed_at", UTCDateTime),
     sa.Column("ticket_id", sa.Integer),
-    sa.Column("error", sa.Text),
+    sa.Column("error", Text),
     sa.Index("ix_inbound_mail_status_id", "status", "id"),
     # a worker's claim (issue 11): taken until lease_until, then anyone may take it again
-    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_by", String(64)),
     sa.Column("lease_until", UTCDateTime),
     sqlite_autoincrement=True,
 )
@@ -80,32 +118,32 @@ inbound_mail = sa.Table(
 ticket = sa.Table(
     "ticket", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the #N: never reused
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("status", String(32), nullable=False),
+    sa.Column("type", String(16), nullable=False),
     sa.Column("level", sa.Integer, nullable=False),
-    sa.Column("priority", sa.String(16), nullable=False),
-    sa.Column("title", sa.String(300), nullable=False),
-    sa.Column("requester", sa.String(320), nullable=False),
-    sa.Column("requester_name", sa.String(300), nullable=False, server_default=""),
-    sa.Column("assignee", sa.String(320)),
-    sa.Column("locale", sa.String(8), nullable=False),
+    sa.Column("priority", String(16), nullable=False),
+    sa.Column("title", String(300), nullable=False),
+    sa.Column("requester", String(320), nullable=False),
+    sa.Column("requester_name", String(300), nullable=False, server_default=""),
+    sa.Column("assignee", String(320)),
+    sa.Column("locale", String(8), nullable=False),
     sa.Column("merged_into", sa.Integer, sa.ForeignKey("ticket.id")),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # workflow (issue 4): see docs/workflow.md
-    sa.Column("customer", sa.String(200)),  # the [[customers]] name, from the requester's domain
+    sa.Column("customer", String(200)),  # the [[customers]] name, from the requester's domain
     sa.Column("status_changed_at", UTCDateTime),  # auto-close counts from here
-    sa.Column("resume_status", sa.String(32)),  # a waiting ticket goes back to this status
-    sa.Column("waiting_on", sa.String(16)),  # customer | vendor
-    sa.Column("awaiting_mid", sa.String(998)),  # our mail whose keyword answer is awaited
-    sa.Column("awaiting_kind", sa.String(32)),  # estimate_request | resolution
-    sa.Column("root_mid", sa.String(998)),  # the customer's first mail
-    sa.Column("last_customer_mid", sa.String(998)),  # the customer's latest mail
+    sa.Column("resume_status", String(32)),  # a waiting ticket goes back to this status
+    sa.Column("waiting_on", String(16)),  # customer | vendor
+    sa.Column("awaiting_mid", String(998)),  # our mail whose keyword answer is awaited
+    sa.Column("awaiting_kind", String(32)),  # estimate_request | resolution
+    sa.Column("root_mid", String(998)),  # the customer's first mail
+    sa.Column("last_customer_mid", String(998)),  # the customer's latest mail
     sa.Index("ix_ticket_status_status_changed_at", "status", "status_changed_at"),
     # rules and service targets (issue 5): see docs/rules.md
-    sa.Column("queue", sa.String(100)),
-    sa.Column("tags", sa.JSON),
-    sa.Column("dedupe_key", sa.String(300)),  # alerts with this key append here while it is open
+    sa.Column("queue", String(100)),
+    sa.Column("tags", JSON),
+    sa.Column("dedupe_key", String(300)),  # alerts with this key append here while it is open
     sa.Column("alert_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("response_due", UTCDateTime),
     sa.Column("resolution_due", UTCDateTime),
@@ -124,7 +162,7 @@ task = sa.Table(
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
     sa.Column("year", sa.Integer, nullable=False),
     sa.Column("month", sa.Integer, nullable=False),
-    sa.Column("title", sa.String(400), nullable=False),
+    sa.Column("title", String(400), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("ticket_id", "year", "month"),
 )
@@ -134,10 +172,10 @@ time_entry = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("task_id", sa.Integer, sa.ForeignKey("task.id"), nullable=False),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
-    sa.Column("agent", sa.String(320), nullable=False),
+    sa.Column("agent", String(320), nullable=False),
     sa.Column("minutes", sa.Integer, nullable=False),
     sa.Column("day", sa.Date, nullable=False),
-    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("comment", Text, nullable=False, server_default=""),
     sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
     sa.Index("ix_time_entry_ticket_id", "ticket_id"),
 )
@@ -148,11 +186,11 @@ estimate = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
     sa.Column("amount_cents", sa.BigInteger),  # exact money: cents
-    sa.Column("days", sa.String(16)),  # decimal text, e.g. "2.5"
-    sa.Column("state", sa.String(16), nullable=False),  # proposed | approved | refused | superseded
-    sa.Column("proposed_by", sa.String(320), nullable=False),
+    sa.Column("days", String(16)),  # decimal text, e.g. "2.5"
+    sa.Column("state", String(16), nullable=False),  # proposed | approved | refused | superseded
+    sa.Column("proposed_by", String(320), nullable=False),
     sa.Column("proposed_at", UTCDateTime, nullable=False),
-    sa.Column("decided_by", sa.String(320)),
+    sa.Column("decided_by", String(320)),
     sa.Column("decided_at", UTCDateTime),
     sa.Index("ix_estimate_ticket_id", "ticket_id"),
 )
@@ -160,26 +198,26 @@ estimate = sa.Table(
 participant = sa.Table(
     "participant", metadata,
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), primary_key=True),
-    sa.Column("email", sa.String(320), primary_key=True),
-    sa.Column("name", sa.String(300), nullable=False, server_default=""),
-    sa.Column("role", sa.String(16), nullable=False),  # requester | cc
+    sa.Column("email", String(320), primary_key=True),
+    sa.Column("name", String(300), nullable=False, server_default=""),
+    sa.Column("role", String(16), nullable=False),  # requester | cc
 )
 
 message = sa.Table(
     "message", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
-    sa.Column("direction", sa.String(3), nullable=False),  # in | out
+    sa.Column("direction", String(3), nullable=False),  # in | out
     sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
     sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id")),
-    sa.Column("from_addr", sa.String(320), nullable=False),
-    sa.Column("to_addrs", sa.JSON, nullable=False),
-    sa.Column("cc_addrs", sa.JSON, nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("message_id", sa.String(998)),
-    sa.Column("body", sa.Text, nullable=False),  # the full text as received
+    sa.Column("from_addr", String(320), nullable=False),
+    sa.Column("to_addrs", JSON, nullable=False),
+    sa.Column("cc_addrs", JSON, nullable=False),
+    sa.Column("subject", Text, nullable=False),
+    sa.Column("message_id", String(998)),
+    sa.Column("body", Text, nullable=False),  # the full text as received
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("text", sa.Text),  # what the person wrote: quoted history removed (issue 6)
+    sa.Column("text", Text),  # what the person wrote: quoted history removed (issue 6)
     sa.Index("ix_message_ticket_id", "ticket_id"),
     sa.Index("ix_message_message_id", "message_id"),
 )
@@ -189,8 +227,8 @@ event = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("kind", String(64), nullable=False),
+    sa.Column("data", JSON, nullable=False),
     sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
     sa.Index("ix_event_ticket_id", "ticket_id"),
 )
@@ -199,31 +237,31 @@ outbox = sa.Table(
     "outbox", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id")),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("message_id", sa.String(998), nullable=False, unique=True),
-    sa.Column("envelope_from", sa.String(320), nullable=False),
-    sa.Column("envelope_to", sa.JSON, nullable=False),
+    sa.Column("kind", String(32), nullable=False),
+    sa.Column("message_id", String(998), nullable=False, unique=True),
+    sa.Column("envelope_from", String(320), nullable=False),
+    sa.Column("envelope_to", JSON, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # queued | sent | failed
+    sa.Column("status", String(16), nullable=False),  # queued | sent | failed
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("deadline", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
-    sa.Column("last_error", sa.Text),
+    sa.Column("last_error", Text),
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Column("automatic", sa.Boolean, nullable=False, server_default=sa.false()),  # Auto-Submitted mail
-    sa.Column("recipient", sa.String(320)),  # the To address: rate limits count per recipient
+    sa.Column("recipient", String(320)),  # the To address: rate limits count per recipient
     sa.Index("ix_outbox_recipient_created_at", "recipient", "created_at"),
     sa.Index("ix_outbox_ticket_id_created_at", "ticket_id", "created_at"),
-    sa.Column("leased_by", sa.String(64)),  # the sender holding it until next_attempt_at (issue 11)
+    sa.Column("leased_by", String(64)),  # the sender holding it until next_attempt_at (issue 11)
 )
 
 # Addresses that bounced permanently: no automatic mail to them until `until` (issue 6).
 address_flag = sa.Table(
     "address_flag", metadata,
-    sa.Column("email", sa.String(320), primary_key=True),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("email", String(320), primary_key=True),
+    sa.Column("reason", Text, nullable=False),
     sa.Column("flagged_at", UTCDateTime, nullable=False),
     sa.Column("until", UTCDateTime, nullable=False),
 )
@@ -233,27 +271,27 @@ attachment = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("ticket.id"), nullable=False),
     sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
-    sa.Column("filename", sa.String(300), nullable=False),  # sanitised: never a path
-    sa.Column("original_name", sa.Text, nullable=False),
-    sa.Column("content_type", sa.String(200), nullable=False),
+    sa.Column("filename", String(300), nullable=False),  # sanitised: never a path
+    sa.Column("original_name", Text, nullable=False),
+    sa.Column("content_type", String(200), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("sha256", String(64), nullable=False),
     sa.Column("inline", sa.Boolean, nullable=False),
-    sa.Column("content_id", sa.String(998)),
+    sa.Column("content_id", String(998)),
     sa.Column("content", sa.LargeBinary),  # storage = "database"
-    sa.Column("path", sa.String(200)),  # storage = "folder": <sha256[:2]>/<sha256> under the folder
+    sa.Column("path", String(200)),  # storage = "folder": <sha256[:2]>/<sha256> under the folder
     sa.Index("ix_attachment_ticket_id", "ticket_id"),
 )
 
 # Per IMAP mailbox: where the poller stands, for restarts and for `mailgate status`.
 imap_state = sa.Table(
     "imap_state", metadata,
-    sa.Column("mailbox", sa.String(500), primary_key=True),  # the [[imap]] entry's name
+    sa.Column("mailbox", String(500), primary_key=True),  # the [[imap]] entry's name
     sa.Column("uidvalidity", sa.BigInteger),
     sa.Column("last_uid", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("connected", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_poll_at", UTCDateTime),
-    sa.Column("last_error", sa.Text),
+    sa.Column("last_error", Text),
     sa.Column("last_error_at", UTCDateTime),
     sa.Column("errors", sa.Integer, nullable=False, server_default="0"),  # failures since the last success
     sa.Column("stored", sa.BigInteger, nullable=False, server_default="0"),  # mails stored, all time

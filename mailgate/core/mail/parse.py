@@ -19,7 +19,11 @@ from mailgate.core.mail.html import html_to_text
 from mailgate.core.mail.mailbox import is_mailbox
 from mailgate.core.model import Address, ParsedMail
 
-_MSGID = re.compile(r"<([^<>\s]+)>")
+# A Message-ID we may copy into our own headers (In-Reply-To, References): printable ASCII, no angle bracket,
+# no space or control character (VT, FF, FS... would break the header section), at most 250 characters.
+_MSGID_TEXT = r"[\x21-\x3b\x3d\x3f-\x7e]{1,250}"
+_MSGID = re.compile(rf"<({_MSGID_TEXT})>")
+_BARE_MSGID = re.compile(_MSGID_TEXT)
 _BARE_ADDR = re.compile(r"[^\s<>\"',;]+@[^\s<>\"',;]+")
 
 
@@ -162,7 +166,7 @@ def first_message_id(value: object) -> str | None:
     if value is None:
         return None
     bare = str(value).strip()
-    return bare if bare and " " not in bare else None
+    return bare if _BARE_MSGID.fullmatch(bare) else None
 
 
 def message_ids(value: object) -> tuple[str, ...]:
