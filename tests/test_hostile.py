@@ -14,7 +14,7 @@ from tests.conftest import SmartHostSink, counts, smtp_send, ticket, until
 def _mail(message_id: str, subject: str = "Panne", body: str = "Bonjour, rien ne marche.",
           sender: str = "Fabrice <fabrice@client.example>") -> bytes:
     return (f"From: {sender}\r\nTo: support@example.test\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
-            f"\r\n{body}\r\n").encode("utf-8")
+            f"\r\n{body}\r\n").encode()
 
 
 async def _processed(settings: Settings, n: int) -> bool:
