@@ -383,6 +383,7 @@ class DaemonRun:
             url = f"sqlite:///{self.sqlite_path}"
             if FROM["sqlite"]:  # a copy of a big database (benchmarks/big_database.py)
                 shutil.copyfile(FROM["sqlite"], self.sqlite_path)
+                os.sync()  # the copy written back now, not by the kernel during the timed run
         else:
             self.pg_name = asyncio.run(create_pg_db(self.pg_prefix, FROM["postgresql"]))
             url = self.pg_url = PG_BASE + self.pg_name
