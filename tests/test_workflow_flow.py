@@ -278,6 +278,16 @@ async def test_contested_by_free_text_then_auto_closed_after_the_delay(desk: Des
     await desk.send("alice@example.test", "prendre\ntemps 20m\nrésolu\n\nLe pilote est réinstallé.",
                     reply_to=notice)
     resolution = await desk.last("resolution", CUSTOMER)
+    # a stranger answering the signed resolution mail: recorded and forwarded, the state stays
+    await desk.send("someone@elsewhere.example", "Chez moi non plus ça ne marche pas.",
+                    reply_to=resolution["message_id"])
+    t = await desk.show(number)
+    assert t["status"] == "answer_sent"
+    kept = [e for e in t["events"] if e["kind"] == "state_kept"][-1]["data"]
+    assert kept["from"] == "someone@elsewhere.example" and "not a participant" in kept["why"]
+    forwarded = await desk.last("notify_reply", "alice@example.test")
+    assert "non plus" in forwarded["text"] and "N'EST PAS" not in forwarded["text"]
+
     await desk.send(CUSTOMER, "Ça ne marche toujours pas.", reply_to=resolution["message_id"])
     t = await desk.show(number)
     assert t["status"] == "in_progress"

@@ -1,6 +1,7 @@
 """Core: a customer's mail on an existing ticket -> a keyword answer (estimate, resolution) when it
-counts, else plain text that wakes a waiting ticket, contests a resolution or reopens a closed one;
-the consultant in charge is told."""
+counts, else plain text that wakes a waiting ticket, contests a resolution or reopens a closed one
+(from the ticket's own people only: anyone else's text is recorded and forwarded); the consultant in
+charge is told."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
             estimate = EstimateChange(state=state, estimate_id=view.estimate.id, by=sender)
         change = replace(change, awaiting_mid=None, awaiting_kind=None)
         told = f"notify_{answer}"
+    elif view.status in (Status.ANSWER_SENT, Status.WAITING, Status.CLOSED) and not _on_ticket(view, sender, ctx):
+        events.append(EventSpec("state_kept", {"from": sender, "status": view.status.value,
+                                               "why": f"{sender} is not a participant of ticket #{view.id}"}))
     elif view.status is Status.ANSWER_SENT:
         action = Action.CONTEST  # a free-text reply to a resolution: not solved
         events.append(EventSpec("customer_answer", {"answer": keywords.CONTEST, "from": sender,
@@ -83,6 +87,12 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
     outgoing.extend(_tell_agents(view, text, sender, told, ctx))
     return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=tuple(events),
                    outgoing=tuple(outgoing), change=change, estimate=estimate)
+
+
+def _on_ticket(view: TicketView, sender: str, ctx: CustomerContext) -> bool:
+    """May this sender's plain text move the ticket: the requester, a participant, an approver."""
+    return sender in view.participants or (view.requester is not None and sender == view.requester.email) or \
+        (view.customer is not None and sender in ctx.approvers.get(view.customer, frozenset()))
 
 
 def _keyword_refusal(mail: ParsedMail, view: TicketView, sender: str, answer: str | None,
