@@ -11,10 +11,13 @@ import re
 
 # An enhanced status code (RFC 3463), not part of an IP address or a version number.
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
-# A basic SMTP reply code at a line start, after "said:"/"smtp;" or before an enhanced code.
-_SMTP = re.compile(r"(?:^|said:|smtp;|\s)\s*([45][0-7]\d)(?=[ \-]|$)", re.I | re.M)
-ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|"
-                     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@\[\d{1,3}(?:\.\d{1,3}){3}\]")
+# A basic SMTP reply code at a line start, after "said:"/"smtp;" or before an enhanced code. Written with
+# lookbehinds, so that a long run of blanks is not rescanned from each of its characters.
+_SMTP = re.compile(r"(?:^|(?<=said:)|(?<=smtp;)|(?<=\s))([45][0-7]\d)(?=[ \-]|$)", re.I | re.M)
+# An address starts where its run of local-part characters starts (the lookbehind), so that a long run
+# without "@" is scanned once, not once from each of its characters.
+_LOCAL = r"(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@"
+ADDRESS = re.compile(rf"{_LOCAL}(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|{_LOCAL}\[\d{{1,3}}(?:\.\d{{1,3}}){{3}}\]")
 
 # Words of a message that was only delayed (the sender's MTA keeps trying).
 _TEMPORARY = re.compile(
@@ -81,7 +84,7 @@ KINDS = (  # notice signatures -> the MTA or provider that wrote it
 )
 # Lines whose address is not a failed recipient: the summary of the original mail, contact lines.
 _HEADER_LINE = re.compile(
-    r"^\s*>?\s*(?:to|from|cc|bcc|sender|reply-to|return-path|envelope-from|x-[\w-]+|subject|date|sent|"
+    r"^\s*+>?\s*+(?:to|from|cc|bcc|sender|reply-to|return-path|envelope-from|x-[\w-]+|subject|date|sent|"
     r"message-id|in-reply-to|references|received|de|von|an|envoy[ée]|gesendet|para|da|aan|van)\s*:", re.I)
 _CONTACT = re.compile(r"\b(?:contact|send (?:e-?)?mail to|write to|please (?:e-?mail|mail)|questions?|help desk|"
                       r"helpdesk|assistance)\b", re.I)
@@ -90,7 +93,7 @@ _NOT_RECIPIENT = re.compile(r"(?:message-?id|queue[- ]id|mts-id|sent by|(?<!gene
 # An alias expansion: "x@y (generated from a@b)": a@b is the address the mail was sent to.
 _GENERATED = re.compile(r"generated from\W{0,3}$", re.I)
 # A line that ends by introducing the sender of the bounced mail (the address follows on the next line).
-_SENDER_INTRO = re.compile(r"(?:sent by|from|sender|envoy[ée] par|gesendet von)\s*:?\s*$", re.I)
+_SENDER_INTRO = re.compile(r"(?:sent by|from|sender|envoy[ée] par|gesendet von)\s*+:?\s*+$", re.I)
 # X.400 and DSN type prefixes glued to an address: "SMTP=user@host", "rfc822;user@host".
 _PREFIX = re.compile(r"^(?:dda:)?(?:smtp|rfc822|x400)[=;:]", re.I)
 # Local parts of mail-system addresses that never are the failed recipient.
@@ -100,7 +103,7 @@ DAEMON_LOCAL = re.compile(
 
 # Where the returned original starts in a text bounce (everything after is the sender's mail).
 _ORIGINAL_MARK = re.compile(
-    r"^[ \t]*(?:[-=_*#>]{2,}[ \t]*)?(?:"
+    r"^[ \t]*+(?:[-=_*#>]{2,80}[ \t]*+)?(?:"
     r"(?:below this line is a copy of the message|this is a copy of the message|original message follows|"
     r"(?:the )?original message (?:was received|headers|header|follows|is attached)|"
     r"(?:a )?copy of the original message|unsent message (?:below|follows)|"
@@ -108,7 +111,7 @@ _ORIGINAL_MARK = re.compile(
     r"(?:the )?text of (?:the|your) (?:original )?message|message header(?:s)? follow|"
     r"(?:your )?original message headers?|start of returned message|returned message follows|"
     r"headers of the original message|rfc822 headers|"
-    r"-+ ?(?:original|forwarded) message ?-+))", re.I | re.M)
+    r"-{1,80} ?(?:original|forwarded) message ?-))", re.I | re.M)
 
 # Sentences that introduce the failed addresses in the notices of many MTAs.
 _INTRO = re.compile(

@@ -85,7 +85,7 @@ _OOO_WORDS = (
     r"afwezig(?:heid)?|fr[åa]nvaro|frav[æa]r|ausente|poissa|lomalla|ferie|urlaub"
 )
 _OOO_SUBJECT = re.compile(
-    rf"^\s*[\[(]?\s*(?:(?:{_OOO_PHRASES})\s*(?:[:\]\)\-–]|$)|(?:{_OOO_WORDS})\s*(?:[:\]\)]|$))|"
+    rf"^\s*+[\[(]?\s*+(?:(?:{_OOO_PHRASES})\s*+(?:[:\]\)\-–]|$)|(?:{_OOO_WORDS})\s*+(?:[:\]\)]|$))|"
     r"\bis (?:currently )?(?:out of (?:the )?office|on (?:vacation|holiday|leave|annual leave)|away)\b|"
     r"\bi(?: am|'m) (?:currently )?out of (?:the )?office\b|\bist (?:nicht im b[üu]ro|abwesend)\b|"
     r"\best absente?\b", re.I)

@@ -90,11 +90,20 @@ def _quote_follows(kinds: Sequence[str]) -> list[bool]:
 def _mark_attributions(lines: Sequence[str], kinds: list[str], quote_follows: Sequence[bool]) -> None:
     """Find "On <date>, X wrote:"-style headers, joining lines a client wrapped, and mark them."""
     for end, line in enumerate(lines):
-        if kinds[end] != TEXT or len(line) > _LONG or not pat.ENDS_HEADER.search(line):
+        if kinds[end] != TEXT or len(line) > _LONG or not _ends_header(line):
             continue
         start = _attribution_start(lines, kinds, end, quoted_next=quote_follows[end])
         if start is not None:
             kinds[start:end + 1] = [ATTRIBUTION] * (end + 1 - start)
+
+
+def _ends_header(line: str) -> bool:
+    """Does the line end as a reply header does: `(?:[:：]|\\s-{2,})[\\s*-]*$`, in one pass from its end
+    (that pattern, searched, rescans a long run of dashes from each of its characters)."""
+    end = len(line)
+    while end and (line[end - 1] in "*-" or line[end - 1].isspace()):
+        end -= 1
+    return line[end - 1:end] in pat.COLONS or pat.SPACED_DASHES.search(line, end) is not None
 
 
 def _attribution_start(lines: Sequence[str], kinds: Sequence[str], end: int, *, quoted_next: bool) -> int | None:
@@ -124,6 +133,8 @@ def _attribution_start(lines: Sequence[str], kinds: Sequence[str], end: int, *, 
 
 
 def _field(line: str) -> str | None:
+    if len(line) > _LONG:
+        return None
     match = pat.HEADER_FIELD.match(line)
     if match is None:
         return None

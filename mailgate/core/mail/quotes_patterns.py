@@ -16,8 +16,8 @@ VERB = re.compile(_VERB, re.IGNORECASE)  # cheap pre-filter before ATTRIBUTION
 # German and English clients also put the date after the verb: "Max <m@example.de> schrieb am Fr., 28. Apr. 2017
 # um 11:53 Uhr:", "John <j@example.com> wrote on 5 March 2024 at 10:12:".
 ATTRIBUTION = re.compile(
-    rf"^[\s>*-]*(?P<head>.{{0,400}}?)(?<!\w){_VERB}(?!\w)(?:\s+(?:am|on)\s[^\n]{{0,120}}?|[^:：\n]{{0,150}})"
-    r"(?:[:：]|\s-{2,})[\s*-]*$",
+    rf"^[\s>*-]*+(?P<head>.{{0,400}}?)(?<!\w){_VERB}(?!\w)(?:\s+(?:am|on)\s[^\n]{{0,120}}?|[^:：\n]{{0,150}})"
+    r"(?:[:：]|\s-{2,})[\s*-]*+$",
     re.IGNORECASE,
 )
 # Words that open a dated reply header: "On <date>, X wrote:", "Le <date>, X a écrit :", "Am <date> schrieb X:",
@@ -29,8 +29,10 @@ QUOTING = re.compile(r"^\s*(?:Quoting|Zitat\s+von|Citando|Citation\s+de|Cytuję)
 DATED = re.compile(r"\d{1,2}[:h.]\d{2}|(?:19|20)\d\d|@")
 # "2022年1月1日(金) 9:00 Taro <taro@example.com>:" and "2015-10-18 0:17 GMT+03:00 Matt <m@example.org>:"
 DATE_ADDRESS = re.compile(r"^\s*(?=\S).{0,200}?(?:19|20)\d\d.{0,200}?<[^<>\s@]+@[^<>\s]+>\s*[:：]\s*$")
-# Lines that can end a reply header: cheap pre-filter before the patterns above.
-ENDS_HEADER = re.compile(r"(?:[:：]|\s-{2,})[\s*-]*$")
+# The end of a line that can end a reply header, after its trailing blanks, stars and dashes: a colon, or
+# dashes after a blank (`quotes._ends_header`, a cheap pre-filter before the patterns above).
+COLONS = (":", "：")
+SPACED_DASHES = re.compile(r"\s--")
 
 _FORWARD_NAMES = (
     r"forwarded\s+message|message\s+transf[ée]r[ée]|message\s+r[ée]exp[ée]di[ée]|weitergeleitete\s+nachricht"
@@ -72,7 +74,7 @@ _FIELDS = {
 }
 FIELD_KIND = {name: kind for kind, names in _FIELDS.items() for name in names}
 # "From: X", "*From:* X", "De : X" (French spacing, no-break spaces included), "发件人: X"
-HEADER_FIELD = re.compile(r"^[\s>]*\*{0,2}\s*(?P<name>[^\W\d_][\w\- ]{0,22}?)\s*\*{0,2}\s*[:：]")
+HEADER_FIELD = re.compile(r"^[\s>]*+\*{0,2}\s*+(?P<name>[^\W\d_][\w\- ]{0,22}?)\s*+\*{0,2}\s*+[:：]")
 
 _UNQUOTED = r"(?:mail|outlook|yahoo|gmail|aol|proton|samsung|huawei|xiaomi|android|iphone|ipad|blackberry|windows)"
 # Mobile and mail-app footers, whole line: "Sent from my iPhone", "Envoyé de mon iPhone", "Get Outlook for Android".

@@ -80,7 +80,7 @@ _LEVEL = re.compile(r"^(?:n|niveau\s*|level\s*|l)?\s*([1-4])$", re.IGNORECASE)
 _TICKET = re.compile(r"^(?:#|ticket\s*#?|n°\s*)?(\d{1,9})$", re.IGNORECASE)
 # one piece of an estimate: "1 500,50 €", "3j", "2.5 days", or a connector between them
 _ESTIMATE_PART = re.compile(
-    r"\s*(?:(?P<number>\d{1,3}(?:[\s\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?)\s*"
+    r"\s*+(?:(?P<number>\d{1,3}(?:[\s\u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?)\s*"
     r"(?:(?P<days>jours?|jh|j|days?|man-days?|d)|(?:€|eur(?:os?)?)(?:\s*ht)?|ht)?\.?(?![\w€])|(?:et|and|,|;|\+|/)(?=\s|$))\s*",
     re.IGNORECASE,
 )
