@@ -9,14 +9,14 @@ from mailgate.core.model import Address, Agent, RequestType, Status, TicketView
 from mailgate.core.outcome import MailKind
 from mailgate.core.workflow import agent_flow
 from mailgate.core.workflow.agent_commands import AgentContext
-from mailgate.core.workflow.authn import SentMail
+from mailgate.core.workflow.authn import SentMail, Trust
 
 ALICE = Agent("alice@example.test", "Alice", 2)
 BRUNO = Agent("bruno@example.test", "Bruno", 3)
 AGENTS = {a.email: a for a in (ALICE, BRUNO)}
 NOTIFICATION = "mg.7.tok.aaaaaaaaaaaaaaaa@example.test"
 CTX = AgentContext(agents=AGENTS, sent={NOTIFICATION: SentMail(NOTIFICATION, MailKind.NOTIFY_NEW, 7, (ALICE.email,))},
-                   trusted_authserv_ids=frozenset(),
+                   trust=Trust(),
                    tickets={7: TicketView(7, Status.IN_PROGRESS, frozenset()),
                             12: TicketView(12, Status.IN_PROGRESS, frozenset()),
                             13: TicketView(13, Status.CLOSED, frozenset())})

@@ -336,6 +336,16 @@ async def test_merge_and_forged_or_refused_commands(desk: Desk) -> None:
     assert "Aucune de vos commandes" in transcript["text"]
     assert not [k for k in await desk.kinds() if k[0] == "relay"]
 
+    # a spoofed consultant: the border says dkim=fail on top, a forged pass below it, then a bare suffix
+    for forged in ("mx.example.test; dkim=fail header.d=example.test\r\n"
+                   "Authentication-Results: mx.example.test; dkim=pass header.d=example.test",
+                   "mx.example.test; dkim=pass header.d=test"):
+        await desk.send("alice@example.test", f"fusionner #{first}", subject=f"Re: [#{second}] VPN",
+                        extra=f"Authentication-Results: {forged}\r\n")
+        t = await desk.show(second)
+        assert (t["status"], t["merged_into"]) == ("open", None)
+        assert [e for e in t["events"] if e["kind"] == "agent_mail"][-1]["data"]["authenticated"] is False
+
     # a consultant's mail with a trusted DKIM result, by subject tag: authenticated
     await desk.send("alice@example.test", f"fusionner #{first}", subject=f"Re: [#{second}] VPN",
                     extra="Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n")

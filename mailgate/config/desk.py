@@ -6,6 +6,7 @@ from __future__ import annotations
 from mailgate.config.settings import Settings
 from mailgate.core.desk import Desk, Limits
 from mailgate.core.model import Agent, Priority
+from mailgate.core.workflow.authn import Trust
 
 
 def desk_of(settings: Settings) -> Desk:
@@ -17,7 +18,7 @@ def desk_of(settings: Settings) -> Desk:
         agents={a.email: Agent(a.email, a.name, a.level) for a in settings.agents},
         secret=settings.secret, loop_token=settings.loop_token, message_id_domain=settings.message_id_domain,
         locale=settings.gateway.locale,
-        trusted_authserv_ids=frozenset(settings.workflow.trusted_authserv_ids),
+        trust=trust_of(settings),
         customers_by_domain=settings.customers_by_domain, approvers=settings.approvers,
         queues={q.name: tuple(e.lower() for e in q.agents) for q in settings.queues},
         supervisors=tuple(sla.supervisors), reopen_days=settings.workflow.reopen_days,
@@ -28,3 +29,16 @@ def desk_of(settings: Settings) -> Desk:
                       max_attachments_bytes_per_mail=hygiene.max_attachments_bytes_per_mail),
         targets=targets,
     )
+
+
+def trust_of(settings: Settings) -> Trust:
+    """The trusted border servers, and the organisational domain (public suffix list, RFC 7489 section 3.2) of
+    each consultant's domain: a DKIM signature aligns with a consultant's From only under that domain."""
+    servers = frozenset(s.lower() for s in settings.workflow.trusted_authserv_ids)
+    if not servers:
+        return Trust()  # no Authentication-Results is ever read: the list is not loaded
+    from publicsuffixlist import PublicSuffixList  # the list it bundles, read once (0.3 s, 2 MB)
+
+    suffixes = PublicSuffixList()
+    domains = {a.email.rpartition("@")[2].lower() for a in settings.agents}
+    return Trust(servers=servers, org_domains={d: suffixes.privatesuffix(d) or d for d in domains})

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mailgate.core.model import Agent, Due, Priority, RequestType, TicketView
-from mailgate.core.workflow.authn import SentMail
+from mailgate.core.workflow.authn import SentMail, Trust
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,7 +29,7 @@ class Desk:
     loop_token: str  # our loop header's value
     message_id_domain: str
     locale: str = "fr"
-    trusted_authserv_ids: frozenset[str] = frozenset()
+    trust: Trust = field(default_factory=Trust)  # whose Authentication-Results count
     customers_by_domain: Mapping[str, str] = field(default_factory=dict)
     approvers: Mapping[str, frozenset[str]] = field(default_factory=dict)  # customer -> who may approve
     queues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

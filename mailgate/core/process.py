@@ -53,7 +53,7 @@ def _on_ticket(p: Prepared, view: TicketView, via: str | None, refused: tuple[Ev
     sender = p.sender_email
     if sender in desk.agents:
         outcome = agent_flow.handle(p.mail, p.text, view, sender, AgentContext(
-            agents=desk.agents, sent=snapshot.sent, trusted_authserv_ids=desk.trusted_authserv_ids,
+            agents=desk.agents, sent=snapshot.sent, trust=desk.trust,
             tickets=snapshot.tickets))
     else:
         outcome = customer_flow.handle(p.mail, p.text, view, sender, _machine(p.kind), CustomerContext(

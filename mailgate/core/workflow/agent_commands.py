@@ -25,7 +25,7 @@ ALLOWED_WHEN_CLOSED = frozenset({"reopen", "time", "internal", "status"})
 class AgentContext:
     agents: Mapping[str, Agent]
     sent: Mapping[str, authn.SentMail]
-    trusted_authserv_ids: frozenset[str]
+    trust: authn.Trust
     tickets: Mapping[int, TicketView]  # includes merge targets named by commands
 
 

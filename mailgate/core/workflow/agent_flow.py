@@ -15,7 +15,7 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
     """The whole effect of consultant `sender`'s mail `text` (quoted history removed) on ticket `view`."""
     agent = ctx.agents[sender]
     parsed = commands.parse(text)
-    verdict = authn.agent_mail(mail, sender, ctx.sent, ctx.trusted_authserv_ids)
+    verdict = authn.agent_mail(mail, sender, ctx.sent, ctx.trust)
     received = EventSpec("agent_mail", {"from": sender, "authenticated": verdict.ok, "how": verdict.how,
                                         "commands": [c.line for c in parsed.commands]})
     if not verdict.ok:
