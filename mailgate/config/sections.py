@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -55,7 +56,27 @@ class Smtp(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
     max_message_size: int = Field(default=25 * 1024 * 1024, ge=1024)
-    hostname: str | None = None  # name announced in the greeting; the machine's name by default
+    hostname: str | None = None  # name announced in the greeting and EHLO reply; the machine's name by default
+    # Limits as Postfix has them: sessions at once (default_process_limit), from one client address
+    # (smtpd_client_connection_count_limit), errors before the session is ended (smtpd_hard_error_limit).
+    max_sessions: int = Field(default=100, ge=1)
+    max_sessions_per_client: int = Field(default=20, ge=1)
+    hard_error_limit: int = Field(default=20, ge=1)
+    pregreet_wait: float = Field(default=1.0, ge=0, le=60)  # seconds: a client talking meanwhile is refused
+    # exempt from the per-client cap and the pregreet wait (Postfix exempts mynetworks the same way)
+    trusted_networks: list[str] = ["127.0.0.0/8", "::1/128"]
+    spool_memory: int = Field(default=1024 * 1024, ge=0)  # DATA bytes a session holds in memory, then on disk
+    spool_dir: str | None = None  # where DATA is spooled; the system's temporary folder ($TMPDIR) by default
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP network such as 192.0.2.0/24 or 2001:db8::/32") from None
+        return value
 
 
 class Outbound(_Section):

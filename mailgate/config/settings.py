@@ -113,6 +113,10 @@ class Settings(_Section):
         return self._relative(self.hygiene.attachments_folder)
 
     @property
+    def smtp_spool_dir(self) -> str | None:
+        return str(self._relative(self.smtp.spool_dir)) if self.smtp.spool_dir else None
+
+    @property
     def rules_dir(self) -> Path:
         if self.gateway.rules:
             return self._relative(self.gateway.rules)

@@ -5,43 +5,23 @@ commits (with the sessions that finished meanwhile), and only then answers 250; 
 from __future__ import annotations
 
 import asyncio
-import re
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailgate import log
+from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
+from mailgate.ingest.smtp_session import Limits, Sessions, check_spool
+from mailgate.ingest.smtp_session import Session as SmtpSession
 from mailgate.store.db import one_line
 from mailgate.store.group import GroupWriter
 from mailgate.store.inbound import Arrival
 
 logger = log.get("smtp_in")
-# RFC 5321 allows 1,000 octets a line, but monitoring tools send alerts with one long JSON line: Postfix
-# accepts and folds such lines, we accept them as they are (the raw bytes are kept) up to this length.
-MAX_LINE_BYTES = 1024 * 1024
-
-
-_PLAIN_PATH = re.compile(r"[ \t]*<([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)>[ \t]*(.*)", re.S)
-
-
-class _Session(SMTP):
-    """aiosmtpd's SMTP with long lines accepted (its line limit is also its stream reader's buffer limit), and
-    the common MAIL FROM / RCPT TO path `<local@domain>` read directly: aiosmtpd's own reading, through the
-    email package's header parser, took 83 us a call, twice a mail; anything else still goes through it."""
-
-    line_length_limit = MAX_LINE_BYTES
-
-    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        plain = _PLAIN_PATH.fullmatch(arg)
-        if plain is None:
-            return super()._getaddr(arg)
-        address, rest = plain.group(1), plain.group(2)
-        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
-            return None, None
-        return address, rest
 
 
 class InboundHandler:
@@ -88,12 +68,27 @@ def _peer(session: Session) -> str:
     return str(peer)
 
 
-async def start(settings: Settings, handler: InboundHandler) -> asyncio.Server:
-    """Listen on [smtp] host/port in the running loop; oversize mail gets 552 from aiosmtpd."""
+def limits_of(settings: Settings) -> Limits:
     s = settings.smtp
+    return Limits(max_sessions=s.max_sessions, max_sessions_per_client=s.max_sessions_per_client,
+                  hard_error_limit=s.hard_error_limit, pregreet_wait=s.pregreet_wait,
+                  trusted=tuple(ipaddress.ip_network(n, strict=False) for n in s.trusted_networks),
+                  spool_memory=s.spool_memory, spool_dir=settings.smtp_spool_dir)
+
+
+async def start(settings: Settings, handler: InboundHandler) -> asyncio.Server:
+    """Listen on [smtp] host/port in the running loop; oversize mail gets 552."""
+    s = settings.smtp
+    limits = limits_of(settings)
+    try:
+        check_spool(limits)
+    except OSError as exc:
+        folder = limits.spool_dir or "the temporary folder"
+        raise ConfigError(f"{settings.source}: smtp.spool_dir: cannot write a file in {folder}: {exc}") from None
+    sessions = Sessions(limits)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: _Session(handler, data_size_limit=s.max_message_size, enable_SMTPUTF8=True,
-                     decode_data=False, hostname=s.hostname, ident="mailgate ESMTP"),
+        lambda: SmtpSession(handler, sessions=sessions, data_size_limit=s.max_message_size, enable_SMTPUTF8=True,
+                            decode_data=False, hostname=s.hostname, ident="mailgate ESMTP"),
         host=s.host, port=s.port,
     )
