@@ -246,3 +246,37 @@ async def test_attachments_are_stored_with_safe_names(db_url: str, smart_host: S
     assert shown.returncode == 0, shown.stderr
     assert (f"attachment {row['filename']} (application/pdf, {len(PDF)} bytes, sha256 {digest})"
             in shown.stdout.decode())
+
+
+async def test_a_consultants_out_of_office_is_recorded_never_applied_relayed_nor_answered(desk: Desk) -> None:
+    """Issue 15.4: a proper out-of-office answering our notification used to count as the consultant's
+    authenticated answer: relayed to the customer, the ticket taken, En cours, assigned to the absent one."""
+    number, notice = await open_ticket(desk, "Imprimante")
+    before = await desk.kinds()
+    await desk.send("alice@example.test", "Je suis absente jusqu'au 3 janvier.\r\nprendre",
+                    subject="Réponse automatique : [#1] Imprimante", reply_to=notice,
+                    extra="Auto-Submitted: auto-replied\r\n")
+    t = await desk.show(number)
+    assert t["status"] == "open" and t["assignee"] is None
+    assert await desk.kinds() == before  # nothing relayed, no transcript, no refusal
+    agent_mail, machine = [e for e in t["events"] if e["kind"] in ("agent_mail", "machine_mail")]
+    assert agent_mail["data"]["authenticated"] is False and machine["data"]["why"].startswith("auto_reply")
+
+
+async def test_a_consultants_naive_responder_gets_a_bounded_number_of_answers(
+        db_url: str, smart_host: SmartHostSink, tmp_path: Path) -> None:
+    """A responder with no Auto-Submitted header, that does not thread (so it is not authenticated): each of
+    its mails got an agent_refused notice, which it answered again, without end. Now at most the cap."""
+    data = hygiene_desk_data(db_url, smart_host.port, tmp_path, auto_mail_per_consultant_per_ticket_per_hour=3)
+    settings = from_dict(data, str(tmp_path / "config.toml"))
+    async with running(settings, clock=FakeClock()) as daemon:
+        d = Desk(daemon, smart_host, settings, FakeClock())
+        number, _ = await open_ticket(d, "Imprimante")  # the notify_new to alice counts: 1 of 3
+        for _ in range(5):
+            await d.send("alice@example.test", "Absente. clore", subject=f"Re: [#{number}] Imprimante")
+        refusals = [k for k in await d.kinds() if k == ("agent_refused", "alice@example.test")]
+        assert len(refusals) == 2
+        t = await d.show(number)
+        suppressed = [e["data"] for e in t["events"] if e["kind"] == "mail_suppressed"]
+        assert len(suppressed) == 3 and all("on ticket #1 in the last hour (limit 3)" in s["why"] for s in suppressed)
+        assert t["status"] == "open"

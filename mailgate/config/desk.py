@@ -25,6 +25,7 @@ def desk_of(settings: Settings) -> Desk:
         auto_close_days=settings.workflow.auto_close_days,
         limits=Limits(per_recipient_per_hour=hygiene.auto_mail_per_recipient_per_hour,
                       per_ticket_per_hour=hygiene.auto_mail_per_ticket_per_hour,
+                      per_consultant_per_ticket_per_hour=hygiene.auto_mail_per_consultant_per_ticket_per_hour,
                       max_attachment_bytes=hygiene.max_attachment_bytes,
                       max_attachments_bytes_per_mail=hygiene.max_attachments_bytes_per_mail),
         targets=targets,

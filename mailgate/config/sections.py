@@ -232,10 +232,12 @@ class Hygiene(_Section):
     """Machine mail and attachments (docs/hygiene.md)."""
 
     bounce_quarantine_days: float = Field(default=7, ge=0)  # no automatic mail to a permanently bounced address
-    # automatic mail (acknowledgements, help, notices) to one customer address / on one ticket, per hour;
-    # consultants' notifications and transcripts are not limited
+    # automatic mail (acknowledgements, help, notices) to one customer address / on one ticket, per hour
     auto_mail_per_recipient_per_hour: int = Field(default=10, ge=1)
     auto_mail_per_ticket_per_hour: int = Field(default=20, ge=1)
+    # notifications, transcripts and refusals to one consultant on one ticket, per hour: an auto-responder
+    # answering our notices is answered this many times at most
+    auto_mail_per_consultant_per_ticket_per_hour: int = Field(default=20, ge=1)
     attachments: Literal["database", "folder"] = "database"
     attachments_folder: str = "var/attachments"  # for attachments = "folder"; relative to the config file
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)

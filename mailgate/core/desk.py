@@ -17,6 +17,7 @@ class Limits:
 
     per_recipient_per_hour: int = 10
     per_ticket_per_hour: int = 20
+    per_consultant_per_ticket_per_hour: int = 20  # notifications, transcripts, refusals to one consultant
     max_attachment_bytes: int = 20 * 1024 * 1024
     max_attachments_bytes_per_mail: int = 50 * 1024 * 1024
 
@@ -70,3 +71,5 @@ class Snapshot:
     flags: Mapping[str, Flag] = field(default_factory=dict)  # addresses that bounced permanently
     recent_to: Mapping[str, int] = field(default_factory=dict)  # automatic mails to each address, last hour
     recent_on: Mapping[int, int] = field(default_factory=dict)  # automatic mails on each ticket, last hour
+    # automatic mails to each consultant on each ticket, last hour: (ticket id, consultant) -> count
+    recent_to_consultant: Mapping[tuple[int, str], int] = field(default_factory=dict)

@@ -51,6 +51,11 @@ def _on_ticket(p: Prepared, view: TicketView, via: str | None, refused: tuple[Ev
                desk: Desk, now: datetime) -> Outcome:
     """A mail on an existing ticket: a consultant's work, or a customer's reply."""
     sender = p.sender_email
+    machine = _machine(p.kind)
+    if sender in desk.agents and machine is not None:  # an out-of-office: never applied, relayed nor answered
+        return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=(
+            EventSpec("agent_mail", {"from": sender, "authenticated": False, "how": machine, "commands": []}),
+            EventSpec("machine_mail", {"why": machine}), *refused))
     if sender in desk.agents:
         outcome = agent_flow.handle(p.mail, p.text, view, sender, AgentContext(
             agents=desk.agents, sent=snapshot.sent, trust=desk.trust,

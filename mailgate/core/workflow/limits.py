@@ -1,6 +1,7 @@
 """Core: which drafted mails go out: only to real mailboxes, no automatic mail to an address that bounced
-permanently (nor to its Cc), and at most so many automatic mails an hour to one recipient and on one ticket.
-Consultants' mail and human answers are never limited (docs/hygiene.md)."""
+permanently (nor to its Cc), at most so many automatic mails an hour to one recipient and on one ticket, and
+to one consultant on one ticket (an auto-responder answering our notices must not loop). Human answers are
+never limited (docs/hygiene.md)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, 
     """The drafts that go (some without a Cc address), and a `mail_suppressed` event for each held back."""
     to_recipient = dict(snapshot.recent_to)
     on_ticket = snapshot.recent_on.get(ticket_id, 0) if ticket_id is not None else 0
+    to_consultant = dict(snapshot.recent_to_consultant)
     kept: list[OutgoingDraft] = []
     events: list[EventSpec] = []
     agents = desk.agent_emails
@@ -31,7 +33,17 @@ def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, 
         events.extend(left_out)
         if draft is None:
             continue
-        limited = draft.automatic and draft.to.email not in agents and not draft.kind.to_consultants
+        to_us = draft.automatic and (draft.to.email in agents or draft.kind.to_consultants)
+        if to_us and ticket_id is not None:
+            key = (ticket_id, draft.to.email)
+            cap = desk.limits.per_consultant_per_ticket_per_hour
+            if to_consultant.get(key, 0) >= cap:
+                events.append(EventSpec("mail_suppressed", {"kind": draft.kind.value, "to": draft.to.email, "why": (
+                    f"{to_consultant[key]} automatic mails to {draft.to.email} on ticket #{ticket_id} in the "
+                    f"last hour (limit {cap})")}))
+                continue
+            to_consultant[key] = to_consultant.get(key, 0) + 1
+        limited = draft.automatic and not to_us
         if limited:
             why = _held(draft, desk, snapshot, now, to_recipient.get(draft.to.email, 0), on_ticket, ticket_id)
             if why is not None:
