@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mailgate import log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
+from mailgate.config import checks
 from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings
 from mailgate.ingest import smtp as smtp_in
@@ -78,6 +79,11 @@ class Daemon:
 
     async def start(self) -> None:
         """Check templates and rules, open the store, bind the SMTP port. Raises before taking any mail."""
+        problems = checks.problems(self.settings)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        for advice in checks.advice(self.settings):
+            logger.warning("configuration to change before real use", problem=advice)
         renderer = Renderer(self.settings.templates_dir)
         problems = renderer.check()
         if problems:

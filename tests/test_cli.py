@@ -123,7 +123,7 @@ def test_check_reports_every_problem_with_file_and_key(tmp_path: Path) -> None:
     data["smtp"]["prot"] = 25
     bad = write_config(tmp_path / "bad.toml", data)
     result = cli(bad, "check")
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG, as every refused config
     err = result.stderr.decode()
     assert f"{bad}: gateway.secret: String should have at least 16 characters" in err
     assert f"{bad}: agents[1].level: Input should be less than or equal to 4" in err
@@ -133,6 +133,33 @@ def test_check_reports_every_problem_with_file_and_key(tmp_path: Path) -> None:
     assert b"no such file" in cli(tmp_path / "absent.toml", "check").stderr
 
 
+def test_check_catches_what_run_would_fail_on(tmp_path: Path) -> None:
+    """Issue 15: a database URL no driver takes, a rules folder that is not there (the daemon ran without its
+    guard rules), an unset password variable, the example's secret: each names the file and the key."""
+    from mailgate.config.checks import EXAMPLE_SECRET
+
+    assert f'secret = "{EXAMPLE_SECRET}"' in (REPO / "config.example.toml").read_text()
+    for url in ("postgres//db.example/helpdesk", "mysql://root@localhost/helpdesk", "sqlite:var/x.sqlite3"):
+        data = settings_data(url, 25)
+        result = cli(write_config(tmp_path / "url.toml", data), "check")
+        assert result.returncode == 78, url
+        assert f"{tmp_path / 'url.toml'}: database.url: Value error, {url!r} is not a database URL" in (
+            result.stderr.decode()), url
+    data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25, gateway__rules=str(tmp_path / "no-rules"),
+                         outbound__username="mailgate", outbound__password_env="MAILGATE_TEST_UNSET_VARIABLE")
+    data["gateway"]["secret"] = EXAMPLE_SECRET
+    config = write_config(tmp_path / "config.toml", data)
+    result = cli(config, "check")
+    err = result.stderr.decode()
+    assert result.returncode == 78
+    assert f"{config}: gateway.rules: no such folder: {tmp_path / 'no-rules'}" in err
+    assert f"{config}: outbound.password_env: the environment variable MAILGATE_TEST_UNSET_VARIABLE is not set" in err
+    assert f"{config}: gateway.secret: still the example's secret" in err
+    run = cli(config, "run")
+    assert run.returncode == 78 and b"gateway.rules: no such folder" in run.stderr
+    assert b"Traceback" not in run.stderr
+
+
 def test_check_and_run_refuse_broken_templates(tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates)
@@ -140,7 +167,7 @@ def test_check_and_run_refuse_broken_templates(tmp_path: Path) -> None:
     data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25, gateway__templates=str(templates))
     config = write_config(tmp_path / "config.toml", data)
     result = cli(config, "check")
-    assert result.returncode == 1 and b"en/ack.txt.j2:1" in result.stderr
+    assert result.returncode == 78 and b"en/ack.txt.j2:1" in result.stderr
     run = cli(config, "run")
     assert run.returncode == 78 and b"refusing to start" in run.stderr
 

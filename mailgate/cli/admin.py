@@ -8,12 +8,14 @@ from typing import Any
 import click
 
 from mailgate.cli.common import config_path, fail, query, with_engine
+from mailgate.exits import EX_CONFIG
 
 
 @click.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate the config file, the templates and the rules; print every problem."""
+    from mailgate.config import checks
     from mailgate.config.sections import ConfigError
     from mailgate.config.settings import load
     from mailgate.outbound.render import Renderer
@@ -22,14 +24,17 @@ def check(ctx: click.Context) -> None:
     try:
         settings = load(config_path(ctx))
     except ConfigError as exc:
-        fail(f"invalid configuration:\n{exc}", 1)
+        fail(f"invalid configuration:\n{exc}", EX_CONFIG)
+    found = checks.problems(settings) + checks.advice(settings)
+    if found:
+        fail("invalid configuration:\n" + "\n".join(found), EX_CONFIG)
     problems = Renderer(settings.templates_dir).check()
     if problems:
-        fail("invalid templates:\n" + "\n".join(problems), 1)
+        fail("invalid templates:\n" + "\n".join(problems), EX_CONFIG)
     try:
         ruleset = load_rules(settings.rules_dir)
     except RulesError as exc:
-        fail("invalid rules:\n" + "\n".join(exc.errors), 1)
+        fail("invalid rules:\n" + "\n".join(exc.errors), EX_CONFIG)
     click.echo(f"{settings.source}: OK ({len(settings.gateway.addresses)} address(es), "
                f"{len(settings.agents)} agent(s), templates in {settings.templates_dir}, "
                f"{len(ruleset)} rule(s) in {settings.rules_dir})")

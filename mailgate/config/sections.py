@@ -50,6 +50,21 @@ class Database(_Section):
     echo: bool = False
     busy_timeout_ms: int = Field(default=10_000, ge=0)  # SQLite: wait this long for another writer
 
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        known = scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite") or scheme.startswith(
+            ("postgresql", "postgres"))
+        if not sep or not known or (scheme.startswith("sqlite") and rest and not rest.startswith("/")):
+            raise ValueError(f"{value!r} is not a database URL mailgate can use: sqlite:///path/to/file.sqlite3 "
+                             "(a relative path after the three slashes is taken from the config file's folder) "
+                             "or postgresql://user:password@host:5432/database")
+        if scheme.startswith(("postgresql+", "postgres+")) and scheme not in (
+                "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg"):
+            raise ValueError(f"{scheme}:// is not a PostgreSQL driver mailgate has; write postgresql://")
+        return value
+
 
 class Smtp(_Section):
     enabled: bool = True

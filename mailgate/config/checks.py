@@ -1,0 +1,34 @@
+"""Shell, configuration: what a valid config file can still get wrong about the machine it runs on (a rules
+folder that is not there, a password variable that is not set), checked by `check` and before `run` takes
+any mail; and advice `check` refuses on and `run` only warns of (the example's secret left in place)."""
+
+from __future__ import annotations
+
+import os
+
+from mailgate.config.settings import Settings
+
+# config.example.toml's secret (tests/test_cli.py checks the file still holds it)
+EXAMPLE_SECRET = "change-me-this-is-only-an-example-secret"
+
+
+def problems(settings: Settings) -> list[str]:
+    """`file: key: what` for everything the daemon would fail on once running."""
+    source, found = settings.source, []
+    if settings.gateway.rules and not settings.rules_dir.is_dir():
+        found.append(f"{source}: gateway.rules: no such folder: {settings.rules_dir} (the daemon would run "
+                     "without any rule, the shipped guards included)")
+    variables = [("outbound.password_env", settings.outbound.password_env)]
+    variables += [(f"imap[{i}].password_env", m.password_env) for i, m in enumerate(settings.imap)]
+    for key, name in variables:
+        if name and name not in os.environ:
+            found.append(f"{source}: {key}: the environment variable {name} is not set")
+    return found
+
+
+def advice(settings: Settings) -> list[str]:
+    """`file: key: what` for what works but must not stay so in real use."""
+    if settings.gateway.secret == EXAMPLE_SECRET:
+        return [f"{settings.source}: gateway.secret: still the example's secret; anyone can forge our signed "
+                "Message-IDs with it. Choose one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"]
+    return []
