@@ -28,6 +28,22 @@ def test_every_fixture_has_its_expectation() -> None:
     assert all((FIXTURES / f"{name}.expected.txt").exists() for name in CASES)
 
 
+# Issue 16 ("reply text"): one input and its expected own text per file, text parts and HTML-only replies.
+REPLIES = Path(__file__).parent / "fixtures" / "replies"
+REPLY_CASES = sorted(p.name for p in REPLIES.iterdir() if p.suffix in (".txt", ".html")
+                     and not p.name.endswith(".expected.txt"))
+
+
+@pytest.mark.parametrize("name", REPLY_CASES)
+def test_reply_fixture(name: str) -> None:
+    path = REPLIES / name
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".html":
+        text = html_to_text(text)
+    expected = (REPLIES / f"{path.stem}.expected.txt").read_text(encoding="utf-8").rstrip("\n")
+    assert strip_reply(text) == expected
+
+
 @pytest.mark.parametrize("header", [
     "On Tue, Mar 5, 2024 at 10:12 AM Support <support@example.test> wrote:",  # Gmail
     "On 5 Mar 2024, at 10:12, Support <support@example.test> wrote:",  # Apple Mail

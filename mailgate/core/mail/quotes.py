@@ -1,9 +1,10 @@
 """Core: the text a person wrote in a reply, after parsing and before storing: history, signatures, footers off.
 
-The convention is written in docs/hygiene.md ("The text of a reply"). In short: quoted history and everything
-after a reply header is removed; quotes between the person's own paragraphs (inline answers) stay; a "-- "
-signature, mailing-list footers after a line of underscores and mobile footers are removed; a forwarded message
-is content and stays whole; if nothing would remain, the whole text is returned.
+The convention is written in docs/replies.md (short version: docs/hygiene.md, "The text of a reply"). In short:
+quoted history and everything after a reply header, an Outlook header block or an "original message" line is
+removed; quotes between the person's own paragraphs (inline answers) stay; the end of the person's part loses its
+signature, footers and disclaimer (`signatures`); a forwarded message is content and stays whole; if nothing would
+remain, the whole text is returned.
 """
 
 from __future__ import annotations
@@ -11,17 +12,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailgate.core.mail import quotes_patterns as pat
+from mailgate.core.mail.signatures import (
+    ATTRIBUTION,
+    BANNER,
+    DELIMITER,
+    EMPTY,
+    FORWARD,
+    HEADER,
+    MOBILE,
+    ORIGINAL,
+    QUOTED,
+    RULE,
+    SIGNATURE,
+    TEXT,
+    own_end,
+)
 
-# Line kinds.
-EMPTY, TEXT, QUOTED, ATTRIBUTION, HEADER, FORWARD, ORIGINAL = "e", "t", "q", "a", "h", "f", "o"
-SIGNATURE, RULE, DELIMITER, MOBILE, BANNER = "s", "u", "d", "m", "b"
-
-_BLANKS = " \t\u00a0\u2000\u2001\u2002\u2003\u2009\u200a\u200b\u200c\u200d\u202f\u2060\ufeff\x0b\x0c"
+# Blanks, zero-width and bidi marks (Gmail wraps right-to-left headers in them: "\u202b...<\u202aa@b\u202c>:\u202c").
+_BLANKS = (" \t\u00a0\u2000\u2001\u2002\u2003\u2009\u200a\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+           "\u202f\u2060\u2066\u2067\u2068\u2069\ufeff\x0b\x0c")
 _LONG = 300  # longer lines are plain text: the patterns never match them and must not scan them
+_FLAT_LONG = 1000  # a header block flattened onto one line, long Cc lists included
 _ATTRIBUTION_LINES = 3  # Gmail wraps "On <date>, Name <address>" / "wrote:" over two or three lines
 _ATTRIBUTION_CHARS = 400
 _HEADER_LINES = 16  # an Outlook block is never longer, wrapped Cc lines included
-_TRAILING_JUNK = frozenset((EMPTY, QUOTED, ATTRIBUTION, DELIMITER, RULE, SIGNATURE, MOBILE))
 _LEADING_CONTEXT = frozenset((EMPTY, ATTRIBUTION, QUOTED, DELIMITER))
 
 
@@ -101,7 +115,7 @@ def _ends_header(line: str) -> bool:
     """Does the line end as a reply header does: `(?:[:：]|\\s-{2,})[\\s*-]*$`, in one pass from its end
     (that pattern, searched, rescans a long run of dashes from each of its characters)."""
     end = len(line)
-    while end and (line[end - 1] in "*-" or line[end - 1].isspace()):
+    while end and (line[end - 1] in "*-" or line[end - 1] in _BLANKS or line[end - 1].isspace()):
         end -= 1
     return line[end - 1:end] in pat.COLONS or pat.SPACED_DASHES.search(line, end) is not None
 
@@ -141,9 +155,22 @@ def _field(line: str) -> str | None:
     return pat.FIELD_KIND.get(" ".join(match.group("name").lower().split()))
 
 
+def _flattened_block(line: str) -> bool:
+    """"From: X Sent: <date> To: Z Subject: W" on one line (an HTML conversion joined the block's lines)."""
+    if len(line) > _FLAT_LONG or not any(c.isdigit() for c in line):
+        return False
+    seen = {pat.FIELD_KIND[" ".join(m.group("name").lower().split())] for m in pat.INLINE_FIELD.finditer(line)}
+    return "date" in seen and len(seen & {"to", "cc", "subject"}) >= 1
+
+
 def _mark_header_blocks(lines: Sequence[str], kinds: list[str]) -> None:
     """Mark Outlook-style blocks: From and two of Sent/Date, To, Cc, Subject; wrapped values allowed."""
     fields = [_field(line) if kind == TEXT else None for line, kind in zip(lines, kinds, strict=True)]
+    for i, line in enumerate(lines):
+        if kinds[i] == TEXT and len(line) > _LONG and _field(line[:_LONG]) == "from" and _flattened_block(line):
+            kinds[i] = HEADER  # longer than a field line may be: long Cc lists
+        elif fields[i] == "from" and _flattened_block(line):
+            kinds[i] = HEADER
     i, n = 0, len(lines)
     while i < n:
         first = fields[i]
@@ -210,14 +237,7 @@ def _first(*positions: int | None) -> int:
 
 def _trim(lines: list[str], kinds: list[str]) -> list[str]:
     """The person's part without trailing history and footers, and without a quote they answered below."""
-    end, signed = len(kinds), False
-    while end:
-        kind = kinds[end - 1]
-        signoff = (not signed and kind == TEXT and end > 2 and kinds[end - 2] == EMPTY
-                   and pat.DASH_SIGNOFF.match(lines[end - 1]) is not None and TEXT in kinds[:end - 2])
-        if kind not in _TRAILING_JUNK and not signoff:
-            break
-        signed, end = signed or signoff, end - 1
+    end = own_end(lines, kinds)
     lines, kinds = lines[:end], kinds[:end]
     start = 0
     while start < len(kinds) and kinds[start] in (EMPTY, BANNER):
