@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from email import message_from_bytes
 from email.policy import compat32
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.mail import bounce_text
+from mailgate.core.mail import bounce_text, notices
 from mailgate.core.mail.bounce import Bounce, FailedRecipient, parse_bounce
 from tests.conftest import eml
 
@@ -137,7 +138,112 @@ def test_permanence(status: str | None, action: str | None, words: str, permanen
     assert bounce_text.permanence(status, action, words) is permanent
 
 
-SAMPLES = [fixture(name) for name, *_ in CASES] + [fixture("human_forwards_bounce.eml")]
+OURS = "mg.12.a1b2c3.abcdefghijklmnop@example.test"
+
+# Issue 16 (mail understanding): fixture, kind, permanent, {recipient: status}, original Message-ID.
+# Delay warnings are never permanent; a 5.x.x code in a text notice is; damaged MIME (a redacted boundary, a
+# blank line before the returned headers, an unindented continuation line) still gives our Message-ID and the
+# report's fields; every failed recipient of a report; the report's fields win over the notice's words.
+ISSUE_16 = [
+    ("exchange_delay_redacted.eml", "dsn", False, {"marc.leroy@corp.example": "4.4.7"}, OURS),  # boundary lost
+    ("sendmail_warning_5xx.eml", "sendmail", False, {"sophie@client.example": "5.2.2"}, OURS),  # 452 5.2.2: a delay
+    ("gmail_delay_blankline.eml", "dsn", False, {"paul@slowhost.example": "4.4.2"}, OURS),
+    ("postfix_delay_unindented.eml", "dsn", False, {"lucie@corp.example": "4.4.1"}, OURS),
+    ("gmail_permanent_text.eml", "gmail", True, {"ghost@client.example": None}, OURS),  # "tried to deliver" + 5.1.1
+    ("postfix_multi_noblank.eml", "dsn", True,
+     {"ana@client.example": "5.1.1", "bruno@client.example": "5.2.2", "chloe@client.example": "5.1.1"}, OURS),
+    ("gateway_indented_dsn.eml", "dsn", True, {"jean.dupont@client.example": "5.1.1"}, OURS),  # not jd@ (text)
+    ("exim_blankline_original.eml", "dsn", True, {"anna@gone.example": "5.1.1"}, OURS),
+    ("ses_bounce_sns.eml", "ses", True, {"jean.dupont@client.example": "5.1.1"}, OURS),
+    ("sendgrid_webhook.eml", "sendgrid", True, {"ana@client.example": "5.1.1"}, OURS),
+]
+
+
+@pytest.mark.parametrize("name, kind, permanent, recipients, original", ISSUE_16)
+def test_issue_16_bounces(name: str, kind: str, permanent: bool, recipients: dict[str, str | None],
+                          original: str) -> None:
+    found = bounce_of(name)
+    assert (found.kind, found.permanent) == (kind, permanent)
+    assert {r.email: r.status for r in found.recipients} == recipients
+    assert found.original_message_id == original
+
+
+def test_a_success_report_behind_a_lost_boundary_is_no_bounce() -> None:
+    assert parse_bounce(fixture("success_dsn_redacted.eml")) is None  # Action: relayed; the notice names the address
+
+
+@pytest.mark.parametrize("subject, notice, delay", [
+    ("Delivery Status Notification (Delay)", "", True),
+    ("Warning: could not send message for past 4 hours", "", True),
+    ("Mail delivery", "Warning: message still undelivered after 4 hours\nWill keep trying until 5 days old", True),
+    ("x", "The server will keep trying to deliver this message for the next 1 days", True),
+    ("x", "Gmail will retry for 46 more hours. You'll be notified if the delivery fails permanently.", True),
+    ("x", "Your message could not be delivered for more than 4 hour(s).", True),
+    ("Undeliverable: project delay", "Delivery has failed to these recipients", False),  # the returned subject
+    ("Returned mail", "Message could not be delivered for 5 days. Giving up.", False),
+    ("x", "This is a permanent error. Eventually the software will retry", False),
+])
+def test_delay_warning(subject: str, notice: str, delay: bool) -> None:
+    assert bounce_text.delay_warning(subject, notice) is delay
+
+
+def test_a_5xx_in_a_text_notice_is_permanent_unless_it_is_a_delay_warning() -> None:
+    head = "From: Mail Delivery System <MAILER-DAEMON@mx.far.example>\r\nSubject: Mail delivery failed\r\n\r\n"
+    body = ("We tried to deliver your message to:\r\n\r\n  kim@far.example\r\n\r\n"
+            "The other server said:\r\n550 5.7.1 Service unavailable\r\n")
+    found = parse_bounce((head + body).encode())
+    assert found is not None and found.permanent is True  # "tried to deliver" is no delay
+    warning = parse_bounce((head + body + "This is a warning only: we will retry for 2 days.\r\n").encode())
+    assert warning is not None and warning.permanent is False
+
+
+def test_our_message_id_anywhere_in_a_damaged_bounce() -> None:
+    raw = (b"From: MAILER-DAEMON@mx.far.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+           b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"Your message could not be delivered to <kim@far.example>: 550 5.1.1 unknown\r\n\r\n"
+           b"Original headers, as we could read them: msgid=3D<mg.12.a1b2c3.abcdefg=\r\nhijklmnop@example.test>\r\n")
+    found = parse_bounce(raw)
+    assert found is not None and found.original_message_id == OURS  # even cut by a quoted-printable soft break
+
+
+@pytest.mark.parametrize("payload, failure, permanent, recipients", [
+    ('{"signature": {}, "event-data": {"event": "failed", "severity": "permanent", "recipient": "Kim@far.example", '
+     '"delivery-status": {"code": 550, "message": "5.1.1 unknown"}, "message": {"headers": {"message-id": "m@x"}}}}',
+     True, True, ["kim@far.example"]),
+    ('{"signature": {}, "event-data": {"event": "failed", "severity": "temporary", "recipient": "kim@far.example"}}',
+     True, False, ["kim@far.example"]),
+    ('{"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "1", "Email": "kim@far.example"}',
+     True, True, ["kim@far.example"]),
+    ('{"RecordType": "SpamComplaint", "MessageID": "1", "Email": "kim@far.example"}', False, None, []),
+    ('{"notificationType": "Complaint", "mail": {"messageId": "x"}, "complaint": {}}', False, None, []),
+])
+def test_provider_events(payload: str, failure: bool, permanent: bool | None, recipients: list[str]) -> None:
+    event = notices.provider_event(payload)
+    assert event is not None and (event.failure, event.permanent) == (failure, permanent)
+    assert [r.email for r in event.recipients] == recipients
+
+
+@pytest.mark.parametrize("text", ['{"event": "bounce", "email": "a@b.example"}', "Hello {", "[" * 100_000, "{}"])
+def test_json_that_is_no_provider_event(text: str) -> None:
+    assert notices.provider_event(text) is None
+
+
+@pytest.mark.parametrize("filler", [" ", "mg.1.", "a", ".", "1", "@", "{", "[", "Final-Recipient: ", "5.5.5 ",
+                                    "delay ", "mg.1.a.abcdefghijklmnop@"])
+def test_new_patterns_stay_linear(filler: str) -> None:
+    line = filler * (60_000 // len(filler))
+    started = time.perf_counter()
+    for text in (line, "message-id: " + line, "Delayed " + line + " x"):
+        bounce_text.delay_warning(text, text)
+        bounce_text.failure_code(text)
+        notices.success_notice(text, text)
+        notices.list_notice(text, text, text, True)
+        notices.provider_event(text)
+        parse_bounce(("From: MAILER-DAEMON@mx.example\r\nSubject: Undeliverable\r\n\r\n" + text).encode())
+    assert time.perf_counter() - started < 3.0, filler
+
+
+SAMPLES = [fixture(name) for name, *_ in CASES + ISSUE_16] + [fixture("human_forwards_bounce.eml")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailgate.core.desk import Desk, Snapshot
 from mailgate.core.mail.classify import Kind, classify
 from mailgate.core.mail.parse import parse
+from mailgate.core.mail.signing import make_message_id
+from mailgate.core.model import Address, Agent, Status, TicketView
+from mailgate.core.prepare import prepare
+from mailgate.core.process import process
 from tests.conftest import eml
 
 LOOP = "example.test/0123456789abcdef"
@@ -147,8 +154,47 @@ def test_own_mail_is_told_by_the_loop_header_only_with_our_token() -> None:
     assert kind_of(eml("hygiene/human_plain.eml")).kind == "human"
 
 
+# Issue 16.3: machine notices that passed as a person's mail (or, for success reports, as failures).
+MACHINE_NOTICES = [
+    ("ses_delivery_sns.eml", "auto_reply", "ses notification: Delivery"),
+    ("mailgun_delivered.eml", "auto_reply", "mailgun notification: delivered"),
+    ("ses_bounce_sns.eml", "bounce", "bounce (ses, permanent): jean.dupont@client.example"),
+    ("sendgrid_webhook.eml", "bounce", "bounce (sendgrid, permanent): ana@client.example"),
+    ("mailman_hold.eml", "list", "mailing-list notice: subject 'awaits moderator approval'"),
+    ("mailman_disabled.eml", "list", "mailing-list notice: subject 'membership in the Announce mailing list has"),
+    ("arf_provider.eml", "auto_reply", "abuse feedback report (report-type=feedback-report)"),
+    ("success_dsn_redacted.eml", "auto_reply", "a report of successful delivery"),
+    ("exchange_relay_text.eml", "auto_reply", "a report of successful delivery"),
+]
+
+
+@pytest.mark.parametrize("name, kind, reason", MACHINE_NOTICES)
+def test_machine_notices(name: str, kind: str, reason: str) -> None:
+    found = kind_of(eml(f"hygiene/{name}"))
+    assert (found.kind, found.suppress_auto_reply) == (kind, True)
+    assert found.reason.startswith(reason), found.reason
+
+
+def test_a_person_quoting_or_forwarding_a_notice_stays_a_person() -> None:
+    hold = eml("hygiene/mailman_hold.eml")
+    assert kind_of(hold).kind == "list"
+    forwarded = hold.replace(b"Subject: Your message", b"Subject: Fwd: Your message").replace(
+        b"From: users-owner@lists.vendor.example", b"From: Fabrice <fabrice@client.example>").replace(
+        b"Return-Path: <users-bounces@lists.vendor.example>", b"Return-Path: <fabrice@client.example>")
+    assert kind_of(forwarded).kind == "human"  # "why is my post held?" is a question for the desk
+    words = header_mail(body="Our list says: Is being held until the list moderator can review it. Why?")
+    assert kind_of(words).kind == "human"  # the wording alone, from a person
+    pasted = header_mail(body='Hello, the webhook sends us {"event": "bounce", "email": "a@b.example"}, why?')
+    assert kind_of(pasted).kind == "human"
+    arf = header_mail(subject="Fwd: abuse report", body="Feedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\n")
+    assert kind_of(arf).kind == "human"
+    assert kind_of(header_mail(body="Feedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\n")).kind == "auto_reply"
+
+
 FIXTURES = [eml(f"hygiene/{n}") for n in ("ooo_outlook.eml", "google_group_own.eml", "challenge_tmda.eml",
-                                            "dsn_gmail_two.eml", "exim_delay.eml", "read_receipt.eml")]
+                                            "dsn_gmail_two.eml", "exim_delay.eml", "read_receipt.eml",
+                                            "ses_bounce_sns.eml", "mailman_hold.eml", "arf_provider.eml",
+                                            "success_dsn_redacted.eml")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -161,3 +207,45 @@ def test_never_raises_on_mutated_mail(raw: bytes, edits: list[tuple[int, bytes]]
         data[at:at + len(chunk)] = chunk
     found = kind_of(bytes(data), envelope_from)
     assert found.kind in ("human", "auto_reply", "list", "bounce", "challenge", "own")
+
+
+# Issue 16.3: each shape through the whole per-mail path (prepare, then process) on the ticket it threads on.
+SECRET = b"classify-flow-secret-0123456789"
+DESK = Desk(support_addresses=OWN, agents={"alice@example.test": Agent("alice@example.test", "Alice", 1)},
+            secret=SECRET, loop_token=LOOP, message_id_domain="example.test")
+PLACEHOLDER = b"mg.12.a1b2c3.abcdefghijklmnop@example.test"  # in the fixtures: our grammar, signed by no one
+SIGNED = make_message_id(12, "a1b2c3", SECRET, "example.test").encode()
+TICKET = TicketView(12, Status.ANSWER_SENT, frozenset({"jean.dupont@client.example", "alice@example.test"}),
+                    requester=Address("jean.dupont@client.example"), assignee="alice@example.test")
+
+
+@pytest.mark.parametrize("name, flagged", [
+    *((name, ()) for name, kind, _ in MACHINE_NOTICES if kind != "bounce"),
+    ("ses_bounce_sns.eml", ("jean.dupont@client.example",)),
+    ("sendgrid_webhook.eml", ("ana@client.example",)),
+    ("exchange_delay_redacted.eml", ()),  # delays flag nobody
+    ("sendmail_warning_5xx.eml", ()),
+    ("gmail_delay_blankline.eml", ()),
+    ("postfix_delay_unindented.eml", ()),
+    ("gmail_permanent_text.eml", ("ghost@client.example",)),
+    ("postfix_multi_noblank.eml", ("ana@client.example", "bruno@client.example", "chloe@client.example")),
+    ("gateway_indented_dsn.eml", ("jean.dupont@client.example",)),
+    ("exim_blankline_original.eml", ("anna@gone.example",)),
+])
+def test_machine_notices_change_no_ticket_and_get_no_answer(name: str, flagged: tuple[str, ...]) -> None:
+    raw = eml(f"hygiene/{name}").replace(PLACEHOLDER, SIGNED)
+    prepared = prepare(raw, None, ["support@example.test"], DESK, None)
+    if prepared.kind.kind == "bounce":  # the signed Message-ID it returns names the ticket
+        assert prepared.bounce_ticket == 12
+    else:  # a notice threads by its own references: give it ours
+        raw = b"In-Reply-To: <" + SIGNED + b">\n" + raw
+        prepared = prepare(raw, None, ["support@example.test"], DESK, None)
+    assert prepared.kind.machine, prepared.kind.reason
+    out = process(prepared, Snapshot(tickets={12: TICKET}), DESK, datetime(2025, 1, 20, tzinfo=UTC))
+    assert (out.disposition, out.ticket_id) == ("appended", 12), out.reason
+    assert not out.change and out.outgoing == () and out.estimate is None
+    assert out.flag_addresses == flagged
+    if prepared.kind.kind == "bounce":  # recorded on the ticket with the recipients it names, flagged or not
+        (event,) = out.events
+        assert event.kind == "bounce" and event.data["recipients"], event.data
+        assert event.data["permanent"] is bool(flagged)

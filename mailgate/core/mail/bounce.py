@@ -2,24 +2,26 @@
 
 RFC 3464 delivery-status reports first; then the notices of MTAs that do not send them (qmail, old
 Exim/Postfix/Sendmail, Exchange, Domino, GroupWise, webmail providers), recognised by their sender,
-subject and wording. The returned mail's Message-ID comes from the message/rfc822 or
-text/rfc822-headers part, else from a quoted "Message-ID:" line. Never raises.
+subject and wording; and providers' JSON notifications (`notices`). The returned mail's Message-ID comes
+from the message/rfc822 or text/rfc822-headers part, else from a quoted "Message-ID:" line; when neither is
+one of ours, from any Message-ID in our grammar anywhere in the bounce (damaged MIME). Never raises.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
 
 from mailgate.core.mail import bounce_text as words
-from mailgate.core.mail import dsn
+from mailgate.core.mail import dsn, notices
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
 from mailgate.core.mail.dsn import FailedRecipient
 from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.signing import shaped_domain
 from mailgate.core.mail.subject import strip_prefixes
 
 MAX_PARTS = 100  # a bounce has a handful; stop walking pathological nestings
@@ -46,7 +48,7 @@ class _Parts:
     has_original: bool = False
 
 
-_QUOTED_MSGID = re.compile(r"^[ \t>]*message-id:[ \t]*\r?\n?[ \t]*<([^<>\s]+)>", re.I | re.M)
+_QUOTED_MSGID = re.compile(r"^[ \t>]*+message-id:[ \t]*+(?:\r?\n)?+[ \t]*+<([^<>\s]++)>", re.I | re.M)
 _MSGIDS = re.compile(r"<([^<>\s]+)>")
 
 
@@ -63,6 +65,11 @@ def _parse(msg: Message, envelope_from: str | None, depth: int) -> Bounce | None
     parts = _Parts()
     _walk(msg, parts, [0])
     text = "\n".join(parts.texts)[:MAX_TEXT]
+    event = notices.provider_event(text) if depth == 0 else None
+    if event is not None:  # a provider's JSON notification: a bounce or delay, or no bounce at all
+        if not event.failure:
+            return None
+        return _ours(msg, Bounce(event.permanent, event.recipients, event.original_id, kind=event.provider))
     if not parts.dsn and _looks_like_bounce(msg, parts, text, envelope_from):
         parts.dsn.extend(dsn.blocks_in_text(text))  # delivery-status fields pasted into a text part
     original_id, original_refs = _original_ids(parts, text, msg)
@@ -70,30 +77,45 @@ def _parse(msg: Message, envelope_from: str | None, depth: int) -> Bounce | None
     if recipients is not None:
         if not recipients:
             return None  # a report of successful delivery (or relay), not a bounce
-        return _bounce(recipients, text, original_id, original_refs, "dsn")
+        return _ours(msg, _bounce(recipients, "", text, original_id, original_refs, "dsn"))
     if depth == 0 and parts.original is not None and parts.original.get_content_type() == "multipart/report" \
-            and _daemon_sender(msg, envelope_from):
+            and daemon_sender(msg, envelope_from):
         inner = _parse(parts.original, None, 1)  # a mail system passing on a bounce as an attachment
         if inner is not None and inner.recipients:
             return inner
     if not _looks_like_bounce(msg, parts, text, envelope_from):
         return None
     notice = words.notice_part(text)
-    failed = _header_failed(msg)
-    if not failed:
-        exclude = _senders(msg, _OWN_FIELDS) | _senders(parts.original, _SENDER_FIELDS)
-        failed = words.failed_addresses(notice, frozenset(exclude))
     subject = decode_header_value(msg.get("subject", ""))
-    context = f"{subject}\n{notice}"
+    if notices.success_notice(subject, notice):
+        return None  # "delivered" / "relayed" in words: a report of success, not a bounce
+    exclude = _senders(msg, _OWN_FIELDS) | _senders(parts.original, _SENDER_FIELDS)
+    failed = _header_failed(msg, notice) or words.failed_addresses(notice, frozenset(exclude))
     found: list[FailedRecipient] = []
     for email, diagnostic in failed:
         status = words.status_code(diagnostic)
         found.append(FailedRecipient(email=email, status=status, action=None, diagnostic=diagnostic or None))
-    return _bounce(tuple(found), context, original_id, original_refs, _kind(msg, text))
+    return _ours(msg, _bounce(tuple(found), subject, notice, original_id, original_refs, _kind(msg, text)))
 
 
-def _bounce(recipients: tuple[FailedRecipient, ...], context: str, original_id: str | None,
+def _ours(msg: Message, found: Bounce) -> Bounce:
+    """Our signed Message-ID, wherever a damaged bounce (or one quoting the original inline) still carries it,
+    when the returned mail's own Message-ID is not one of ours. Signed: a stranger cannot forge it."""
+    if found.original_message_id is not None and shaped_domain(found.original_message_id) is not None:
+        return found
+    own = frozenset(i.lower() for i in _MSGIDS.findall(str(msg.get("message-id", ""))))
+    ours = notices.our_message_ids(msg, own)
+    return replace(found, original_message_id=ours[0]) if ours else found
+
+
+def _bounce(recipients: tuple[FailedRecipient, ...], subject: str, notice: str, original_id: str | None,
             original_refs: tuple[str, ...], kind: str) -> Bounce:
+    """Permanence: in a report, each recipient's Action and Status (RFC 3464); in a text notice, a delay
+    warning is never permanent, else a 5.x.x code (or a 5xx reply) is, else the words tell."""
+    context = f"{subject}\n{notice}"
+    if kind != "dsn" and words.delay_warning(subject, notice):
+        return Bounce(permanent=False, recipients=recipients, original_message_id=original_id,
+                      original_references=original_refs, kind=kind)
     verdicts = [words.permanence(r.status, r.action, r.diagnostic or "", context) for r in recipients]
     if not recipients:
         verdicts = [words.permanence(None, None, "", context)]
@@ -104,8 +126,9 @@ def _bounce(recipients: tuple[FailedRecipient, ...], context: str, original_id: 
         permanent = True
     elif verdicts and all(v is False for v in verdicts):
         permanent = False
-    if kind != "dsn" and permanent is True and words.looks_temporary(context) and \
-            not any(r.status and r.status[0] == "5" for r in recipients):
+    if kind != "dsn" and (any((r.status or "")[:1] == "5" for r in recipients) or words.failure_code(notice)):
+        permanent = True
+    elif kind != "dsn" and permanent is True and words.looks_temporary(context):
         permanent = False  # "Warning: message delayed" notices name no code but say they will retry
     return Bounce(permanent=permanent, recipients=recipients, original_message_id=original_id,
                   original_references=original_refs, kind=kind)
@@ -128,13 +151,17 @@ def _walk(part: Message, found: _Parts, count: list[int]) -> None:
     if ctype in ("message/delivery-status", "message/global-delivery-status"):
         found.dsn.append(_delivery_status_text(part))
         return
-    if part.is_multipart():
-        payload = part.get_payload()
-        for sub in payload if isinstance(payload, list) else ():
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        for sub in payload:
             if isinstance(sub, Message):
                 _walk(sub, found, count)
         return
-    if ctype in ("text/plain", "text/html") or ctype.startswith("text/") and count[0] == 1:
+    if ctype.startswith("multipart/"):  # its boundary lost or redacted: the whole body is one text
+        found.texts.append(_decoded(part))
+        return
+    if ctype in ("text/plain", "text/html") or (ctype.startswith("text/") or ctype == "application/json") and \
+            count[0] == 1:  # a mail that is one text (or a webhook's JSON) of another type
         text = _decoded(part)
         if ctype == "text/html":
             text = html_to_text(text)
@@ -156,7 +183,11 @@ def _decoded(part: Message) -> str:
 def _returned(part: Message) -> Message | None:
     payload = part.get_payload()
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return payload[0]
+        inner = payload[0]
+        body = inner.get_payload()
+        if not inner.keys() and isinstance(body, str) and body.strip():  # a blank line before its headers
+            return HeaderParser(policy=compat32).parsestr(body.lstrip("\r\n"), headersonly=True)
+        return inner
     text = _decoded(part)
     return HeaderParser(policy=compat32).parsestr(text.lstrip("\r\n"), headersonly=True) if text else None
 
@@ -180,7 +211,7 @@ def _looks_like_bounce(msg: Message, parts: _Parts, text: str, envelope_from: st
     if parts.report or msg.get("x-failed-recipients"):
         return True
     auto = str(msg.get("auto-submitted", "")).strip().lower()
-    machine = _daemon_sender(msg, envelope_from) or bool(auto) and not auto.startswith("no")
+    machine = daemon_sender(msg, envelope_from) or bool(auto) and not auto.startswith("no")
     if not machine:
         return False
     subject_text = decode_header_value(msg.get("subject", ""))
@@ -188,7 +219,7 @@ def _looks_like_bounce(msg: Message, parts: _Parts, text: str, envelope_from: st
     return subject or parts.has_original or bool(words.BODY.search(words.notice_part(text)[:20_000]))
 
 
-def _daemon_sender(msg: Message, envelope_from: str | None) -> bool:
+def daemon_sender(msg: Message, envelope_from: str | None) -> bool:
     """The mail system wrote it: empty or MAILER-DAEMON envelope sender (or Return-Path), or a From of a
     mail system ("Mail Delivery System", postmaster@, and gateways: ndr@, imss@, ..._SMTP_...)."""
     if envelope_from is not None and envelope_from.strip() in ("", "<>"):
@@ -211,9 +242,13 @@ def _daemon_sender(msg: Message, envelope_from: str | None) -> bool:
 _NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply)", re.I)
 
 
-def _header_failed(msg: Message) -> list[tuple[str, str]]:
+def _header_failed(msg: Message, notice: str) -> list[tuple[str, str]]:
+    """X-Failed-Recipients (Exim), each with the notice's words about it."""
     values = " ".join(str(v) for v in msg.get_all("x-failed-recipients") or [])
-    return [(a.lower(), "") for a in dict.fromkeys(words.ADDRESS.findall(values))]
+    if not values.strip():
+        return []
+    named = dict(words.failed_addresses(notice, frozenset()))
+    return [(a.lower(), named.get(a.lower(), "")) for a in dict.fromkeys(words.ADDRESS.findall(values))]
 
 
 _OWN_FIELDS = ("from", "sender", "return-path", "reply-to", "to", "errors-to")

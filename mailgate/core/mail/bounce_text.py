@@ -21,14 +21,38 @@ ADDRESS = re.compile(rf"{_LOCAL}(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*|{_LOCA
 
 # Words of a message that was only delayed (the sender's MTA keeps trying).
 _TEMPORARY = re.compile(
-    r"\b(?:delayed|deferred|will (?:continue to |keep )?(?:retry|try|be retried)|still (?:being )?(?:retr|try)|"
-    r"(?:has|have) not yet been delivered|not yet been delivered|(?:delivery )?attempts will continue|"
-    r"warning only|temporar(?:y|ily) "
+    r"\b(?:delayed|deferred|will (?:continue to |keep )?(?:retry|try|be retried|trying)|still (?:being )?"
+    r"(?:retried|retrying|trying)|(?:has|have) not yet been delivered|not yet been delivered|hasn't been delivered yet|"
+    r"(?:delivery )?attempts will continue|will continue to be attempted|warning only|temporar(?:y|ily) "
     r"(?:failure|error|problem|unavailable|deferred|rejected)|do not need to resend|no action is required|"
     r"retry (?:timeout|time) not reached|will be retried|tried to deliver|could not be delivered for [\d.]+ hours|"
     r"zustellung verz[öo]gert|verz[öo]gerung|remise diff[ée]r[ée]e|toujours en cours|retard[ée]?e? de remise)\b",
     re.I,
 )
+# A delay warning: the sending MTA says it keeps the mail and tries again. Never a permanent failure, whatever
+# codes the last attempt got ("Warning: message still undelivered after 4 hours", "Delivery Status Notification
+# (Delay)", Gmail's "Delivery incomplete ... will retry for 46 more hours").
+_DELAY_SUBJECT = re.compile(
+    r"\bdelay(?:ed)?\b|delivery incomplete|still (?:being )?(?:retried|trying)|will retry|still undelivered|"
+    r"could not send message for past|not yet (?:been )?delivered|warning: message|zustellung verz[öo]gert|"
+    r"remise diff[ée]r[ée]e|retard", re.I)
+_DELAY_BODY = re.compile(
+    r"\b(?:warning (?:message )?only|(?:you )?do not need to resend|(?:has|have) not yet been delivered|"
+    r"hasn't been delivered yet|(?:message )?still undelivered|will (?:continue to |keep )?(?:retry|try|be retried|"
+    r"trying)\b|still (?:being )?(?:retried|retrying|trying)|(?:delivery )?attempts will continue|will continue to "
+    r"be attempted|(?:delivery|message|mail)(?: to [^\n]{0,80}?)? (?:is |has been |was )?delayed|temporary problem "
+    r"delivering|"
+    r"retry (?:timeout|time) not reached|could not be delivered for (?:more than )?[\d.]+ hours?(?:\(s\))?)", re.I)
+# Words of a notice that gave up for good: they outweigh the delay words it quotes from earlier warnings.
+_GAVE_UP = re.compile(r"\b(?:giving up|gave up|given up|permanent(?:ly)? (?:fatal )?(?:error|failure)s?\b|"
+                      r"failed permanently|will not (?:be )?retr|won't (?:be )?retr|retry timeout exceeded|"
+                      r"not going to try again|no further (?:delivery )?attempts)", re.I)
+# A subject that says the mail failed: its delay words are the returned mail's own subject ("Undeliverable: delay").
+_FAILED_SUBJECT = re.compile(r"undeliver|failure|failed|returned|rejected|non[- ]?deliver|unzustellbar|non remis|"
+                             r"[ée]chec", re.I)
+# A failure code of a remote server in a text notice: an enhanced 5.x.x code, or a 5xx reply where replies stand.
+_FIVE = re.compile(r"(?<![\w.])5\.\d{1,3}\.\d{1,3}(?!\.?\d)|(?:^[ \t>]*+|said:[ \t]*+|smtp;[ \t]*+|"
+                   r"reply:[ \t]*+|error:[ \t]*+|\()5[0-5]\d(?=[ \-])", re.I | re.M)
 _PERMANENT_WORDS = re.compile(
     r"\b(?:permanent(?:ly)?|fatal|giving up|given up|user unknown|unknown user|no such (?:user|mailbox|address|"
     r"recipient|domain)|does not exist|doesn'?t exist|not exist|invalid (?:recipient|address|mailbox)|"
@@ -44,8 +68,8 @@ DAEMON_NAME = re.compile(r"mail ?delivery|mailer[- _]?daemon|postmaster|mail adm
                           r"anti-?virus|mail ?service", re.I)
 # Local parts of gateways and scanners that send bounces under their own name.
 MACHINE_LOCAL = re.compile(r"(?:^|[._-])(?:ndr|imss|smtp|anti-?virus|inetgw\d*|mailgw|mail-?gateway|gateway|"
-                           r"mailer|daemon|mail-?service|interscan|scanmail|mailsweeper|mailscanner|mta)(?:$|[._\d-])",
-                           re.I)
+                           r"mailer|daemon|mail-?service|interscan|scanmail|mailsweeper|mailscanner|mta)(?:$|[._\d-])|"
+                           r"^microsoftexchange[0-9a-f]{0,40}$", re.I)
 SUBJECT = re.compile(
     r"undeliver|undelivered|returned mail|return(?:ed)? to sender|delivery (?:status|failure|failed|problem|"
     r"notification|report|has failed)|failure (?:notice|delivery)|delivery[_ ]failure|mail delivery|"
@@ -105,9 +129,9 @@ DAEMON_LOCAL = re.compile(
 _ORIGINAL_MARK = re.compile(
     r"^[ \t]*+(?:[-=_*#>]{2,80}[ \t]*+)?(?:"
     r"(?:below this line is a copy of the message|this is a copy of the message|original message follows|"
-    r"(?:the )?original message (?:was received|headers|header|follows|is attached)|"
+    r"(?:the )?original message (?:headers|header|follows|is attached)|"
     r"(?:a )?copy of the original message|unsent message (?:below|follows)|"
-    r"(?:the )?(?:original|returned|undelivered|unsent) message(?: header[s]?)?:?|"
+    r"(?:the )?(?:original|returned|undelivered|unsent) message(?: header[s]?)?:?[ \t]*+(?:[-=_*#>]{2,80}[ \t]*+)?$|"
     r"(?:the )?text of (?:the|your) (?:original )?message|message header(?:s)? follow|"
     r"(?:your )?original message headers?|start of returned message|returned message follows|"
     r"headers of the original message|rfc822 headers|"
@@ -175,6 +199,20 @@ def looks_temporary(text: str) -> bool:
     return _TEMPORARY.search(text) is not None
 
 
+def delay_warning(subject: str, notice: str) -> bool:
+    """A text notice that only warns of a delay: its subject or its words say the MTA keeps trying, and it
+    does not say it gave up (the phrases of a final failure that quotes its earlier warnings)."""
+    by_subject = _DELAY_SUBJECT.search(subject) is not None and _FAILED_SUBJECT.search(subject) is None
+    if not by_subject and _DELAY_BODY.search(notice) is None:
+        return False
+    return _GAVE_UP.search(subject) is None and _GAVE_UP.search(notice) is None
+
+
+def failure_code(notice: str) -> bool:
+    """A remote server's permanent failure code (5.x.x, or a 5xx reply) in a notice's own text."""
+    return _FIVE.search(notice) is not None
+
+
 def notice_part(text: str) -> str:
     """The bounce's own notice: the text before the copy of the returned original, if marked."""
     mark = _ORIGINAL_MARK.search(text)
@@ -208,7 +246,7 @@ def failed_addresses(notice: str, exclude: frozenset[str]) -> list[tuple[str, st
             continue
         for found in ADDRESS.finditer(line):
             addr = _PREFIX.sub("", found.group(0).strip(".-'")).lower()
-            before = line[: found.start()]
+            before = line[max(0, found.start() - 80): found.start()]  # the words just before it: linear
             if DAEMON_LOCAL.match(addr.split("@", 1)[0]) or _NOT_RECIPIENT.search(before):
                 continue
             positional = _positional(line, found.start(), found.end())

@@ -5,19 +5,23 @@ Order and rules (first match wins):
 
 1. own: our loop header with our token, our own Message-ID shape (``mg.…@<message_id_domain>``) as
    the mail's own Message-ID, or one of our addresses as sender.
-2. challenge: challenge-response systems (TMDA, Boxbe, Bluebottle, Spam Arrest, ChoiceMail,
+2. machine notices (`notices`): a provider's JSON notification that is no bounce (delivered, complaint,
+   opened: auto_reply; its bounces and delays are bounces, step 4), an abuse feedback report (ARF: auto_reply),
+   a mailing list's moderation or bounce-processing notice (list).
+3. challenge: challenge-response systems (TMDA, Boxbe, Bluebottle, Spam Arrest, ChoiceMail,
    Mailblocks, "please confirm you are human"): a challenge header, or the wording together with
    a sign of machine mail. Checked before bounces: some send them as delivery reports.
-3. bounce: see `bounce.parse_bounce` (RFC 3464 reports and the common non-standard notices).
-4. auto_reply: RFC 3834 Auto-Submitted other than "no"; Precedence bulk/junk/auto_reply without
+4. bounce: see `bounce.parse_bounce` (RFC 3464 reports and the common non-standard notices); a report of
+   success (delivered, relayed, expanded; or its words from a mail system) is an auto_reply.
+5. auto_reply: RFC 3834 Auto-Submitted other than "no"; Precedence bulk/junk/auto_reply without
    list headers; X-Autoreply, X-Autorespond and kin; an out-of-office subject (en, fr, de, es, it,
    nl, pt, pl, sv, da, no, fi); Exchange's rule-made replies (X-Auto-Response-Suppress: All together
    with X-MS-Exchange-Inbox-Rules-Loop); read receipts and other machine reports; a mail-system
    sender or an empty envelope sender.
-5. list: List-Id, Precedence: list, or List-Unsubscribe with Precedence: bulk — unless the list is
+6. list: List-Id, Precedence: list, or List-Unsubscribe with Precedence: bulk — unless the list is
    one of our own addresses (support@ run through a Google Group or a distribution list adds these
    headers to every customer mail).
-6. human.
+7. human.
 
 X-Auto-Response-Suppress alone does not make a mail machine mail: Outlook and Exchange put it on
 ordinary mail (mail through distribution lists, meeting mail), and GLPI, osTicket and Redmine all
@@ -30,9 +34,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email import message_from_bytes
 from email.message import Message
+from email.policy import compat32
 
-from mailgate.core.mail.bounce import Bounce, parse_bounce
+from mailgate.core.mail import notices
+from mailgate.core.mail.bounce import Bounce, daemon_sender, parse_bounce
 from mailgate.core.mail.signing import LOOP_HEADER, shaped_domain
 from mailgate.core.model import ParsedMail
 
@@ -132,16 +139,22 @@ def _classify(mail: ParsedMail, raw: bytes | Message | None, envelope_from: str 
         return own
     suppress = _suppress(mail)
     hints = _machine_hints(mail, envelope_from)
+    tree = message_from_bytes(raw, policy=compat32) if isinstance(raw, bytes) else raw or _as_message(mail)
+    notice = notices.machine_notice(mail, tree, bool(hints))
+    if notice is not None:
+        return Kind(notice[0], notice[1], suppress_auto_reply=True)
     challenge = _challenge(mail, hints)
     if challenge is not None:
         return Kind(CHALLENGE, challenge, suppress_auto_reply=True)
     if _OOO_SUBJECT.search(mail.subject):  # before bounces: an auto-reply may say it "will try" to answer
         return Kind(AUTO_REPLY, f"out-of-office subject {mail.subject[:60]!r}", suppress_auto_reply=True)
-    found = parse_bounce(raw if raw is not None else _as_message(mail), envelope_from)
+    found = parse_bounce(tree, envelope_from)
     if found is not None:
         how = "permanent" if found.permanent else "temporary" if found.permanent is False else "unknown"
         names = ", ".join(r.email for r in found.recipients[:5]) or "no address found"
         return Kind(BOUNCE, f"bounce ({found.kind}, {how}): {names}", bounce=found, suppress_auto_reply=True)
+    if (hints or daemon_sender(tree, envelope_from)) and notices.success_notice(mail.subject, mail.text[:20_000]):
+        return Kind(AUTO_REPLY, "a report of successful delivery", suppress_auto_reply=True)
     ours = _ours(mail, own_addresses)
     listed = None if ours else _list(mail)
     auto = _auto_reply(mail, hints, listed is not None or _list_headers(mail) and not ours, ours)

@@ -16,18 +16,40 @@ class FailedRecipient:
     diagnostic: str | None = None  # the remote server's words
 
 
+# Per-recipient and per-message fields of RFC 3464, recognised even when a pasted report indents them.
+_FIELD = re.compile(r"^[ \t]*+((?:original|final)-recipient|action|status|diagnostic-code|remote-mta|reporting-mta|"
+                    r"last-attempt-date|will-retry-until|final-log-id|x-[a-z0-9-]{1,60})[ \t]*+:(.*)$", re.I)
+_RECIPIENT_FIELDS = ("original-recipient", "final-recipient")
+
+
 def fields_of(block: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
+    return _groups(block)[0] if block.strip() else {}
+
+
+def _groups(block: str) -> list[dict[str, str]]:
+    """The field groups of a block: a new group starts where a recipient field comes again (reports whose
+    per-recipient groups lost the blank line between them)."""
+    groups: list[dict[str, str]] = [{}]
     name = None
     for line in block.splitlines():
-        if line[:1] in (" ", "\t") and name is not None:
-            fields[name] += " " + line.strip()
+        known = _FIELD.match(line)
+        if line[:1] in (" ", "\t") and name is not None and known is None:
+            groups[-1][name] += " " + line.strip()
             continue
-        key, sep, value = line.partition(":")
-        if sep and key.strip() and " " not in key.strip():
-            name = key.strip().lower()
-            fields.setdefault(name, value.strip())
-    return fields
+        if known is not None:
+            key, value = known.group(1).lower(), known.group(2)
+        else:
+            key, sep, value = line.partition(":")
+            key = key.strip().lower()
+            if not sep or not key or " " in key:
+                continue
+        fields = groups[-1]
+        if key in _RECIPIENT_FIELDS and key in fields:
+            fields = {}
+            groups.append(fields)
+        name = key
+        fields.setdefault(name, value.strip())
+    return groups
 
 
 def blocks_in_text(text: str) -> list[str]:
@@ -42,8 +64,7 @@ def recipients(texts: list[str]) -> tuple[FailedRecipient, ...] | None:
     seen_any = False
     found: dict[str, FailedRecipient] = {}
     for text in texts:
-        for block in re.split(r"\r?\n[ \t]*\r?\n", text.replace("\r\n", "\n")):
-            fields = fields_of(block)
+        for fields in (g for block in re.split(r"\n[ \t]*+\n", text.replace("\r\n", "\n")) for g in _groups(block)):
             addr = address(fields.get("original-recipient")) or address(fields.get("final-recipient"))
             if addr is None:
                 continue
