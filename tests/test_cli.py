@@ -236,3 +236,26 @@ def _free_port() -> int:
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_status_tells_the_age_of_the_oldest_waiting_and_queued_mail(db_url: str, tmp_path: Path) -> None:
+    """Issue 15: an operator's first question when mail seems stuck: since when does it wait, and where."""
+    data = settings_data(db_url, _free_port())  # a smart host that is down: the acknowledgement stays queued
+    config = write_config(tmp_path / "config.toml", data)
+    stored = await asyncio.to_thread(cli, config, "ingest", "--sender", "fabrice@client.example",
+                                     "--recipient", "support@example.test", stdin=eml("new_request.eml"))
+    assert stored.returncode == 0, stored.stderr
+    status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
+    assert status["oldest"]["outbox_queued"] is None
+    waiting = status["oldest"]["inbound_received"]
+    assert waiting is not None and 0 <= waiting["age_seconds"] < 600 and waiting["at"].startswith("20")
+    text = (await asyncio.to_thread(cli, config, "status")).stdout.decode()
+    assert "received 1, " in text and f"the oldest waiting since {waiting['at']}" in text
+    settings = from_dict(data, str(tmp_path / "config.toml"))
+    async with running(settings):
+        await until(lambda: _inbound(settings, "processed", 1), what="processing")
+    status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
+    assert status["oldest"]["inbound_received"] is None
+    queued = status["oldest"]["outbox_queued"]
+    assert status["outbox"]["queued"] == 1 and queued is not None and queued["age_seconds"] >= 0
+    assert "the oldest queued since" in (await asyncio.to_thread(cli, config, "status")).stdout.decode()

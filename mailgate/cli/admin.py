@@ -73,6 +73,7 @@ def db_current(ctx: click.Context) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts of inbound mail (total, then every status: received (waiting), processed, ignored, quarantined,
     shunted), of the outbox (queued, sent, failed), and each IMAP mailbox's state."""
+    from mailgate.clock import utcnow
     from mailgate.store import imap_state, inbound, outbox
 
     def counts(conn: Any) -> dict[str, Any]:
@@ -82,17 +83,35 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in inbound.STATUSES}},
             "outbox": {k: o.get(k, 0) for k in outbox.STATUSES},
+            "oldest": {"inbound_received": _age(inbound.oldest_waiting(conn), utcnow()),
+                       "outbox_queued": _age(outbox.oldest_queued(conn), utcnow())},
         }
 
     result = query(ctx, counts)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    for area in ("inbound", "outbox"):
-        click.echo(f"{area}: " + ", ".join(f"{k} {v}" for k, v in result[area].items()))
+    for area, oldest in (("inbound", "inbound_received"), ("outbox", "outbox_queued")):
+        waiting = result["oldest"][oldest]
+        since = f"; the oldest {'waiting' if area == 'inbound' else 'queued'} since {waiting['at']} " \
+                f"({_duration(waiting['age_seconds'])} ago)" if waiting else ""
+        click.echo(f"{area}: " + ", ".join(f"{k} {v}" for k, v in result[area].items()) + since)
     for box in result["imap"]:
         state = "connected" if box["connected"] else "disconnected"
         click.echo(f"imap {box['mailbox']}: {state}, last poll {box['last_poll_at'] or 'never'}, "
                    f"last uid {box['last_uid']} (uidvalidity {box['uidvalidity']}), {box['stored']} stored, "
                    f"{box['errors']} error(s) since last success"
                    + (f", last: {box['last_error']}" if box["last_error"] else ""))
+
+
+def _age(at: Any, now: Any) -> dict[str, Any] | None:
+    """When, and how many seconds ago: the age of the oldest waiting mail (an operator's first question)."""
+    return None if at is None else {"at": at.isoformat(timespec="seconds"),
+                                    "age_seconds": max(0, int((now - at).total_seconds()))}
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

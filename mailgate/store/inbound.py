@@ -155,3 +155,9 @@ def counts(conn: Connection) -> dict[str, int]:
         sa.select(inbound_mail.c.status, sa.func.count()).group_by(inbound_mail.c.status)
     )
     return {status: n for status, n in rows}
+
+
+def oldest_waiting(conn: Connection) -> datetime | None:
+    """When the oldest mail still waiting for the worker (`received`) arrived; None when none waits."""
+    first = sa.select(sa.func.min(inbound_mail.c.id)).where(inbound_mail.c.status == "received").scalar_subquery()
+    return conn.execute(sa.select(inbound_mail.c.received_at).where(inbound_mail.c.id == first)).scalar()

@@ -122,3 +122,8 @@ def sent_mails(conn: Connection, message_ids: Iterable[str]) -> dict[str, SentMa
         return {}
     rows = conn.execute(_SENT_MAILS, dict(b_ids=wanted))
     return {r.message_id: SentMail(r.message_id, MailKind(r.kind), r.ticket_id, tuple(r.envelope_to)) for r in rows}
+
+
+def oldest_queued(conn: Connection) -> datetime | None:
+    """When the oldest mail still queued (not yet sent nor failed) was queued; None when none is."""
+    return conn.execute(sa.select(sa.func.min(outbox.c.created_at)).where(outbox.c.status == "queued")).scalar()
