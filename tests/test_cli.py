@@ -259,3 +259,39 @@ async def test_status_tells_the_age_of_the_oldest_waiting_and_queued_mail(db_url
     queued = status["oldest"]["outbox_queued"]
     assert status["outbox"]["queued"] == 1 and queued is not None and queued["age_seconds"] >= 0
     assert "the oldest queued since" in (await asyncio.to_thread(cli, config, "status")).stdout.decode()
+
+
+async def test_triage_lists_the_ids_replay_and_retry_need(db_url: str, tmp_path: Path) -> None:
+    """Issue 15: `inbound list` and `outbox list` show ids, reasons and ages; `outbox retry` queues a failed
+    mail again; an unknown status is refused."""
+    data = settings_data(db_url, _free_port(), outbound__retry_deadline=0.3)  # the smart host is down
+    config = write_config(tmp_path / "config.toml", data)
+    await asyncio.to_thread(cli, config, "ingest", "--sender", "fabrice@client.example",
+                            "--recipient", "support@example.test", stdin=eml("new_request.eml"))
+    waiting = json.loads((await asyncio.to_thread(cli, config, "inbound", "list", "--status", "received",
+                                                  "--json")).stdout)
+    assert [(m["id"], m["source"], m["envelope_from"]) for m in waiting] == [(1, "pipe", "fabrice@client.example")]
+    assert (await asyncio.to_thread(cli, config, "inbound", "list")).stdout.strip() == b"none"  # nothing shunted
+    settings = from_dict(data, str(tmp_path / "config.toml"))
+
+    async def failed() -> list[dict[str, object]]:
+        done = await asyncio.to_thread(cli, config, "outbox", "list", "--status", "failed", "--json")
+        return list(json.loads(done.stdout))
+
+    async with running(settings):
+        await until(lambda: _inbound(settings, "processed", 1), what="processing")
+        await until(lambda: failed(), what="the acknowledgement given up", timeout=20)
+    gone, = await failed()
+    assert gone["kind"] == "ack" and gone["to"] == "fabrice@client.example" and gone["attempts"] >= 1
+    assert gone["last_error"]
+    text = (await asyncio.to_thread(cli, config, "outbox", "list")).stdout.decode()
+    assert text.splitlines()[0] == "id  queued_at  kind  to  ticket  attempts  last_error"
+    retried = await asyncio.to_thread(cli, config, "outbox", "retry", str(gone["id"]))
+    assert retried.returncode == 0 and b"queued again" in retried.stdout
+    queued = json.loads((await asyncio.to_thread(cli, config, "outbox", "list", "--status", "queued",
+                                                 "--json")).stdout)
+    assert [m["id"] for m in queued] == [gone["id"]]
+    again = await asyncio.to_thread(cli, config, "outbox", "retry", str(gone["id"]))  # no longer failed
+    assert again.returncode == 1 and b"no failed outgoing mail with id" in again.stderr
+    wrong = await asyncio.to_thread(cli, config, "inbound", "list", "--status", "lost")
+    assert wrong.returncode == 2 and b"'lost' is not one of" in wrong.stderr

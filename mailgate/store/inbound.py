@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -161,3 +162,13 @@ def oldest_waiting(conn: Connection) -> datetime | None:
     """When the oldest mail still waiting for the worker (`received`) arrived; None when none waits."""
     first = sa.select(sa.func.min(inbound_mail.c.id)).where(inbound_mail.c.status == "received").scalar_subquery()
     return conn.execute(sa.select(inbound_mail.c.received_at).where(inbound_mail.c.id == first)).scalar()
+
+
+def listing(conn: Connection, status: str, limit: int) -> list[dict[str, Any]]:
+    """Stored mails in one status, oldest first, with what `replay` / `release` need and why they are there."""
+    c = inbound_mail.c
+    rows = conn.execute(sa.select(c.id, c.received_at, c.source, c.envelope_from, c.message_id, c.size,
+                                  c.ticket_id, c.error).where(c.status == status).order_by(c.id).limit(limit))
+    return [{"id": r.id, "received_at": r.received_at.isoformat(timespec="seconds"), "source": r.source,
+             "envelope_from": r.envelope_from, "message_id": r.message_id, "size": r.size, "ticket": r.ticket_id,
+             "reason": (r.error or "").strip().splitlines()[-1][:300] if r.error else None} for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -127,3 +128,21 @@ def sent_mails(conn: Connection, message_ids: Iterable[str]) -> dict[str, SentMa
 def oldest_queued(conn: Connection) -> datetime | None:
     """When the oldest mail still queued (not yet sent nor failed) was queued; None when none is."""
     return conn.execute(sa.select(sa.func.min(outbox.c.created_at)).where(outbox.c.status == "queued")).scalar()
+
+
+def listing(conn: Connection, status: str, limit: int) -> list[dict[str, Any]]:
+    """Outgoing mails in one status, oldest first, with their last error."""
+    c = outbox.c
+    rows = conn.execute(sa.select(c.id, c.created_at, c.kind, c.recipient, c.ticket_id, c.attempts, c.last_error,
+                                  c.next_attempt_at).where(c.status == status).order_by(c.id).limit(limit))
+    return [{"id": r.id, "queued_at": r.created_at.isoformat(timespec="seconds"), "kind": r.kind, "to": r.recipient,
+             "ticket": r.ticket_id, "attempts": r.attempts, "next_attempt_at": r.next_attempt_at.isoformat(
+                 timespec="seconds") if status == "queued" else None,
+             "last_error": (r.last_error or "")[:300] or None} for r in rows]
+
+
+def retry(conn: Connection, outbox_id: int, now: datetime, deadline: datetime) -> bool:
+    """Queue a failed mail again, to be sent at once and retried until `deadline`; False if no such failed mail."""
+    done = conn.execute(sa.update(outbox).where(outbox.c.id == outbox_id, outbox.c.status == "failed").values(
+        status="queued", next_attempt_at=now, deadline=deadline, leased_by=None))
+    return bool(done.rowcount)
