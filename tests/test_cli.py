@@ -46,6 +46,15 @@ async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: S
     assert listing.returncode == 0, listing.stderr
     (row,) = json.loads(listing.stdout)
     assert (row["id"], row["status"], row["requester"]) == (1, "open", "fabrice@client.example")
+    for written in ("open", "Ouvert", "ouvert", "OPEN"):  # the code or the label it prints
+        same = await asyncio.to_thread(cli, config, "tickets", "list", "--status", written, "--json")
+        assert [t["id"] for t in json.loads(same.stdout)] == [1], written
+    text = (await asyncio.to_thread(cli, config, "tickets", "list", "--status", "En cours")).stdout.decode()
+    assert text.strip() == "no ticket in status En cours"
+    table = (await asyncio.to_thread(cli, config, "tickets", "list", "--limit", "1")).stdout.decode().splitlines()
+    assert table[0].split() == ["ticket", "status", "lvl", "prio", "requester", "title"] and len(table) == 2
+    unknown = await asyncio.to_thread(cli, config, "tickets", "list", "--status", "perdu")
+    assert unknown.returncode == 2 and b"'perdu' is no ticket status; one of open (Ouvert)" in unknown.stderr
 
     shown = await asyncio.to_thread(cli, config, "tickets", "show", "1", "--json")
     t = json.loads(shown.stdout)
@@ -59,7 +68,8 @@ async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: S
     assert status == {"imap": [],
                       "inbound": {"total": 1, "received": 0, "processed": 1, "ignored": 0, "quarantined": 0,
                                   "shunted": 0},
-                      "outbox": {"queued": 0, "sent": 1, "failed": 0}}
+                      "outbox": {"queued": 0, "sent": 1, "failed": 0},
+                      "oldest": {"inbound_received": None, "outbox_queued": None}}
     missing = await asyncio.to_thread(cli, config, "tickets", "show", "42")
     assert missing.returncode == 1 and b"no ticket #42" in missing.stderr
 

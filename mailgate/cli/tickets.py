@@ -17,19 +17,38 @@ def tickets() -> None:
 
 @tickets.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--status", default=None, help="Only tickets in this status (e.g. open).")
+@click.option("--status", default=None, help="Only tickets in this status: its code (open, in_progress...) or "
+                                             "its label as printed (Ouvert, \"En cours\"...).")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="At most this many.")
 @click.pass_context
-def tickets_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
+def tickets_list(ctx: click.Context, as_json: bool, status: str | None, limit: int) -> None:
     """List tickets, newest first."""
     from mailgate.store import tickets as store
 
-    rows = query(ctx, lambda conn: store.list_all(conn, status=status))
+    code = _status_code(status) if status else None
+    rows = query(ctx, lambda conn: store.list_all(conn, status=code, limit=limit))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if not rows:
+        click.echo("no ticket" + (f" in status {status}" if status else ""))
+        return
+    click.echo(f"{'ticket':<7} {'status':<32} {'lvl':<3} {'prio':<7} {'requester':<30} title")
     for t in rows:
         click.echo(f"#{t['id']:<6} {t['status_label']:<32} N{t['level']} {t['priority']:<7} "
                    f"{t['requester']:<30} {t['title']}")
+
+
+def _status_code(written: str) -> str:
+    """The stored code of a status given by its code or its label (any letter case), or a usage error."""
+    from mailgate.core.model import Status
+
+    wanted = " ".join(written.split()).casefold()
+    for status in Status:
+        if wanted in (status.value, status.label.casefold(), status.name.casefold()):
+            return status.value
+    choices = ", ".join(f"{s.value} ({s.label})" for s in Status)
+    raise click.BadParameter(f"{written!r} is no ticket status; one of {choices}", param_hint="--status")
 
 
 @tickets.command("show")
