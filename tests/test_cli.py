@@ -7,6 +7,7 @@ import json
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -305,3 +306,14 @@ async def test_triage_lists_the_ids_replay_and_retry_need(db_url: str, tmp_path:
     assert again.returncode == 1 and b"no failed outgoing mail with id" in again.stderr
     wrong = await asyncio.to_thread(cli, config, "inbound", "list", "--status", "lost")
     assert wrong.returncode == 2 and b"'lost' is not one of" in wrong.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["tickets", "--help"], ["outbox", "list", "--help"], ["run", "--help"]])
+def test_help_answers_without_the_database_layer(args: list[str]) -> None:
+    """Issue 15: `--help` is instant: no SQLAlchemy, no driver, no aiosmtpd imported to print it."""
+    code = ("import sys; from mailgate.cli.main import main\n"
+            f"try: main({args!r})\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('sqlalchemy', 'psycopg', 'aiosmtpd', 'inscriptis') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
