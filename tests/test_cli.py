@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -317,3 +318,33 @@ def test_help_answers_without_the_database_layer(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: `[gateway] secret_env | secret_file` and `[database] password_env`, so that the file holds none."""
+    from mailgate.config.sections import ConfigError
+
+    def settings(gateway: dict[str, str], database: dict[str, str] | None = None) -> Any:
+        data = settings_data("postgresql://mailgate@db.example:5432/helpdesk", 25)
+        data["gateway"] = {k: v for k, v in data["gateway"].items() if k != "secret"} | gateway
+        data["database"] |= database or {}
+        return from_dict(data, str(tmp_path / "config.toml"))
+
+    monkeypatch.setenv("MAILGATE_TEST_SECRET", "from-the-environment-0123456789")
+    monkeypatch.setenv("MAILGATE_TEST_DB_PASSWORD", "p@ss:w/rd")
+    assert settings({"secret_env": "MAILGATE_TEST_SECRET"}).secret == b"from-the-environment-0123456789"
+    (tmp_path / "secret").write_text("from-a-file-0123456789abcdef\n")
+    assert settings({"secret_file": "secret"}).secret == b"from-a-file-0123456789abcdef"  # next to the config
+    with_password = settings({"secret_env": "MAILGATE_TEST_SECRET"}, {"password_env": "MAILGATE_TEST_DB_PASSWORD"})
+    from sqlalchemy.engine import make_url
+
+    assert make_url(with_password.database.url).password == "p@ss:w/rd"
+    for gateway, message in [
+        ({"secret_env": "MAILGATE_TEST_UNSET"}, "gateway.secret_env: the environment variable MAILGATE_TEST_UNSET"),
+        ({"secret_file": "absent"}, "gateway.secret_file: cannot read"),
+        ({"secret_env": "MAILGATE_TEST_SECRET", "secret": "x" * 20}, "gateway: give one of secret, secret_env"),
+        ({"secret_file": "short"}, "gateway.secret: String should have at least 16 characters"),
+    ]:
+        (tmp_path / "short").write_text("short\n")
+        with pytest.raises(ConfigError, match=message):
+            settings(gateway)

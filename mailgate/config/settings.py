@@ -164,11 +164,57 @@ def load(path: str | os.PathLike[str]) -> Settings:
 
 
 def from_dict(data: dict[str, object], source: str = "<memory>") -> Settings:
+    data = _with_secrets(data, source)
     try:
         return Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
         lines = [f"{source}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
+
+
+def _with_secrets(data: dict[str, object], source: str) -> dict[str, object]:
+    """`[gateway] secret_env | secret_file` and `[database] password_env` read into `secret` and the URL, so that
+    neither has to be written in the file (as `[outbound]` and `[[imap]]` passwords already need not be)."""
+    gateway, database = data.get("gateway"), data.get("database")
+    problems: list[str] = []
+    if isinstance(gateway, dict) and ("secret_env" in gateway or "secret_file" in gateway):
+        gateway = dict(gateway)
+        env, file = gateway.pop("secret_env", None), gateway.pop("secret_file", None)
+        if "secret" in gateway or (env and file):
+            problems.append(f"{source}: gateway: give one of secret, secret_env, secret_file")
+        elif env:
+            if str(env) in os.environ:
+                gateway["secret"] = os.environ[str(env)]
+            else:
+                problems.append(f"{source}: gateway.secret_env: the environment variable {env} is not set")
+        elif file:
+            path = Path(str(file))
+            if not path.is_absolute() and source != "<memory>":
+                path = Path(source).resolve().parent / path
+            try:
+                gateway["secret"] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(f"{source}: gateway.secret_file: cannot read {path}: {exc.strerror or exc}")
+        data = {**data, "gateway": gateway}
+    if isinstance(database, dict) and "password_env" in database:
+        database = dict(database)
+        env = str(database.pop("password_env"))
+        if env not in os.environ:
+            problems.append(f"{source}: database.password_env: the environment variable {env} is not set")
+        else:
+            from sqlalchemy.engine import make_url  # only for a config that needs it
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                url = make_url(str(database.get("url", "")))
+            except ArgumentError:  # not a URL: the url validator says what is wrong with it
+                pass
+            else:
+                database["url"] = url.set(password=os.environ[env]).render_as_string(hide_password=False)
+        data = {**data, "database": database}
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return data
 
 
 def _key(loc: tuple[int | str, ...]) -> str:
