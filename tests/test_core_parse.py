@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailgate.core.mail.charset import codec_for, decode_bytes, decode_header_value
-from mailgate.core.mail.parse import dedupe_fields, parse
+from mailgate.core.mail.charset import codec_for, decode_8bit_header, decode_bytes, decode_header_value
+from mailgate.core.mail.parse import addresses, dedupe_fields, parse
+from mailgate.core.model import Address
 from tests.conftest import eml
 
 
@@ -96,3 +97,100 @@ def test_parse_never_raises_on_mutated_fixture(data: st.DataObject) -> None:
         raw[pos] = data.draw(st.integers(0, 255))
     mail = parse(bytes(raw))
     assert isinstance(mail.text, str)
+
+
+# ---------------------------------------------------------------- issue 16: header parsing on real mail
+
+def fixture(name: str) -> bytes:
+    return eml(f"parse/{name}")
+
+
+def test_fields_after_an_unindented_fold_are_kept_and_the_body_read_through_them() -> None:
+    mail = parse(fixture("broken_fold.eml"))  # `To: ..., "Martin, Paul"` then `<paul@...>` without a blank
+    assert mail.from_ == Address("claire@client.example", "Claire Dubois")
+    assert mail.subject == "Imprimante du 2e étage en panne"
+    assert mail.message_id == "broken-fold-1@client.example"
+    assert [a.email for a in mail.to] == ["support@helpdesk.example", "paul@client.example"]
+    assert mail.to[1].name == "Martin, Paul"
+    assert mail.date is not None and mail.date.day == 12
+    # Content-Type came after the broken line: the alternative is read, the HTML kept, no MIME in the text
+    assert mail.text.startswith("Bonjour,\n\nL'imprimante du 2ème étage ne répond plus")
+    assert "NextPart" not in mail.text and mail.html is not None
+    assert "MalformedHeaderLineDefect" in mail.defects
+    assert dedupe_fields(fixture("broken_fold.eml")) == ("broken-fold-1@client.example", "claire@client.example")
+
+
+def test_a_junk_line_an_mta_wrote_does_not_end_the_header() -> None:
+    raw = fixture("junk_header_line.eml")
+    mail = parse(raw)
+    assert mail.from_ == Address("bob@client.example", "Bob Stone")
+    assert mail.subject == "VPN access refused since this morning"
+    assert [a.email for a in mail.to] == ["support@helpdesk.example"]
+    assert mail.text == ("Hello,\n\nthe VPN refuses my login since 8:00.\nError: 809 (the server did not answer)."
+                         "\n\nBob\n")
+    assert ("delivered-to", "support@helpdesk.example") in mail.headers
+    assert dedupe_fields(raw) == ("junk-line-1@client.example", "bob@client.example")
+    # but a line without a colon that no field follows starts the body (a mail without the blank line)
+    raw = b"From: a@client.example\nSubject: s\nHello team,\nNote: the server is down\n\nRegards\n"
+    mail = parse(raw)
+    assert mail.subject == "s" and mail.text.startswith("Hello team,\nNote: the server is down")
+    # a forwarded header block at the top of such a body is no more header of this mail
+    raw = (b"From: a@client.example\nSubject: s\nsee below\nFrom: Bob <bob@x.example>\nSubject: old\n"
+           b"To: c@client.example\n\ntext\n")
+    mail = parse(raw)
+    assert mail.subject == "s" and mail.to == ()
+    assert mail.text.startswith("see below\nFrom: Bob <bob@x.example>\nSubject: old")
+
+
+def test_obsolete_blanks_before_the_colon() -> None:
+    mail = parse(b"From : Ann <ann@client.example>\r\nSubject  : Hello\r\nTo: s@helpdesk.example\r\n\r\nHi\r\n")
+    assert mail.from_ == Address("ann@client.example", "Ann") and mail.subject == "Hello"
+    assert mail.text == "Hi\n"
+
+
+def test_folded_quoted_name_with_a_comma_keeps_every_address() -> None:
+    mail = parse(fixture("folded_names.eml"))
+    assert mail.cc == (Address("john.doe@client.example", "Doe, John"), Address("anne@client.example"),
+                       Address("renee@client.example", "Renée"))
+    assert addresses(['"Doe,\r\n John" <j@x.example>,\r\n b@y.example']) == (
+        Address("j@x.example", "Doe, John"), Address("b@y.example"))
+
+
+def test_address_in_a_comment_after_an_encoded_name() -> None:
+    mail = parse(fixture("folded_names.eml"))
+    assert mail.from_ == Address("jose@client.example", "José Garcia")
+    assert mail.reply_to == (Address("jose.garcia@client.example", "José"),)
+    assert addresses(["=?utf-8?q?Jos=C3=A9?= (jose@x.example)"]) == (Address("jose@x.example", "José"),)
+    assert addresses(["a@y.example, =?utf-8?q?Jos=C3=A9?= (jose@x.example)"]) == (
+        Address("a@y.example"), Address("jose@x.example", "José"))
+    assert addresses(["(jose@x.example)"]) == (Address("jose@x.example"),)  # the fallback drops the brackets
+    assert addresses(["jose@x.example (jose@x.example)"]) == (Address("jose@x.example", "jose@x.example"),)
+
+
+def test_raw_8bit_cjk_headers() -> None:
+    for name, sender, subject in [
+        ("gbk_raw_headers.eml", Address("wang.wei@client.example", "王伟"), "关于服务器故障的报告"),
+        ("sjis_raw_headers.eml", Address("yamada@client.example", "山田太郎"), "サーバー障害について"),
+        ("euckr_raw_headers.eml", Address("minsu.kim@client.example", "김민수"), "로그인이 안 됩니다"),
+        ("big5_raw_headers.eml", Address("chen@client.example", "陳小明"), "印表機無法使用"),
+    ]:
+        mail = parse(fixture(name))
+        assert (mail.from_, mail.subject) == (sender, subject), name
+
+
+def test_raw_8bit_header_in_the_body_charset_first() -> None:
+    # two rare syllables: alone they would read as Chinese; the body says EUC-KR
+    raw = ("Subject: 점검 완료\r\nFrom: a@client.example\r\nContent-Type: text/plain; charset=euc-kr\r\n\r\nx"
+           ).encode("euc_kr")
+    assert parse(raw).subject == "점검 완료"
+    assert decode_8bit_header("Grüße aus Köln".encode("cp1252")) == "Grüße aus Köln"  # Latin stays Latin
+    assert decode_8bit_header("Счёт на оплату".encode("koi8_r")) == "Счёт на оплату"
+    assert decode_8bit_header("会議のお知らせ".encode("euc_jp")) == "会議のお知らせ"
+    assert decode_8bit_header(b"Exchange\x85", "iso-8859-1") == "Exchange…"  # Latin-1 read as browsers do
+
+
+def test_stub_plain_part_gives_way_to_its_html() -> None:
+    mail = parse(fixture("html_stub.eml"))
+    assert "The data centre will be down on Saturday" in mail.text and "HTML client" not in mail.text
+    mail = parse(fixture("html_short_plain.eml"))  # under a tenth of the HTML's text, HTML in a related part
+    assert "We restarted the mail relay" in mail.text

@@ -7,36 +7,45 @@ machine where mail-parser (built on it) manages about 250/s, and both read every
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
-from mailgate.core.mail.charset import decode_bytes, decode_header_value, unescape_8bit
+from mailgate.core.mail.charset import decode_bytes, decode_header_value
+from mailgate.core.mail.headers import MalformedHeaderLineDefect, addresses, mend, raw_headers
 from mailgate.core.mail.html import html_to_text
-from mailgate.core.mail.mailbox import is_mailbox
-from mailgate.core.model import Address, ParsedMail
+from mailgate.core.model import ParsedMail
+
+__all__ = ["addresses", "attachment_names", "dedupe_fields", "first_message_id", "message_ids", "mime_tree", "parse"]
 
 # A Message-ID we may copy into our own headers (In-Reply-To, References): printable ASCII, no angle bracket,
 # no space or control character (VT, FF, FS... would break the header section), at most 250 characters.
 _MSGID_TEXT = r"[\x21-\x3b\x3d\x3f-\x7e]{1,250}"
 _MSGID = re.compile(rf"<({_MSGID_TEXT})>")
 _BARE_MSGID = re.compile(_MSGID_TEXT)
-_BARE_ADDR = re.compile(r"(?<![^\s<>\"',;])[^\s<>\"',;]+@[^\s<>\"',;]+")  # from a token's start only
-# An address header's tokens that may hide a ':' or ';' (quoted strings, comments, angle addresses), and the
-# group delimiters themselves; each alternative consumes a run without backtracking.
-_GROUP_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"?|\([^()]*+\)?|<[^<>]*+>?|[:;]')
 
 
 def mime_tree(raw: bytes) -> Message | Exception:
     """The MIME tree (compat32), or what stopped the parser. The worker parses a mail once and hands the
     tree to every reader: `parse`, classification, attachment names and extraction."""
     try:
-        return message_from_bytes(raw, policy=compat32)
+        msg = message_from_bytes(raw, policy=compat32)
+        if _stopped_early(msg) and (mended := mend(raw)) is not None:
+            msg = message_from_bytes(mended, policy=compat32)  # the header fields after a broken line
+            msg.defects.append(MalformedHeaderLineDefect())
+        return msg
     except Exception as exc:  # the stdlib parser is lenient; this is a last resort
         return exc
+
+
+def _stopped_early(msg: Message) -> bool:
+    """The parser ended the header block at a line that was no header field (see `headers.mend`)."""
+    return any(isinstance(defect, MissingHeaderBodySeparatorDefect) for defect in msg.defects)
 
 
 def parse(raw: bytes, tree: Message | Exception | None = None) -> ParsedMail:
@@ -47,16 +56,16 @@ def parse(raw: bytes, tree: Message | Exception | None = None) -> ParsedMail:
         return ParsedMail(message_id=None, subject="", from_=None, text=decode_bytes(raw, None),
                           defects=(f"unparseable: {type(msg).__name__}",))
     defects = [type(d).__name__ for d in msg.defects]
-    raw_headers = _raw_headers(msg)
+    fields = raw_headers(msg)
 
     def all_of(name: str) -> list[str]:
-        return [v for k, v in raw_headers if k == name]
+        return [v for k, v in fields if k == name]
 
     def first(name: str) -> str | None:
         found = all_of(name)
         return found[0] if found else None
 
-    headers = tuple((k, decode_header_value(v)) for k, v in raw_headers)
+    headers = tuple((k, decode_header_value(v)) for k, v in fields)
     text, html = _bodies(msg, defects)
     from_list = addresses(all_of("from"))
     return ParsedMail(
@@ -145,21 +154,14 @@ def _text(value: bytes) -> str:
 def _dedupe_fields_parsed(raw: bytes) -> tuple[str | None, str | None]:
     try:
         msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        if _stopped_early(msg) and (mended := mend(raw)) is not None:
+            msg = BytesHeaderParser(policy=compat32).parsebytes(mended)
     except Exception:
         return None, None
-    raw_headers = _raw_headers(msg)
-    sender = addresses([v for k, v in raw_headers if k == "from"])
-    message_id = next((v for k, v in raw_headers if k == "message-id"), None)
+    fields = raw_headers(msg)
+    sender = addresses([v for k, v in fields if k == "from"])
+    message_id = next((v for k, v in fields if k == "message-id"), None)
     return first_message_id(message_id), (sender[0].email if sender else None)
-
-
-def _raw_headers(msg: Message) -> list[tuple[str, str]]:
-    """(lower-cased name, value) as received: raw 8-bit bytes become text (utf-8, else Latin-1)
-    here, where compat32's own accessors would turn them into replacement characters."""
-    result = []
-    for name, value in msg.raw_items():
-        result.append((name.lower(), unescape_8bit(str(value))))
-    return result
 
 
 def first_message_id(value: object) -> str | None:
@@ -183,45 +185,6 @@ def message_ids(value: object) -> tuple[str, ...]:
     return tuple(found)
 
 
-def addresses(values: list[str]) -> tuple[Address, ...]:
-    """Mailboxes from address headers; display names decoded, addresses lower-cased."""
-    result: list[Address] = []
-    try:
-        pairs = getaddresses([_ungrouped(value) for value in values])
-    except Exception:
-        pairs = []
-    for name, written in pairs:
-        addr = written.strip().lower()
-        if "@" not in addr:
-            continue
-        if not is_mailbox(addr):  # "Big Bug bb@bug.com": a phrase without angle brackets around the address
-            name, addr = _recover(name, written.strip())
-        result.append(Address(email=addr, name=decode_header_value(name)))
-    if not result:  # getaddresses gives up on some broken headers; fall back to anything address-like
-        for value in values:
-            for addr in _BARE_ADDR.findall(value):
-                result.append(Address(email=addr.lower()))
-    return tuple(result)
-
-
-def _ungrouped(value: str) -> str:
-    """`Team: a@x, b@y;` -> `Team, a@x, b@y,`: the group's members as plain list entries. The stdlib reads a
-    group by concatenating lists, in time quadratic in its length (`From: From: @@@@...` of 40,000 characters
-    takes seconds); the group's name has no '@' and is dropped like any other phrase-only entry."""
-    if ":" not in value and ";" not in value:
-        return value
-    return _GROUP_TOKEN.sub(lambda token: "," if token[0] in ":;" else token[0], value)
-
-
-def _recover(name: str, addr: str) -> tuple[str, str]:
-    """`Big Bug bb@bug.com` (a name, then the address without angle brackets) -> ("Big Bug", "bb@bug.com");
-    any other malformed address is kept as written: on the ticket, never as a recipient."""
-    phrase, _, last = addr.rpartition(" ")
-    if phrase.strip() and is_mailbox(last) and "." in last.rpartition("@")[2]:
-        return name or " ".join(phrase.split()), last.lower()
-    return name, addr.lower()
-
-
 def _date(value: object) -> datetime | None:
     if value is None:
         return None
@@ -232,9 +195,11 @@ def _date(value: object) -> datetime | None:
 
 
 def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None]:
-    """The first inline text/plain and text/html parts, decoded; text from HTML when no plain part."""
+    """The first inline text/plain and text/html parts, decoded; text from HTML when no plain part, or when
+    the plain part is a stub of its HTML alternative (`_stub_of`)."""
     plain: str | None = None
     html: str | None = None
+    found: list[Message] = []
     for part in msg.walk():
         if part.is_multipart():
             continue
@@ -257,10 +222,63 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None]:
         decoded = decode_bytes(payload, label)
         if ctype == "text/plain" and plain is None:
             plain = decoded
+            found.append(part)
         elif ctype == "text/html" and html is None:
             html = decoded
+            found.append(part)
         if plain is not None and html is not None:
             break
     if plain is None:
         plain = html_to_text(html) if html is not None else ""
+    elif html is not None:
+        plain = _stub_of(plain, html, lambda: _alternatives(msg, found)) or plain
     return plain.replace("\r\n", "\n"), html
+
+
+# What a client writes in the plain part when the mail is in its HTML part ("This message is in HTML,
+# please view it in a HTML client", "Ce message est au format HTML", "Ihr E-Mail-Programm unterstützt kein HTML").
+_HTML_WORD = re.compile(r"\bx?html\b", re.IGNORECASE)
+_STUB_WORD = re.compile(r"\b(?:view|client|reader|program|support|format|compatible|browser|display|enable|"
+                        r"version|viewer|programm|unterst|lecteur|logiciel|afficher)", re.IGNORECASE)
+
+
+def _stub_of(plain: str, html: str, alternatives: Callable[[], bool]) -> str | None:
+    """The HTML's text when the plain part is a stub of its alternative: empty, a "view this in HTML" notice,
+    or under a tenth of the HTML's text (bounded without converting it: most mails are let go unconverted)."""
+    words = "".join(plain.split())  # sizes without blanks: the converter pads table cells with them
+    notice = len(words) <= 400 and _HTML_WORD.search(plain) is not None and _STUB_WORD.search(plain) is not None
+    if words and not notice and len(words) * 10 >= _text_bound(html) or not alternatives():
+        return None
+    text = html_to_text(html)
+    size = len("".join(text.split()))
+    if not words or (notice and size > len(words)) or len(words) * 10 < size:
+        return text
+    return None
+
+
+_TAG = re.compile(r"<[^<>]*+>?")
+
+
+def _text_bound(html: str) -> int:
+    """At least the size of the HTML's text (blanks left out), without the cost of converting it: its size,
+    else its size without tags (CSS and comments still counted)."""
+    if len(html) <= 100_000:
+        return len("".join(_TAG.sub("", html).split()))
+    return len(html)
+
+
+def _alternatives(msg: Message, parts: list[Message]) -> bool:
+    """Both parts are inside one multipart/alternative (also nested: alternative[plain, related[html...]])."""
+    wanted = {id(part) for part in parts}
+    enclosing: list[frozenset[int]] = []  # per part found: the alternatives around it
+    stack: list[tuple[Message, frozenset[int]]] = [(msg, frozenset())]
+    while stack and len(enclosing) < len(wanted):
+        part, around = stack.pop()
+        if id(part) in wanted:
+            enclosing.append(around)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            if part.get_content_type() == "multipart/alternative":
+                around = around | {id(part)}
+            stack.extend((child, around) for child in payload if isinstance(child, Message))
+    return len(enclosing) == len(wanted) and bool(frozenset.intersection(*enclosing))
