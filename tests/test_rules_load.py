@@ -289,3 +289,19 @@ async def test_watch_stops_promptly(tmp_path: Path) -> None:
     await asyncio.sleep(0)
     stop.set()
     await asyncio.wait_for(task, 1)
+
+
+def test_reload_that_finds_no_rule_file_keeps_the_previous_set(tmp_path: Path) -> None:
+    """Issue 15: a folder emptied (or gone) while the daemon runs must not leave it without its guard rules."""
+    rule = write(tmp_path, "10-a.yaml", GOOD.format(name="a", word="x"))
+    holder = RulesHolder.open(tmp_path)
+    before = holder.rules
+    rule.unlink()
+    with capture_logs() as logs:
+        assert holder.reload() is False
+    assert holder.rules is before and [r.name for r in holder.rules.rules] == ["a"]
+    assert logs == [{"event": "rules_folder_empty", "log_level": "warning", "folder": str(tmp_path), "kept": 1,
+                     "detail": "no rule file found; the previous rules stay active"}]
+    assert not holder.changed()  # not retried until the folder changes again
+    write(tmp_path, "10-a.yaml", GOOD.format(name="back", word="x"))
+    assert holder.reload() is True and [r.name for r in holder.rules.rules] == ["back"]

@@ -97,7 +97,8 @@ class RulesHolder:
 
     def reload(self) -> bool:
         """Load the folder again; on success swap it in and return True. On failure log every error, keep
-        the active set and return False. A file changing while it is read is read again (up to 3 times)."""
+        the active set and return False; a folder left without any rule file keeps the active set too. A file
+        changing while it is read is read again (up to 3 times)."""
         with self._lock:
             error: RulesError | None = None
             for _ in range(3):
@@ -115,6 +116,11 @@ class RulesHolder:
                 self.last_error, self._failed = error, before
                 self._log.error("rules_rejected", folder=str(self.folder), errors=list(error.errors),
                                 kept=len(self._rules), detail="the previous rules stay active")
+                return False
+            if not new.files and self._rules.files:  # deleted, unmounted, emptied by a deploy half-way
+                self._failed = before
+                self._log.warning("rules_folder_empty", folder=str(self.folder), kept=len(self._rules),
+                                  detail="no rule file found; the previous rules stay active")
                 return False
             self._rules, self._loaded, self._failed, self.last_error = new, before, None, None
             self._log.info("rules_loaded", folder=str(self.folder), rules=len(new), files=len(new.files))
