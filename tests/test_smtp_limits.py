@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailgate.config.sections import ConfigError
-from mailgate.ingest.smtp_session import Limits, Session, Sessions
+from mailgate.ingest.smtp_session import Session, SessionLimits, Sessions
 from mailgate.store.tables import inbound_mail
 from tests.conftest import SmartHostSink, make_settings, read, running
 
@@ -27,6 +27,17 @@ class Client:
     async def connect(cls, port: int) -> Client:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
+
+    @classmethod
+    async def in_data(cls, port: int) -> Client:
+        """A session of fabrice@client.example to support@example.test, answered 354 to DATA."""
+        client = await cls.connect(port)
+        await client.reply()
+        await client.send("EHLO client.example")
+        await client.send("MAIL FROM:<fabrice@client.example>")
+        await client.send("RCPT TO:<support@example.test>")
+        assert (await client.send("DATA")).startswith("354")
+        return client
 
     async def reply(self) -> str:
         """One whole reply (multi-line replies joined), or '' when the server closed the connection."""
@@ -142,12 +153,7 @@ async def test_data_is_stored_byte_exact_through_the_spool(db_url: str, smart_ho
     raw = b"From: fabrice@client.example\r\nTo: support@example.test\r\nSubject: gros\r\n\r\n" + body
     stuffed = raw.replace(b"\r\n.", b"\r\n..")
     async with running(settings) as daemon:
-        client = await Client.connect(daemon.smtp_port)
-        await client.reply()
-        await client.send("EHLO client.example")
-        await client.send("MAIL FROM:<fabrice@client.example>")
-        await client.send("RCPT TO:<support@example.test>")
-        assert (await client.send("DATA")).startswith("354")
+        client = await Client.in_data(daemon.smtp_port)
         client.writer.write(stuffed + b".\r\n")
         assert (await client.reply()).startswith("250 2.0.0 OK: queued as 1")
         client.close()
@@ -174,7 +180,7 @@ class _Reader:
     (b"y" * 900 + b"\r\n" + b"z" * 900 + b"\r\n.\r\n", "too much data", None),  # over data_size_limit
 ])
 async def test_receive_spools_past_memory(data: bytes, state: str, content: bytes | None) -> None:
-    session = Session(object(), sessions=Sessions(Limits()), data_size_limit=1000)
+    session = Session(object(), sessions=Sessions(SessionLimits()), data_size_limit=1000)
     reader = _Reader(data, limit=4096)
     session._reader = reader.stream
     with tempfile.SpooledTemporaryFile(max_size=8) as spool:
@@ -198,12 +204,7 @@ async def test_a_spool_folder_that_cannot_be_written(db_url: str, smart_host: Sm
     spool.mkdir()
     async with running(settings) as daemon:
         spool.rmdir()
-        client = await Client.connect(daemon.smtp_port)
-        await client.reply()
-        await client.send("EHLO client.example")
-        await client.send("MAIL FROM:<fabrice@client.example>")
-        await client.send("RCPT TO:<support@example.test>")
-        assert (await client.send("DATA")).startswith("354")
+        client = await Client.in_data(daemon.smtp_port)
         client.writer.write(b"Subject: x\r\n\r\n" + b"line\r\n" * 1000 + b".\r\n")
         assert (await client.reply()).startswith("451 4.3.1")
         assert (await client.send("NOOP")).startswith("250")  # the session goes on

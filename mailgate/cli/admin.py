@@ -77,14 +77,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from mailgate.store import imap_state, inbound, outbox
 
     def counts(conn: Any) -> dict[str, Any]:
-        i, o = inbound.counts(conn), outbox.counts(conn)
+        i, o, now = inbound.counts(conn), outbox.counts(conn), utcnow()
         return {
             "imap": imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in inbound.STATUSES}},
             "outbox": {k: o.get(k, 0) for k in outbox.STATUSES},
-            "oldest": {"inbound_received": _age(inbound.oldest_waiting(conn), utcnow()),
-                       "outbox_queued": _age(outbox.oldest_queued(conn), utcnow())},
+            "oldest": {"inbound_received": _age(inbound.oldest_waiting(conn), now),
+                       "outbox_queued": _age(outbox.oldest_queued(conn), now)},
         }
 
     result = query(ctx, counts)

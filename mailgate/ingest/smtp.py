@@ -15,8 +15,8 @@ from mailgate import log
 from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
-from mailgate.ingest.smtp_session import Limits, Sessions, check_spool
 from mailgate.ingest.smtp_session import Session as SmtpSession
+from mailgate.ingest.smtp_session import SessionLimits, Sessions, check_spool
 from mailgate.store.db import one_line
 from mailgate.store.group import GroupWriter
 from mailgate.store.inbound import Arrival
@@ -68,9 +68,9 @@ def _peer(session: Session) -> str:
     return str(peer)
 
 
-def limits_of(settings: Settings) -> Limits:
+def limits_of(settings: Settings) -> SessionLimits:
     s = settings.smtp
-    return Limits(max_sessions=s.max_sessions, max_sessions_per_client=s.max_sessions_per_client,
+    return SessionLimits(max_sessions=s.max_sessions, max_sessions_per_client=s.max_sessions_per_client,
                   hard_error_limit=s.hard_error_limit, pregreet_wait=s.pregreet_wait,
                   trusted=tuple(ipaddress.ip_network(n, strict=False) for n in s.trusted_networks),
                   spool_memory=s.spool_memory, spool_dir=settings.smtp_spool_dir)

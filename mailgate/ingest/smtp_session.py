@@ -27,7 +27,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Limits:
+class SessionLimits:
     """[smtp] limits, as Postfix has them (`default_process_limit`, `smtpd_client_connection_count_limit`,
     `smtpd_hard_error_limit`, postscreen's pregreet test); trusted networks are exempt from the per-client
     cap and the pregreet wait, as `smtpd_client_event_limit_exceptions` exempts `mynetworks`."""
@@ -54,7 +54,7 @@ class Limits:
 class Sessions:
     """The sessions open now, in all and per client address: shared by every session of one listener."""
 
-    limits: Limits
+    limits: SessionLimits
     total: int = 0
     per_client: Counter[str] = field(default_factory=Counter)
 
@@ -89,7 +89,7 @@ _REFUSALS = {
 }
 
 
-def check_spool(limits: Limits) -> None:
+def check_spool(limits: SessionLimits) -> None:
     """Raise OSError when the spool folder cannot take a file: found at start, not with the first big mail."""
     with tempfile.TemporaryFile(dir=limits.spool_dir) as probe:
         probe.write(b"x")
