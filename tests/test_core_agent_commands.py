@@ -8,8 +8,8 @@ from mailgate.core.mail.parse import parse
 from mailgate.core.model import Address, Agent, RequestType, Status, TicketView
 from mailgate.core.outcome import MailKind
 from mailgate.core.workflow import agent_flow
-from mailgate.core.workflow.agent_commands import AgentContext
 from mailgate.core.workflow.authn import SentMail, Trust
+from mailgate.core.workflow.work import AgentContext
 
 ALICE = Agent("alice@example.test", "Alice", 2)
 BRUNO = Agent("bruno@example.test", "Bruno", 3)
@@ -60,7 +60,7 @@ ROWS = [
     (Status.CLOSED, RequestType.ASSISTANCE, "rouvrir", {"status": Status.IN_PROGRESS},
      ["reopened", "commands_applied"], ["transcript"]),
     (Status.IN_PROGRESS, RequestType.ASSISTANCE, "fusionner #12", {"merged_into": 12},
-     ["merged", "commands_applied"], ["transcript"]),
+     ["merged", "commands_applied"], ["merged", "transcript"]),  # the customer learns where the request lives
     (Status.IN_PROGRESS, RequestType.ASSISTANCE, "priorité haute", {"priority": "high"},
      ["priority", "commands_applied"], ["transcript"]),
     (Status.IN_PROGRESS, RequestType.ASSISTANCE, "type incident", {"type": RequestType.INCIDENT},
@@ -82,15 +82,15 @@ def test_command(status: Status, type_: RequestType, lines: str, changes: dict[s
     assert [d.kind for d in out.outgoing] == outgoing
 
 
-REFUSED = [
-    (Status.CLOSED, "prendre", "is closed (Fermé): reopen it first"),
-    (Status.IN_PROGRESS, "escalader N1", "already at N2"),
-    (Status.IN_PROGRESS, "assigner zoé", "no consultant called"),
-    (Status.IN_PROGRESS, "fusionner #99", "there is no ticket #99"),
-    (Status.IN_PROGRESS, "fusionner #13", "ticket #13 is closed"),
-    (Status.IN_PROGRESS, "fusionner #7", "cannot be merged into itself"),
-    (Status.IN_PROGRESS, "chiffrage 1500 EUR", "estimate"),  # assistance: no estimates
-    (Status.IN_PROGRESS, "résolu", "write it below the command lines"),
+REFUSED = [  # the ticket's language (French): the reasons a consultant reads in the transcript
+    (Status.CLOSED, "prendre", "le ticket #7 est fermé : rouvrez-le d'abord (rouvrir)"),
+    (Status.IN_PROGRESS, "escalader N1", "déjà au niveau N2 : escalader fait monter"),
+    (Status.IN_PROGRESS, "assigner zoé", "aucun consultant « zoé » dans la configuration"),
+    (Status.IN_PROGRESS, "fusionner #99", "il n'y a pas de ticket #99"),
+    (Status.IN_PROGRESS, "fusionner #13", "le ticket #13 est fermé"),
+    (Status.IN_PROGRESS, "fusionner #7", "ne peut pas être fusionné avec lui-même"),
+    (Status.IN_PROGRESS, "chiffrage 1500 EUR", "chiffrage ne vaut que pour les tickets d'évolution applicative"),
+    (Status.IN_PROGRESS, "résolu", "écrivez-la sous les lignes de commande"),
 ]
 
 

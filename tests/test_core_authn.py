@@ -57,7 +57,8 @@ def test_dkim_of_a_parent_domain_aligns_relaxed() -> None:
 def test_without_trusted_servers_the_reason_says_so() -> None:
     verdict = authn.agent_mail(mail("mx.example.test; dkim=pass header.d=example.test"),
                                "alice@example.test", {}, authn.Trust())
-    assert not verdict.ok and "no Authentication-Results server is trusted" in verdict.how
+    assert not verdict.ok and "no Authentication-Results server trusted" in verdict.how
+    assert verdict.refused is not None and verdict.refused.code == "not_a_reply"
 
 
 BORDER_FAIL = "mx.example.test; dkim=fail header.d=example.test"

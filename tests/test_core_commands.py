@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailgate.core.model import RequestType, Status
-from mailgate.core.workflow import commands, keywords
+from mailgate.core.workflow import commands, keywords, messages
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.billing import task_title
 from mailgate.core.workflow.transitions import Action
@@ -45,7 +45,7 @@ from mailgate.core.workflow.transitions import Action
 ])
 def test_command_lines(line: str, name: str, args: dict[str, object]) -> None:
     command = commands.parse_line(line)
-    assert command is not None and command.error == ""
+    assert command is not None and command.error is None
     assert (command.name, command.args) == (name, args)
 
 
@@ -73,7 +73,7 @@ def test_sentences_that_start_like_keywords_are_text(line: str) -> None:
 ])
 def test_explicit_lines_that_do_not_parse_are_refused_commands(line: str, error: str) -> None:
     command = commands.parse_line(line)
-    assert command is not None and error in command.error
+    assert command is not None and command.error is not None and error in messages.text(command.error, "en")
 
 
 def test_command_block_ends_at_the_first_text_line() -> None:
@@ -116,9 +116,13 @@ def test_transition_table_follows_the_customer_process() -> None:
 
 def test_invalid_transitions_are_refused_with_a_reason() -> None:
     step = workflow.move(Status.OPEN, Action.CONFIRM, RequestType.ASSISTANCE)
-    assert not step.ok and "not possible in status open (Ouvert)" in step.refused
+    assert not step.ok and step.refused is not None
+    assert 'is not possible in status "Open"; possible: take' in messages.text(step.refused, "en")
+    assert "n'est pas possible en statut « Ouvert » ; possible : prendre" in messages.text(step.refused, "fr")
     step = workflow.move(Status.IN_PROGRESS, Action.SEND_ESTIMATE, RequestType.INCIDENT)
-    assert not step.ok and "évolution tickets only" in step.refused
+    assert not step.ok and step.refused is not None
+    assert messages.text(step.refused, "fr") == ("chiffrage ne vaut que pour les tickets d'évolution applicative "
+                                                 "(celui-ci : incident applicatif)")
     assert workflow.move(Status.WAITING, Action.RESUME, RequestType.INCIDENT, Status.IN_REALIZATION).to \
         is Status.IN_REALIZATION
 

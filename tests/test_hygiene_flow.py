@@ -23,7 +23,8 @@ PDF = b"%PDF-1.4 not really a pdf\n" * 20
 
 def hygiene_desk_data(db_url: str, port: int, tmp_path: Path, **hygiene: Any) -> dict[str, Any]:
     data = _data(db_url, port)
-    data["hygiene"] = {"auto_mail_per_recipient_per_hour": 3, "auto_mail_per_ticket_per_hour": 3, **hygiene}
+    data["hygiene"] = {"auto_mail_per_recipient_per_hour": 3, "auto_mail_per_ticket_per_hour": 3,
+                       "acks_per_recipient_per_hour": 3, **hygiene}
     return data
 
 
@@ -93,8 +94,9 @@ async def test_automatic_mail_to_one_address_is_rate_limited_and_list_mail_gets_
     acks = [k for k in await desk.kinds() if k == ("ack", "loop@robot.example")]
     assert len(acks) == 3  # the limit in this config
     fourth = await desk.show(4)
-    assert "in the last hour (limit 3)" in [e for e in fourth["events"] if e["kind"] == "mail_suppressed"][0][
-        "data"]["why"]
+    why = [e for e in fourth["events"] if e["kind"] == "mail_suppressed"][0]["data"]["why"]
+    assert why == ("acknowledgement of this new ticket withheld: 3 acknowledgements to loop@robot.example in the "
+                   "last hour (limit 3, acks_per_recipient_per_hour)")
     await desk.send("news@list.example", "Newsletter", subject="Nouveautés", extra="List-Id: <news.list.example>\r\n")
     assert not [k for k in await desk.kinds() if k[1] == "news@list.example"]
 
@@ -176,7 +178,7 @@ async def test_automatic_mail_on_one_ticket_is_rate_limited(desk: Desk) -> None:
     assert [k[1] for k in await desk.kinds() if k[0] in ("ack", "keyword_help")] == [CUSTOMER, *strangers[:2]]
     t = await desk.show(number)
     suppressed, = [e["data"] for e in t["events"] if e["kind"] == "mail_suppressed"]
-    assert suppressed["to"] == strangers[2] and f"on ticket #{number} in the last hour (limit 3)" in suppressed["why"]
+    assert suppressed["to"] == strangers[2] and f"on ticket #{number} in the last hour (limit 3, " in suppressed["why"]
     assert len([k for k in await desk.kinds() if k[0] == "notify_reply"]) == 3  # consultants are not limited
 
 

@@ -227,7 +227,9 @@ async def test_evolution_estimate_refused_then_approved_by_an_approver(desk: Des
     t = await desk.show(number)
     assert t["status"] == "awaiting_estimate_approval"
     first = await desk.last("estimate_request", CUSTOMER)
-    assert "1500" in first["text"] and "ACCEPTE" in first["text"] and "REFUSE" in first["text"]
+    assert "1\u00a0500 EUR HT" in first["text"] and "3 jours" in first["text"]  # numbers as French writes them
+    assert "ACCEPTE" in first["text"] and "REFUSE" in first["text"]
+    assert BOSS in str(first["msg"]["Cc"])  # the customer's approvers see the estimate without being Cc'd by anyone
 
     await desk.send(CUSTOMER, "REFUSE\nTrop cher pour nous.", reply_to=first["message_id"])
     t = await desk.show(number)
@@ -241,7 +243,7 @@ async def test_evolution_estimate_refused_then_approved_by_an_approver(desk: Des
 
     # an old estimate mail and a stranger cannot approve; the state does not move
     await desk.send(CUSTOMER, "ACCEPTE", reply_to=first["message_id"])
-    await desk.send("mallory@evil.example", "ACCEPTE", reply_to=second["message_id"])
+    mallory = await desk.send("mallory@evil.example", "ACCEPTE", reply_to=second["message_id"])
     t = await desk.show(number)
     assert t["status"] == "awaiting_estimate_approval"
     assert [e["data"]["reason"] for e in t["events"] if e["kind"] == "keyword_refused"] == [
@@ -249,11 +251,17 @@ async def test_evolution_estimate_refused_then_approved_by_an_approver(desk: Des
         "mallory@evil.example is neither the requester nor an approver for this customer"]
     help_mail = await desk.last("keyword_help", "mallory@evil.example")
     assert "ACCEPTE" in help_mail["text"]
+    # one language: the reason is French like the rest of the mail, and the help answers mallory's own mail
+    assert "mallory@evil.example n'est ni le demandeur ni un valideur de ce client" in help_mail["text"]
+    assert "neither" not in help_mail["text"]
+    assert help_mail["msg"]["In-Reply-To"] == f"<{mallory}>"
 
     # the customer's approver accepts the current estimate
     await desk.send(BOSS, "Accepté.\nAllez-y.", reply_to=second["message_id"])
     t = await desk.show(number)
     assert (t["status"], t["status_label"]) == ("in_realization", "En cours de réalisation")
+    receipt = await desk.last("answer_received", BOSS)  # the approver's decision confirmed, the requester told
+    assert CUSTOMER in str(receipt["msg"]["Cc"]) and f"accepté par {BOSS}" in receipt["text"]
 
     await desk.send("bruno@example.test", "resolve\n\nLe champ est livré.",
                     reply_to=(await desk.last("notify_reply", "bruno@example.test"))["message_id"])
@@ -324,7 +332,8 @@ async def test_merge_and_forged_or_refused_commands(desk: Desk) -> None:
     assert refused["authenticated"] is False
     warned = await desk.last("agent_refused", "alice@example.test")
     assert "authentifié" in warned["text"] and "> fermer" in warned["text"]
-    assert "does not answer a notification" in warned["text"]
+    assert "il ne répond à aucune notification qui vous a été envoyée" in warned["text"]
+    assert "does not answer" not in warned["text"]  # one language per mail
     assert not [k for k in await desk.kinds() if k[0] == "relay"]
 
     # a refused command: nothing applies, the transcript says which and why
@@ -332,7 +341,7 @@ async def test_merge_and_forged_or_refused_commands(desk: Desk) -> None:
     t = await desk.show(second)
     assert (t["status"], t["assignee"]) == ("open", None)
     transcript = await desk.last("transcript", "alice@example.test")
-    assert "REFUSÉE : cannot read a duration in 'demain'" in transcript["text"]
+    assert "REFUSÉE : durée illisible dans « demain »" in transcript["text"]
     assert "Aucune de vos commandes" in transcript["text"]
     assert not [k for k in await desk.kinds() if k[0] == "relay"]
 
@@ -352,6 +361,8 @@ async def test_merge_and_forged_or_refused_commands(desk: Desk) -> None:
     t = await desk.show(second)
     assert (t["status"], t["merged_into"]) == ("closed", first)
     assert "merged_from" in event_kinds(await desk.show(first))
+    moved = await desk.last("merged", CUSTOMER)  # the customer learns where the request now lives
+    assert f"sous le numéro #{first}" in moved["text"] and f"[#{first}]" in moved["text"]
 
     # the customer's next reply on the merged ticket lands on the surviving one
     await desk.send(CUSTOMER, "Toujours bloqué ce matin.", reply_to=ack["message_id"])

@@ -24,6 +24,7 @@ def desk_of(settings: Settings) -> Desk:
         supervisors=tuple(sla.supervisors), reopen_days=settings.workflow.reopen_days,
         auto_close_days=settings.workflow.auto_close_days,
         limits=Limits(per_recipient_per_hour=hygiene.auto_mail_per_recipient_per_hour,
+                      acks_per_recipient_per_hour=hygiene.acks_per_recipient_per_hour,
                       per_ticket_per_hour=hygiene.auto_mail_per_ticket_per_hour,
                       per_consultant_per_ticket_per_hour=hygiene.auto_mail_per_consultant_per_ticket_per_hour,
                       max_attachment_bytes=hygiene.max_attachment_bytes,

@@ -250,6 +250,9 @@ class Hygiene(_Section):
     # automatic mail (acknowledgements, help, notices) to one customer address / on one ticket, per hour
     auto_mail_per_recipient_per_hour: int = Field(default=10, ge=1)
     auto_mail_per_ticket_per_hour: int = Field(default=20, ge=1)
+    # acknowledgements of new tickets to one address, per hour: counted apart from the other automatic mail
+    # (the one automatic mail a customer expects is not used up by notices and help)
+    acks_per_recipient_per_hour: int = Field(default=30, ge=1)
     # notifications, transcripts and refusals to one consultant on one ticket, per hour: an auto-responder
     # answering our notices is answered this many times at most
     auto_mail_per_consultant_per_ticket_per_hour: int = Field(default=20, ge=1)

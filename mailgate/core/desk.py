@@ -16,6 +16,7 @@ class Limits:
     """Automatic mail per hour, and attachments per mail (docs/hygiene.md)."""
 
     per_recipient_per_hour: int = 10
+    acks_per_recipient_per_hour: int = 30  # acknowledgements of new tickets: the mail a customer expects
     per_ticket_per_hour: int = 20
     per_consultant_per_ticket_per_hour: int = 20  # notifications, transcripts, refusals to one consultant
     max_attachment_bytes: int = 20 * 1024 * 1024
@@ -70,6 +71,7 @@ class Snapshot:
     alert_ticket: int | None = None  # the open ticket with the rules' dedupe key
     flags: Mapping[str, Flag] = field(default_factory=dict)  # addresses that bounced permanently
     recent_to: Mapping[str, int] = field(default_factory=dict)  # automatic mails to each address, last hour
+    recent_acks_to: Mapping[str, int] = field(default_factory=dict)  # ... acknowledgements (capped apart)
     recent_on: Mapping[int, int] = field(default_factory=dict)  # automatic mails on each ticket, last hour
     # automatic mails to each consultant on each ticket, last hour: (ticket id, consultant) -> count
     recent_to_consultant: Mapping[tuple[int, str], int] = field(default_factory=dict)

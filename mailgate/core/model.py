@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
 from enum import StrEnum
@@ -48,6 +49,15 @@ class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why something was refused, as a code of the message catalogue and the values its sentence names
+    (core/workflow/messages.py says it in the reader's language)."""
+
+    code: str
+    values: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class MailKind(StrEnum):
     NOTIFY_BREACH = "notify_breach"
     TRANSCRIPT = "transcript"
     AGENT_REFUSED = "agent_refused"
+    ANSWER_RECEIVED = "answer_received"  # a customer's keyword answer taken into account
+    MERGED = "merged"  # to the requester of a merged ticket: where the request now lives
 
     @property
     def to_consultants(self) -> bool:

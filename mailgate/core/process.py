@@ -15,8 +15,8 @@ from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome, Out
 from mailgate.core.prepare import Prepared
 from mailgate.core.rules import routing
 from mailgate.core.workflow import agent_flow, customer_flow, drafts, limits
-from mailgate.core.workflow.agent_commands import AgentContext
 from mailgate.core.workflow.customer_flow import CustomerContext
+from mailgate.core.workflow.work import AgentContext
 
 MAX_REFERENCES = drafts.MAX_REFERENCES
 _NO_SUBJECT = {"fr": "(sans objet)", "en": "(no subject)"}
@@ -59,7 +59,7 @@ def _on_ticket(p: Prepared, view: TicketView, via: str | None, refused: tuple[Ev
     if sender in desk.agents:
         outcome = agent_flow.handle(p.mail, p.text, view, sender, AgentContext(
             agents=desk.agents, sent=snapshot.sent, trust=desk.trust,
-            tickets=snapshot.tickets))
+            tickets=snapshot.tickets, approvers=desk.approvers))
     else:
         outcome = customer_flow.handle(p.mail, p.text, view, sender, _machine(p.kind), CustomerContext(
             agents=desk.agents, approvers=desk.approvers, now=now, reopen_days=desk.reopen_days))

@@ -37,6 +37,7 @@ class Outgoing:
         self._secret = settings.secret
         self._domain = settings.message_id_domain
         self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
+        self._agent_names = {a.email: a.name or a.email for a in settings.agents}
 
     def queue(self, conn: Connection, *, view: TicketView, draft: OutgoingDraft, now: datetime) -> Queued:
         """Render, sign and queue one mail about the ticket `view` (as the change leaves it); the caller records
@@ -46,7 +47,7 @@ class Outgoing:
         `requester`: the ticket's, else the recipient), `gateway`, `currency`, and the draft's values."""
         s = self.settings
         person = {"name": draft.to.name, "email": draft.to.email}
-        ticket = drafts.template_ticket(view)
+        ticket = drafts.template_ticket(view, draft.locale, self._agent_names)
         context = {
             **draft.context,
             "ticket": ticket,

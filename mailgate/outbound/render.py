@@ -7,6 +7,8 @@ from typing import Any
 
 import jinja2
 
+from mailgate.core.workflow import messages
+
 LOCALES = ("fr", "en")
 _PERSON = {"name": "Fabrice Martin", "email": "fabrice@example.com"}
 SAMPLE_CONTEXT: dict[str, Any] = {
@@ -32,8 +34,11 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "notify_reply": {**_TEXT, "event": "notify_contest"},
     "notify_escalated": {**_TEXT, "by": "Alice", "from_level": 1},
     "notify_assigned": {**_TEXT, "by": "Alice"},
-    "transcript": {"lines": [{"line": "take", "ok": True, "result": "applied"}], "applied": True,
-                   "relayed": True},
+    "transcript": {"lines": [{"line": "take", "ok": True, "result": ""}], "applied": True, "has_text": True,
+                   "text_to": [{"where": "customer", "names": "Fabrice <fabrice@example.com>", "level": None}],
+                   "internal": False, "merged_into": None},
+    "answer_received": {"answer": "approve", "by": "direction@example.com"},
+    "merged": {"into": 80, "into_title": "Imprimante du 2e étage"},
     "agent_refused": {"reason": "not a reply to a notification", "lines": ["take"]},
     "notify_breach": {"targets": [{"name": "response", "due": "2022-01-17T13:00+00:00"}]},
 }
@@ -54,6 +59,10 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # numbers as the mail's language writes them: {{ amount | money(currency, "fr") }} -> 1 200,50 EUR HT
+        self.env.filters["money"] = lambda value, currency, locale: messages.amount_text(value, currency, locale)
+        self.env.filters["days"] = lambda value, locale: messages.days_text(value, locale)
+        self.env.filters["number"] = lambda value, locale: messages.decimal_text(value, locale)
 
     def render(self, name: str, locale: str, context: dict[str, Any]) -> str:
         path = f"{locale}/{name}.txt.j2"

@@ -28,8 +28,9 @@ _f, _o = address_flag.c, outbox.c
 _FLAGGED = sa.select(_f.email, _f.until, _f.reason).where(
     _f.email.in_(sa.bindparam("b_emails", expanding=True)), _f.until > sa.bindparam("b_now"))
 _AUTOMATIC = sa.and_(_o.automatic.is_(True), _o.created_at > sa.bindparam("b_since"))
-_RECENT_TO = (sa.select(_o.recipient, sa.func.count()).where(_AUTOMATIC, _o.recipient.in_(
-    sa.bindparam("b_emails", expanding=True))).group_by(_o.recipient))
+_IS_ACK = (_o.kind == "ack").label("is_ack")
+_RECENT_TO = (sa.select(_o.recipient, _IS_ACK, sa.func.count()).where(_AUTOMATIC, _o.recipient.in_(
+    sa.bindparam("b_emails", expanding=True))).group_by(_o.recipient, _IS_ACK))
 _RECENT_ON = (sa.select(_o.ticket_id, _o.recipient, sa.func.count()).where(
     _AUTOMATIC, _o.ticket_id.in_(sa.bindparam("b_ids", expanding=True))).group_by(_o.ticket_id, _o.recipient))
 
@@ -42,12 +43,16 @@ def flagged(conn: Connection, emails: set[str], now: datetime) -> dict[str, Flag
     return {r.email: Flag(until=r.until, reason=r.reason) for r in rows}
 
 
-def recent_to(conn: Connection, emails: set[str], since: datetime) -> dict[str, int]:
-    """Automatic mails queued to each of these addresses since `since`."""
+def recent_to(conn: Connection, emails: set[str], since: datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """Automatic mails queued to each of these addresses since `since`: acknowledgements apart (they have
+    their own cap), and the others (one statement for both)."""
     if not emails:
-        return {}
-    rows = conn.execute(_RECENT_TO, dict(b_emails=sorted(emails), b_since=since))
-    return {recipient: int(n) for recipient, n in rows}
+        return {}, {}
+    acks: dict[str, int] = {}
+    others: dict[str, int] = {}
+    for recipient, is_ack, n in conn.execute(_RECENT_TO, dict(b_emails=sorted(emails), b_since=since)):
+        (acks if is_ack else others)[recipient] = int(n)
+    return others, acks
 
 
 def recent_on(conn: Connection, ticket_ids: set[int], since: datetime,

@@ -39,8 +39,9 @@ def _with_people(conn: Connection, views: dict[int, TicketView], people: set[str
     people -= desk.agent_emails | desk.support_addresses | {""}
     since = now - HOUR
     on_tickets, to_consultants = flags.recent_on(conn, set(views), since, desk.agent_emails)
+    to_people, acks_to = flags.recent_to(conn, people, since)
     return Snapshot(tickets=views, sent=sent or {}, alert_ticket=alert, flags=flags.flagged(conn, people, now),
-                    recent_to=flags.recent_to(conn, people, since), recent_on=on_tickets,
+                    recent_to=to_people, recent_acks_to=acks_to, recent_on=on_tickets,
                     recent_to_consultant=to_consultants)
 
 

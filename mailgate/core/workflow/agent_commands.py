@@ -1,66 +1,26 @@
 """Core: consultants' commands as a table of small handlers over the ticket as one mail changes it.
 
 Each handler gets the command, the work in hand, the consultant, the mail's text and the context; it
-changes the work and returns "" when applied, else the reason it is refused (docs/commands.md).
+changes the work and returns None when applied, else the reason it is refused (docs/commands.md), which
+messages.py says in the ticket's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass
 
-from mailgate.core.model import Agent, Priority, RequestType, Status, TicketView
-from mailgate.core.outcome import EstimateChange, EventSpec, MailKind, OutgoingDraft, TicketChange, TimeEntry
-from mailgate.core.workflow import authn, commands, drafts
+from mailgate.core.model import Address, Agent, Priority, Reason, RequestType, Status
+from mailgate.core.outcome import EstimateChange, EventSpec, MailKind, TimeEntry
+from mailgate.core.workflow import commands, drafts
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.commands import Command
+from mailgate.core.workflow.transcript import Destination, TextTo
 from mailgate.core.workflow.transitions import Action
+from mailgate.core.workflow.work import AgentContext, Work
 
 BASE_LEVEL = {RequestType.ASSISTANCE: 1, RequestType.INCIDENT: 2, RequestType.EVOLUTION: 2}
 ALLOWED_WHEN_CLOSED = frozenset({"reopen", "time", "internal", "status"})
-
-
-@dataclass(frozen=True, slots=True)
-class AgentContext:
-    agents: Mapping[str, Agent]
-    sent: Mapping[str, authn.SentMail]
-    trust: authn.Trust
-    tickets: Mapping[int, TicketView]  # includes merge targets named by commands
-
-
-@dataclass(slots=True)
-class Work:
-    """The ticket as the commands of one mail change it, step by step."""
-
-    view: TicketView
-    change: TicketChange = field(default_factory=TicketChange)
-    events: list[EventSpec] = field(default_factory=list)
-    outgoing: list[OutgoingDraft] = field(default_factory=list)
-    time_entries: list[TimeEntry] = field(default_factory=list)
-    estimate: EstimateChange | None = None
-    merge_into: int | None = None
-    open_task: bool = False
-    text_used: bool = False  # the message text went out in a command's mail (estimate, resolve)
-    internal: bool = False
-
-    def set(self, **values: Any) -> None:
-        """Columns of the ticket to set; the view follows, for the next commands and the mails."""
-        self.change = replace(self.change, **values)
-        self.view = drafts.after(self.view, TicketChange(**values))
-
-    def go(self, action: Action) -> str:
-        """Move the status; '' when done, else the reason it is refused."""
-        v = self.view
-        step = workflow.move(v.status, action, v.type, v.resume_status)
-        if not step.ok:
-            return step.refused
-        assert step.to is not None
-        if step.to is Status.WAITING and v.status is not Status.WAITING:
-            self.set(resume_status=v.status)
-        if step.to is not v.status:
-            self.set(status=step.to)
-        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,30 +38,30 @@ class Step:
         return self.command.args
 
 
-def apply(command: Command, work: Work, agent: Agent, text: str, ctx: AgentContext) -> str:
-    """Apply one command to the work in hand; "" when applied, else why it is refused."""
+def apply(command: Command, work: Work, agent: Agent, text: str, ctx: AgentContext) -> Reason | None:
+    """Apply one command to the work in hand; None when applied, else why it is refused."""
     if work.view.status is Status.CLOSED and command.name not in ALLOWED_WHEN_CLOSED:
-        return f"ticket #{work.view.id} is closed (Fermé): reopen it first"
+        return Reason("closed_reopen_first", {"ticket": work.view.id})
     handler = HANDLERS.get(command.name)
     if handler is None:
-        return f"unknown command {command.name!r}"
+        return Reason("unknown_command", {"got": command.name})
     return handler(Step(command, work, agent, text, ctx))
 
 
-def _take(s: Step) -> str:
+def _take(s: Step) -> Reason | None:
     if s.work.view.status is Status.OPEN:
         s.work.go(Action.TAKE)
     s.work.set(assignee=s.agent.email)
     s.work.open_task = True
     s.work.events.append(EventSpec("taken", {"by": s.agent.email}))
-    return ""
+    return None
 
 
-def _status(s: Step) -> str:
+def _status(s: Step) -> Reason | None:
     v = s.work.view
     target = Status(str(s.args["status"]))
     if target is v.status:
-        return f"the ticket is already {target.value} ({target.label})"
+        return Reason("status_already", {"status": target})
     if target in workflow.STATUS_REFUSALS:
         return workflow.STATUS_REFUSALS[target]
     action = workflow.STATUS_ACTIONS[target]
@@ -110,7 +70,7 @@ def _status(s: Step) -> str:
     if action is Action.START and v.status is Status.CLOSED:
         action = Action.REOPEN
     refusal = s.work.go(action)
-    if not refusal:
+    if refusal is None:
         s.work.events.append(EventSpec("status", {"to": target.value, "by": s.agent.email}))
         if action is Action.TAKE:
             s.work.set(assignee=s.agent.email)
@@ -118,11 +78,11 @@ def _status(s: Step) -> str:
     return refusal
 
 
-def _assign(s: Step) -> str:
+def _assign(s: Step) -> Reason | None:
     v = s.work.view
     target_agent = _find_agent(str(s.args["who"]), s.agent, s.ctx.agents)
     if target_agent is None:
-        return f"no consultant called {s.args['who']!r} in the config"
+        return Reason("no_such_agent", {"who": s.args["who"]})
     if v.status is Status.OPEN:
         s.work.go(Action.TAKE)
     s.work.set(assignee=target_agent.email)
@@ -131,121 +91,131 @@ def _assign(s: Step) -> str:
     if target_agent.email != s.agent.email:  # the text goes to the colleague, not to the customer
         s.work.outgoing.append(drafts.to_agent(target_agent, MailKind.NOTIFY_ASSIGNED, locale=v.locale, view=v,
                                                values={"by": s.agent.name, "text": s.text}))
-        s.work.text_used = True
-    return ""
+        if s.text.strip():
+            s.work.text_to.append(TextTo(where=Destination.COLLEAGUE, people=(target_agent.address,)))
+    return None
 
 
-def _escalate(s: Step) -> str:
+def _escalate(s: Step) -> Reason | None:
     v = s.work.view
     level = s.args["level"] if s.args["level"] is not None else v.level + 1
     assert isinstance(level, int)
     if level > 4:
-        return f"the ticket is at N{v.level}: there is no level above N4"
+        return Reason("no_level_above", {"level": v.level})
     if level <= v.level:
-        return f"the ticket is already at N{v.level}: escalate goes up (use assign to hand it over)"
+        return Reason("escalate_goes_up", {"level": v.level})
     return _to_level(s, level, reason="escalated")
 
 
-def _time(s: Step) -> str:
+def _time(s: Step) -> Reason | None:
     minutes = s.args["minutes"]
     assert isinstance(minutes, int)
     s.work.time_entries.append(TimeEntry(s.agent.email, minutes, str(s.args.get("comment") or "")))
     s.work.open_task = True
-    return ""
+    return None
 
 
-def _estimate(s: Step) -> str:
+def _estimate(s: Step) -> Reason | None:
     refusal = s.work.go(Action.SEND_ESTIMATE)
-    if refusal:
+    if refusal is not None:
         return refusal
     amount, days = s.args.get("amount"), s.args.get("days")
     s.work.estimate = EstimateChange(state="proposed", amount=_str(amount), days=_str(days), by=s.agent.email)
-    s.work.outgoing.append(drafts.to_customer(
-        s.work.view, MailKind.ESTIMATE_REQUEST, awaits=MailKind.ESTIMATE_REQUEST, agents=frozenset(s.ctx.agents),
-        values={"amount": amount, "days": days, "text": s.text}))
-    s.work.text_used = True
-    s.work.events.append(EventSpec("estimate_sent", {"amount": amount, "days": days, "by": s.agent.email}))
-    return ""
+    v = s.work.view
+    approvers = s.ctx.approvers.get(v.customer, frozenset()) if v.customer else frozenset()
+    draft = drafts.to_customer(v, MailKind.ESTIMATE_REQUEST, awaits=MailKind.ESTIMATE_REQUEST,
+                               agents=frozenset(s.ctx.agents), also=tuple(Address(a) for a in sorted(approvers)),
+                               values={"amount": amount, "days": days, "text": s.text})
+    s.work.outgoing.append(draft)
+    s.work.text_to.append(TextTo(where=Destination.CUSTOMER, people=(draft.to, *draft.cc)))
+    s.work.events.append(EventSpec("estimate_sent", {"amount": amount, "days": days, "by": s.agent.email,
+                                                     "to": [a.email for a in (draft.to, *draft.cc)]}))
+    return None
 
 
-def _wait(s: Step) -> str:
+def _wait(s: Step) -> Reason | None:
     refusal = s.work.go(Action.WAIT)
-    if not refusal:
+    if refusal is None:
         s.work.set(waiting_on=s.args["on"])
         s.work.events.append(EventSpec("waiting", {"on": s.args["on"], "reason": s.args.get("reason") or "",
                                                    "by": s.agent.email}))
     return refusal
 
 
-def _moves(action: Action, event: str) -> Callable[[Step], str]:
+def _moves(action: Action, event: str) -> Callable[[Step], Reason | None]:
     """A command that only moves the status (close, reopen) and records it."""
-    def handler(s: Step) -> str:
+    def handler(s: Step) -> Reason | None:
         refusal = s.work.go(action)
-        if not refusal:
+        if refusal is None:
             s.work.events.append(EventSpec(event, {"by": s.agent.email}))
         return refusal
 
     return handler
 
 
-def _merge(s: Step) -> str:
+def _merge(s: Step) -> Reason | None:
     v = s.work.view
     into = s.args["into"]
     assert isinstance(into, int)
     survivor = s.ctx.tickets.get(into)
     if survivor is None:
-        return f"there is no ticket #{into}"
+        return Reason("no_such_ticket", {"ticket": into})
     if survivor.merged_into is not None:
-        return f"ticket #{into} is itself merged into #{survivor.merged_into}: merge into that one"
+        return Reason("merged_elsewhere", {"ticket": into, "into": survivor.merged_into})
     if into == v.id:
-        return "a ticket cannot be merged into itself"
+        return Reason("merge_into_itself")
     if survivor.status is Status.CLOSED:
-        return f"ticket #{into} is closed: reopen it first"
+        return Reason("merge_into_closed", {"ticket": into})
     refusal = s.work.go(Action.MERGE)
-    if not refusal:
+    if refusal is None:
         s.work.set(merged_into=into)
         s.work.merge_into = into
         s.work.events.append(EventSpec("merged", {"into": into, "by": s.agent.email}))
+        if s.work.view.requester is not None:  # the customer learns where their request now lives
+            s.work.outgoing.append(drafts.to_customer(s.work.view, MailKind.MERGED, automatic=True,
+                                                      agents=frozenset(s.ctx.agents),
+                                                      values={"into": into, "into_title": survivor.title}))
     return refusal
 
 
-def _priority(s: Step) -> str:
+def _priority(s: Step) -> Reason | None:
     priority = Priority(str(s.args["priority"]))
     s.work.set(priority=priority)
     s.work.events.append(EventSpec("priority", {"to": priority.value, "by": s.agent.email}))
-    return ""
+    return None
 
 
-def _type(s: Step) -> str:
+def _type(s: Step) -> Reason | None:
     type_ = RequestType(str(s.args["type"]))
     s.work.set(type=type_)
     s.work.events.append(EventSpec("type", {"to": type_.value, "by": s.agent.email}))
     if BASE_LEVEL[type_] > s.work.view.level:
         return _to_level(s, BASE_LEVEL[type_], reason="type")
-    return ""
+    return None
 
 
-def _internal(s: Step) -> str:
+def _internal(s: Step) -> Reason | None:
     s.work.internal = True
-    return ""
+    return None
 
 
-def _resolve(s: Step) -> str:
+def _resolve(s: Step) -> Reason | None:
     if not s.text.strip():
-        return "resolve relays your answer to the customer: write it below the command lines"
+        return Reason("resolve_needs_text")
     refusal = s.work.go(Action.RESOLVE)
-    if refusal:
+    if refusal is not None:
         return refusal
     if s.work.view.assignee is None:
         s.work.set(assignee=s.agent.email)
-    s.work.outgoing.append(drafts.to_customer(s.work.view, MailKind.RESOLUTION, awaits=MailKind.RESOLUTION,
-                                              agents=frozenset(s.ctx.agents), values={"text": s.text}))
-    s.work.text_used = True
+    draft = drafts.to_customer(s.work.view, MailKind.RESOLUTION, awaits=MailKind.RESOLUTION,
+                               agents=frozenset(s.ctx.agents), values={"text": s.text})
+    s.work.outgoing.append(draft)
+    s.work.text_to.append(TextTo(where=Destination.CUSTOMER, people=(draft.to, *draft.cc)))
     s.work.events.append(EventSpec("resolved", {"by": s.agent.email}))
-    return ""
+    return None
 
 
-def _to_level(s: Step, level: int, *, reason: str) -> str:
+def _to_level(s: Step, level: int, *, reason: str) -> Reason | None:
     v = s.work.view
     s.work.set(level=level, assignee=None)
     s.work.events.append(EventSpec("escalated", {"from": v.level, "to": level, "by": s.agent.email, "why": reason}))
@@ -255,8 +225,9 @@ def _to_level(s: Step, level: int, *, reason: str) -> str:
                                                values={"by": s.agent.name, "from_level": v.level, "text": s.text}))
     if not targets:
         s.work.events.append(EventSpec("nobody_notified", {"level": level}))
-    s.work.text_used = True  # the text goes to the next level, not to the customer
-    return ""
+    if s.text.strip():  # the text goes to the next level, not to the customer
+        s.work.text_to.append(TextTo(where=Destination.LEVEL, people=tuple(a.address for a in targets), level=level))
+    return None
 
 
 def _find_agent(who: str, me: Agent, agents: Mapping[str, Agent]) -> Agent | None:
@@ -273,7 +244,7 @@ def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-HANDLERS: dict[str, Callable[[Step], str]] = {
+HANDLERS: dict[str, Callable[[Step], Reason | None]] = {
     "take": _take, "status": _status, "assign": _assign, "escalate": _escalate, "time": _time,
     "estimate": _estimate, "resolve": _resolve, "wait": _wait, "close": _moves(Action.CLOSE, "closed"),
     "reopen": _moves(Action.REOPEN, "reopened"), "merge": _merge, "priority": _priority, "type": _type,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import authres
 
-from mailgate.core.model import ParsedMail
+from mailgate.core.model import ParsedMail, Reason
 from mailgate.core.outcome import MailKind
 
 
@@ -40,7 +40,8 @@ class Trust:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     ok: bool
-    how: str  # what authenticated it, or why nothing did
+    how: str  # what authenticated it, or why nothing did (for the ticket's events)
+    refused: Reason | None = None  # why nothing did, for the consultant's mail
 
 
 def agent_mail(mail: ParsedMail, sender: str, sent: Mapping[str, SentMail], trust: Trust) -> Verdict:
@@ -54,11 +55,11 @@ def agent_mail(mail: ParsedMail, sender: str, sent: Mapping[str, SentMail], trus
     if passed:
         return Verdict(True, passed)
     if not trust.servers:
-        return Verdict(False, "it does not answer a notification sent to you (reply to one of our "
-                              "notification mails), and no Authentication-Results server is trusted")
-    return Verdict(False, "it does not answer a notification sent to you, and carries no passing DKIM or "
-                          f"DMARC result for {domain} from a trusted server "
-                          f"({', '.join(sorted(trust.servers))}) in its topmost Authentication-Results")
+        return Verdict(False, "no reply to a notification sent to them; no Authentication-Results server trusted",
+                       Reason("not_a_reply"))
+    return Verdict(False, f"no reply to a notification sent to them; no passing DKIM/DMARC for {domain} in the "
+                          f"topmost Authentication-Results of {', '.join(sorted(trust.servers))}",
+                   Reason("not_a_reply_nor_signed", {"domain": domain, "servers": tuple(sorted(trust.servers))}))
 
 
 def authentication_results(mail: ParsedMail, domain: str, trust: Trust) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from mailgate.core.model import Status, TicketView
 from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome, TicketChange, ignored
-from mailgate.core.workflow import drafts
+from mailgate.core.workflow import drafts, messages
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.transitions import Action
 
@@ -20,8 +20,8 @@ def due(view: TicketView, now: datetime, days: float) -> bool:
 def close(view: TicketView, days: float) -> Outcome:
     """Close it and tell the customer; the outcome is empty when the table refuses (it no longer waits)."""
     step = workflow.move(view.status, Action.AUTO_CLOSE, view.type)
-    if not step.ok:
-        return ignored(step.refused)
+    if step.refused is not None:
+        return ignored(messages.text(step.refused, "en"))
     shown = int(days) if float(days).is_integer() else days
     notice = drafts.to_customer(view, MailKind.AUTO_CLOSED, automatic=True, values={"days": shown})
     return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id,

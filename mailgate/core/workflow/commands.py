@@ -4,16 +4,22 @@ The grammar, with examples, is in docs/commands.md. In short: each command is on
 of the mail, `keyword [arguments]`, in French or English; an optional `/` or `#` before the keyword
 says "this is a command" for sure. A bare line is a command only when it parses entirely, so a
 reply that starts "Take the second exit" is text; a `/`-line that does not parse is a refused command.
+Blank lines between command lines do not end them (an HTML-only reply from Outlook puts one between
+every line); the text starts at the first line that is no command. A line after the text that reads as
+a whole command alone in its paragraph (or any `/`-command there) is a stray: the mail is in doubt, and
+the caller refuses it rather than relay what may be an internal note.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mailgate.core.model import Priority, RequestType, Status
+from mailgate.core.model import Priority, Reason, RequestType, Status
+from mailgate.core.workflow.messages import STATUS_LABELS_EN
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +27,14 @@ class Command:
     line: str  # as written, for the transcript
     name: str  # canonical: take, status, assign, escalate, time, estimate, resolve, wait, close, ...
     args: dict[str, object]
-    error: str = ""  # set when the line is a command that does not parse: refused
+    error: Reason | None = None  # set when the line is a command that does not parse: refused
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
     commands: tuple[Command, ...]
     text: str  # the message text after the command lines
+    strays: tuple[Command, ...] = ()  # command-like lines after the text began: the mail is in doubt
 
 
 # keyword spellings (accents and case folded) -> canonical name; longest spellings are tried first
@@ -92,27 +99,51 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+# the statuses as English mails print them
+STATUS_WORDS.update({fold(label): status for status, label in STATUS_LABELS_EN.items()})
+
+
 def parse(body: str) -> Parsed:
-    """Split a reply into its leading command lines and the text after them."""
+    """Split a reply into its leading command lines, the text after them, and stray commands in that text."""
     lines = body.replace("\r\n", "\n").split("\n")
     commands: list[Command] = []
     index = 0
-    while index < len(lines) and len(commands) < MAX_COMMANDS:
+    while index < len(lines):
         line = lines[index].strip()
         if not line:
-            if commands:
-                index += 1
-                break  # a blank line ends the command block
             index += 1
-            continue  # blank lines before the first command
+            continue  # blank lines before and between command lines
         command = parse_line(line)
         if command is None:
             break
+        if len(commands) == MAX_COMMANDS:
+            commands.append(Command(line=line, name="unknown", args={},
+                                    error=Reason("too_many_commands", {"limit": MAX_COMMANDS})))
+            break
         commands.append(command)
         index += 1
-    if not commands:
-        return Parsed((), body.strip("\n"))
-    return Parsed(tuple(commands), "\n".join(lines[index:]).strip("\n"))
+    rest = lines[index:] if commands else lines
+    text = textwrap.dedent("\n".join(rest)).strip("\n") if commands else body.strip("\n")
+    return Parsed(tuple(commands), text, _strays(rest))
+
+
+def _strays(lines: list[str]) -> tuple[Command, ...]:
+    """Lines of the text that read as commands: a `/`-command anywhere, or a whole command alone in its
+    paragraph (between blank lines), as an HTML mail shows a command line typed after a greeting."""
+    found: list[Command] = []
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        if not line or line[:1] == ">":
+            continue
+        alone = (i == 0 or not lines[i - 1].strip()) and (i + 1 == len(lines) or not lines[i + 1].strip())
+        explicit = line[:1] in ("/", "#") and not line[1:2].isdigit()
+        if not (alone or explicit):
+            continue
+        command = parse_line(line)
+        if command is not None and command.name != "unknown" and command.error is None:
+            found.append(Command(line=line, name=command.name, args=command.args,
+                                 error=Reason("command_after_text")))
+    return tuple(found)
 
 
 def parse_line(line: str) -> Command | None:
@@ -125,11 +156,12 @@ def parse_line(line: str) -> Command | None:
             rest = _rest_after(body, spelling)
             name = KEYWORDS[spelling]
             args, error = _ARGUMENTS[name](rest)
-            if error and not explicit:
+            if error is not None and not explicit:
                 return None  # a sentence that starts like a keyword
             return Command(line=line, name=name, args=args, error=error)
     if explicit and folded and folded.split()[0].isalpha():
-        return Command(line=line, name="unknown", args={}, error=f"unknown command {folded.split()[0]!r}")
+        return Command(line=line, name="unknown", args={},
+                       error=Reason("unknown_command", {"got": body.split()[0]}))
     return None
 
 
@@ -142,44 +174,44 @@ def _rest_after(body: str, spelling: str) -> str:
     return rest.lstrip(":").strip()
 
 
-Args = tuple[dict[str, object], str]
+Args = tuple[dict[str, object], Reason | None]
 
 
 def _none(rest: str) -> Args:
-    return ({}, "") if not rest.strip(" .!") else ({}, f"takes no argument (got {rest!r})")
+    return ({}, None) if not rest.strip(" .!") else ({}, Reason("takes_no_argument", {"got": rest}))
 
 
 def _status(rest: str) -> Args:
     status = STATUS_WORDS.get(fold(rest).replace("_", " "))
     if status is None:
-        return {}, f"unknown status {rest!r}; one of: {', '.join(s.value for s in Status)}"
-    return {"status": status.value}, ""
+        return {}, Reason("unknown_status", {"got": rest, "choices": tuple(Status)})
+    return {"status": status.value}, None
 
 
 def _assign(rest: str) -> Args:
     who = rest.strip(" <>")
-    return ({"who": who}, "") if who and len(who.split()) <= 4 else ({}, "name the consultant: email or name")
+    return ({"who": who}, None) if who and len(who.split()) <= 4 else ({}, Reason("assign_whom"))
 
 
 def _escalate(rest: str) -> Args:
     text = fold(rest)
     if not text:
-        return {"level": None}, ""
+        return {"level": None}, None
     if text in ("vendor", "fournisseur", "editeur"):
-        return {"level": 4}, ""
+        return {"level": 4}, None
     match = _LEVEL.match(text)
     if match is None:
-        return {}, f"unknown level {rest!r}: N1, N2, N3 or N4"
-    return {"level": int(match.group(1))}, ""
+        return {}, Reason("unknown_level", {"got": rest})
+    return {"level": int(match.group(1))}, None
 
 
 def _time(rest: str) -> Args:
     minutes, after = duration(rest)
     if minutes is None:
-        return {}, f"cannot read a duration in {rest!r}: e.g. 1h30, 45m, 2h, 1.5h, 0:45"
+        return {}, Reason("bad_duration", {"got": rest})
     if not 0 < minutes <= 24 * 60:
-        return {}, f"{minutes} minutes: a time entry is between 1 minute and 24 hours"
-    return {"minutes": minutes, "comment": after.lstrip(" -:–")}, ""
+        return {}, Reason("duration_range", {"minutes": minutes})
+    return {"minutes": minutes, "comment": after.lstrip(" -:–")}, None
 
 
 def duration(text: str) -> tuple[int | None, str]:
@@ -204,7 +236,7 @@ def _estimate(rest: str) -> Args:
     while position < len(text):
         match = _ESTIMATE_PART.match(text, position)
         if match is None or match.end() == position:
-            return {}, f"cannot read {text[position:]!r}: give an amount (1500 €) and/or days (3j, 3 days)"
+            return {}, Reason("estimate_unreadable", {"got": text[position:]})
         position = match.end()
         number = match.group("number")
         if number is None:
@@ -212,47 +244,47 @@ def _estimate(rest: str) -> Args:
         value = Decimal(re.sub(r"[\s\u00a0\u202f]", "", number).replace(",", "."))
         if match.group("days"):
             if days is not None:
-                return {}, "two day counts given"
+                return {}, Reason("estimate_two_days")
             days = value
         else:
             if amount is not None:
-                return {}, "two amounts given"
+                return {}, Reason("estimate_two_amounts")
             amount = value
     if amount is None and days is None:
-        return {}, "give an amount (e.g. 1500 €) and/or days (e.g. 3j)"
+        return {}, Reason("estimate_empty")
     return {"amount": str(amount) if amount is not None else None,
-            "days": str(days) if days is not None else None}, ""
+            "days": str(days) if days is not None else None}, None
 
 
 def _wait(rest: str) -> Args:
     text = fold(rest)
     if not text:
-        return {"on": "customer"}, ""
+        return {"on": "customer"}, None
     first, _, reason = text.partition(" ")
     if first in WAIT_ON:
-        return {"on": WAIT_ON[first], "reason": rest.strip().partition(" ")[2]}, ""
-    return {}, f"wait on whom? customer/client or vendor/fournisseur (got {rest!r})"
+        return {"on": WAIT_ON[first], "reason": rest.strip().partition(" ")[2]}, None
+    return {}, Reason("wait_on_whom", {"got": rest})
 
 
 def _merge(rest: str) -> Args:
     match = _TICKET.match(fold(rest).replace("#", "#").strip())
     if match is None:
-        return {}, f"merge into which ticket? e.g. merge #88 (got {rest!r})"
-    return {"into": int(match.group(1))}, ""
+        return {}, Reason("merge_which", {"got": rest})
+    return {"into": int(match.group(1))}, None
 
 
 def _priority(rest: str) -> Args:
     priority = PRIORITY_WORDS.get(fold(rest))
     if priority is None:
-        return {}, f"unknown priority {rest!r}; one of: {', '.join(p.value for p in Priority)}"
-    return {"priority": priority.value}, ""
+        return {}, Reason("unknown_priority", {"got": rest})
+    return {"priority": priority.value}, None
 
 
 def _type(rest: str) -> Args:
     type_ = TYPE_WORDS.get(fold(rest))
     if type_ is None:
-        return {}, f"unknown type {rest!r}; one of: {', '.join(t.value for t in RequestType)}"
-    return {"type": type_.value}, ""
+        return {}, Reason("unknown_type", {"got": rest})
+    return {"type": type_.value}, None
 
 
 _ARGUMENTS = {

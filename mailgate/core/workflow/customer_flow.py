@@ -1,6 +1,7 @@
 """Core: a customer's mail on an existing ticket -> a keyword answer (estimate, resolution) when it
-counts, else plain text that wakes a waiting ticket, contests a resolution or reopens a closed one
-(from the ticket's own people only: anyone else's text is recorded and forwarded); the consultant in
+counts (confirmed to whoever answered, the requester told when an approver decided), else plain text that
+wakes a waiting ticket, contests a resolution or reopens a closed one (from the ticket's own people only:
+anyone else's text is recorded and forwarded, and our later answers never thread on it); the consultant in
 charge is told."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from mailgate.core.model import Address, Agent, ParsedMail, Status, TicketView
+from mailgate.core.model import Address, Agent, ParsedMail, Reason, Status, TicketView
 from mailgate.core.outcome import Disposition, EstimateChange, EventSpec, MailKind, Outcome, OutgoingDraft, TicketChange
-from mailgate.core.workflow import drafts, keywords
+from mailgate.core.workflow import drafts, keywords, messages
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.transitions import Action
 
@@ -31,7 +32,8 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
     if machine is not None:  # auto-replies and the like never move a ticket nor wake anyone
         return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id,
                        events=(received, EventSpec("machine_mail", {"why": machine})))
-    change = TicketChange(last_customer_mid=mail.message_id) if mail.message_id else TicketChange()
+    ours = _on_ticket(view, sender, ctx)
+    change = TicketChange(last_customer_mid=mail.message_id) if mail.message_id and ours else TicketChange()
 
     events: list[EventSpec] = [received]
     outgoing: list[OutgoingDraft] = []
@@ -41,14 +43,15 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
     asked = keywords.any_keyword(text)
     answer = keywords.answer(text, view.awaiting_kind) if view.awaiting_kind else None
     action: Action | None = None
-    refusal = ""
+    refusal: Reason | None = None
     if asked is not None or answer is not None:
         refusal = _keyword_refusal(mail, view, sender, answer, ctx)
-        if refusal:  # the reply is plain text; a keyword that does not count moves nothing
-            events.append(EventSpec("keyword_refused", {"from": sender, "reason": refusal}))
-            outgoing.append(_help(view, sender, refusal, asked or view.awaiting_kind or MailKind.RESOLUTION))
+        if refusal is not None:  # the reply is plain text; a keyword that does not count moves nothing
+            events.append(EventSpec("keyword_refused", {"from": sender, "reason": messages.text(refusal, "en")}))
+            outgoing.append(_help(mail, view, sender, messages.text(refusal, view.locale),
+                                  asked or view.awaiting_kind or MailKind.RESOLUTION))
             answer = None
-    if refusal:
+    if refusal is not None:
         pass
     elif answer is not None:
         action = {keywords.APPROVE: Action.APPROVE_ESTIMATE, keywords.REFUSE: Action.REFUSE_ESTIMATE,
@@ -59,7 +62,7 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
             estimate = EstimateChange(state=state, estimate_id=view.estimate.id, by=sender)
         change = replace(change, awaiting_mid=None, awaiting_kind=None)
         told = f"notify_{answer}"
-    elif view.status in (Status.ANSWER_SENT, Status.WAITING, Status.CLOSED) and not _on_ticket(view, sender, ctx):
+    elif view.status in (Status.ANSWER_SENT, Status.WAITING, Status.CLOSED) and not ours:
         events.append(EventSpec("state_kept", {"from": sender, "status": view.status.value,
                                                "why": f"{sender} is not a participant of ticket #{view.id}"}))
     elif view.status is Status.ANSWER_SENT:
@@ -82,8 +85,11 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, machine: 
             status = step.to
             change = replace(change, status=status)
             events.append(EventSpec("status", {"to": status.value, "by": sender, "why": action.value}))
+            if answer is not None:
+                outgoing.append(_confirmation(mail, view, sender, answer))
         else:
-            events.append(EventSpec("transition_refused", {"action": action.value, "reason": step.refused}))
+            reason = messages.text(step.refused, "en") if step.refused else ""
+            events.append(EventSpec("transition_refused", {"action": action.value, "reason": reason}))
     outgoing.extend(_tell_agents(view, text, sender, told, ctx))
     return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=tuple(events),
                    outgoing=tuple(outgoing), change=change, estimate=estimate)
@@ -96,30 +102,44 @@ def _on_ticket(view: TicketView, sender: str, ctx: CustomerContext) -> bool:
 
 
 def _keyword_refusal(mail: ParsedMail, view: TicketView, sender: str, answer: str | None,
-                     ctx: CustomerContext) -> str:
-    """'' when the keyword counts; else why not, in words for the sender."""
+                     ctx: CustomerContext) -> Reason | None:
+    """None when the keyword counts; else why not."""
     if view.awaiting_kind is None or view.awaiting_mid is None:
-        return f"ticket #{view.id} is not waiting for an approval or a confirmation"
+        return Reason("nothing_awaited", {"ticket": view.id})
     if answer is None:
-        return f"this keyword does not answer what ticket #{view.id} is waiting for"
+        return Reason("wrong_question", {"ticket": view.id})
     allowed = {view.requester.email} if view.requester else set()
     if view.customer:
         allowed |= ctx.approvers.get(view.customer, frozenset())
     if sender not in allowed:
-        return f"{sender} is neither the requester nor an approver for this customer"
+        return Reason("not_an_approver", {"sender": sender})
     if view.awaiting_mid not in mail.thread_ids:
-        return "the keyword counts only in a reply to the mail that asked for it"
-    return ""
+        return Reason("not_in_reply")
+    return None
 
 
-def _help(view: TicketView, sender: str, reason: str, asked: str) -> OutgoingDraft:
+def _help(mail: ParsedMail, view: TicketView, sender: str, reason: str, asked: str) -> OutgoingDraft:
+    """How to answer, in reply to the keyword's own mail: to the requester with the ticket's Cc, or to anyone
+    else alone."""
     words = keywords.SHOWN.get(asked, keywords.SHOWN["resolution"])
     yes, no = words.get(view.locale, words["en"])
     base = drafts.to_customer(view, MailKind.KEYWORD_HELP, automatic=True, values={
         "reason": reason, "yes": yes, "no": no, "asked": asked})
+    in_reply_to, refs = drafts.answering(mail, base.in_reply_to, base.references)
+    base = replace(base, in_reply_to=in_reply_to, references=refs)
     if view.requester is not None and sender == view.requester.email:
         return base
     return replace(base, to=Address(sender), cc=())
+
+
+def _confirmation(mail: ParsedMail, view: TicketView, sender: str, answer: str) -> OutgoingDraft:
+    """A short receipt of the answer to whoever gave it, Cc the requester when an approver decided."""
+    base = drafts.to_customer(view, MailKind.ANSWER_RECEIVED, automatic=True, values={"answer": answer,
+                                                                                        "by": sender})
+    in_reply_to, refs = drafts.answering(mail, base.in_reply_to, base.references)
+    requester = view.requester
+    cc = (requester,) if requester is not None and requester.email != sender else ()
+    return replace(base, to=Address(sender), cc=cc, in_reply_to=in_reply_to, references=refs)
 
 
 def _tell_agents(view: TicketView, text: str, sender: str, kind: str, ctx: CustomerContext) -> list[OutgoingDraft]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from mailgate.core.model import Address, Agent, NewTicket, ParsedMail, Status, TicketView
 from mailgate.core.outcome import MailKind, OutgoingDraft, TicketChange
-from mailgate.core.workflow import keywords
+from mailgate.core.workflow import keywords, messages
 
 MAX_REFERENCES = 10  # keep outgoing References headers short: the newest ids are the useful ones
 
@@ -21,30 +21,41 @@ def customer_thread(view: TicketView) -> tuple[str | None, tuple[str, ...]]:
 
 def to_customer(view: TicketView, kind: MailKind, *, values: dict[str, object] | None = None,
                 awaits: MailKind | None = None, automatic: bool = False,
-                agents: frozenset[str] = frozenset()) -> OutgoingDraft:
-    """A mail to the requester, Cc the other people on the ticket (never the consultants)."""
+                agents: frozenset[str] = frozenset(), also: tuple[Address, ...] = ()) -> OutgoingDraft:
+    """A mail to the requester, Cc the other people on the ticket (never the consultants) and `also`."""
     assert view.requester is not None
     in_reply_to, refs = customer_thread(view)
-    cc = tuple(a for a in view.cc if a.email not in agents and a.email != view.requester.email)
+    seen = {view.requester.email} | agents
+    cc: list[Address] = []
+    for person in (*view.cc, *also):
+        if person.email not in seen:
+            seen.add(person.email)
+            cc.append(person)
     context = dict(values or {})
     if awaits is not None:  # the words that count, as the mail prints them
         words = keywords.SHOWN[awaits]
         context["yes"], context["no"] = words.get(view.locale, words["en"])
     return OutgoingDraft(kind=kind, template=kind.value, to=view.requester, locale=view.locale,
-                         in_reply_to=in_reply_to, references=refs, automatic=automatic, cc=cc,
+                         in_reply_to=in_reply_to, references=refs, automatic=automatic, cc=tuple(cc),
                          context=context, awaits=awaits)
+
+
+def answering(mail: ParsedMail, in_reply_to: str | None,
+              refs: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To and References of a mail that answers `mail` (the given ones when it has no Message-ID)."""
+    if not mail.message_id:
+        return in_reply_to, refs
+    return mail.message_id, tuple(dict.fromkeys((*mail.references, mail.message_id)))[-MAX_REFERENCES:]
 
 
 def to_agent(agent: Agent | Address, kind: MailKind, *, locale: str, view: TicketView | None = None,
              mail: ParsedMail | None = None, values: dict[str, object] | None = None) -> OutgoingDraft:
     """A mail to one consultant; it answers their mail when there is one, else joins the ticket's thread."""
     address = agent.address if isinstance(agent, Agent) else agent
-    if mail is not None and mail.message_id:
-        in_reply_to: str | None = mail.message_id
-        refs = tuple(dict.fromkeys((*mail.references, mail.message_id)))[-MAX_REFERENCES:]
-    else:
-        in_reply_to = view.root_mid if view is not None else None
-        refs = (in_reply_to,) if in_reply_to else ()
+    in_reply_to = view.root_mid if view is not None else None
+    refs: tuple[str, ...] = (in_reply_to,) if in_reply_to else ()
+    if mail is not None:
+        in_reply_to, refs = answering(mail, in_reply_to, refs)
     return OutgoingDraft(kind=kind, template=kind.value, to=address, locale=locale, in_reply_to=in_reply_to,
                          references=refs, automatic=True, context=values or {})
 
@@ -71,12 +82,16 @@ def new_view(ticket_id: int, spec: NewTicket) -> TicketView:
                       root_mid=spec.root_mid, last_customer_mid=spec.root_mid, cc=spec.cc)
 
 
-def template_ticket(view: TicketView) -> dict[str, object]:
-    """What templates may say of the ticket: the one builder for every mail (new ticket, change, sweep)."""
+def template_ticket(view: TicketView, locale: str, names: Mapping[str, str]) -> dict[str, object]:
+    """What templates may say of the ticket, in the mail's language: the one builder for every mail (new
+    ticket, change, sweep). `names`: the consultants' names by address (a footer names people, not
+    addresses)."""
     requester = view.requester
     return {
-        "number": view.id, "title": view.title, "status": view.status.label, "level": f"N{view.level}",
-        "type": view.type.value, "priority": view.priority.value, "assignee": view.assignee,
-        "customer": view.customer,
+        "number": view.id, "title": view.title, "status": messages.status_label(view.status, locale),
+        "level": f"N{view.level}", "type": messages.TYPE_LABELS[locale if locale in messages.LOCALES else "en"][
+            view.type], "priority": view.priority.value,
+        "assignee": names.get(view.assignee, view.assignee) if view.assignee else None,
+        "assignee_email": view.assignee, "customer": view.customer,
         "requester": {"name": requester.name, "email": requester.email} if requester else {"name": "", "email": ""},
     }

@@ -1,7 +1,8 @@
 """Core: which drafted mails go out: only to real mailboxes, no automatic mail to an address that bounced
 permanently (nor to its Cc), at most so many automatic mails an hour to one recipient and on one ticket, and
-to one consultant on one ticket (an auto-responder answering our notices must not loop). Human answers are
-never limited (docs/hygiene.md)."""
+to one consultant on one ticket (an auto-responder answering our notices must not loop). Acknowledgements of
+new tickets, the one automatic mail a customer expects, have their own and larger cap per recipient. Human
+answers are never limited (docs/hygiene.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from mailgate.core.desk import Desk, Snapshot
 from mailgate.core.mail.mailbox import why_not_mailbox
-from mailgate.core.outcome import EventSpec, Outcome, OutgoingDraft
+from mailgate.core.outcome import EventSpec, MailKind, Outcome, OutgoingDraft
 
 
 def admitted(outcome: Outcome, desk: Desk, snapshot: Snapshot, now: datetime) -> Outcome:
@@ -23,6 +24,7 @@ def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, 
           now: datetime) -> tuple[tuple[OutgoingDraft, ...], tuple[EventSpec, ...]]:
     """The drafts that go (some without a Cc address), and a `mail_suppressed` event for each held back."""
     to_recipient = dict(snapshot.recent_to)
+    acks_to = dict(snapshot.recent_acks_to)
     on_ticket = snapshot.recent_on.get(ticket_id, 0) if ticket_id is not None else 0
     to_consultant = dict(snapshot.recent_to_consultant)
     kept: list[OutgoingDraft] = []
@@ -44,8 +46,10 @@ def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, 
                 continue
             to_consultant[key] = to_consultant.get(key, 0) + 1
         limited = draft.automatic and not to_us
+        ack = draft.kind is MailKind.ACK
         if limited:
-            why = _held(draft, desk, snapshot, now, to_recipient.get(draft.to.email, 0), on_ticket, ticket_id)
+            sent = (acks_to if ack else to_recipient).get(draft.to.email, 0)
+            why = _held(draft, desk, snapshot, now, sent, on_ticket, ticket_id)
             if why is not None:
                 events.append(EventSpec("mail_suppressed", {"kind": draft.kind.value, "to": draft.to.email,
                                                             "why": why}))
@@ -54,7 +58,8 @@ def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, 
             events.extend(dropped)
         kept.append(draft)
         if draft.automatic and draft.to.email not in agents:
-            to_recipient[draft.to.email] = to_recipient.get(draft.to.email, 0) + 1
+            counts = acks_to if ack else to_recipient
+            counts[draft.to.email] = counts.get(draft.to.email, 0) + 1
             on_ticket += 1
     return tuple(kept), tuple(events)
 
@@ -65,12 +70,20 @@ def _held(draft: OutgoingDraft, desk: Desk, snapshot: Snapshot, now: datetime, t
     flag = snapshot.flags.get(to)
     if flag is not None and flag.until > now:
         return f"{to} bounced permanently ({flag.reason}); no automatic mail until {flag.until.isoformat()}"
+    if draft.kind is MailKind.ACK:
+        cap = desk.limits.acks_per_recipient_per_hour
+        if to_recipient >= cap:
+            return (f"acknowledgement of this new ticket withheld: {to_recipient} acknowledgements to {to} in the "
+                    f"last hour (limit {cap}, acks_per_recipient_per_hour)")
+        return None  # a new ticket has no earlier mail on it
     cap = desk.limits.per_recipient_per_hour
     if to_recipient >= cap:
-        return f"{to_recipient} automatic mails to {to} in the last hour (limit {cap})"
+        return (f"{draft.kind.value} withheld: {to_recipient} automatic mails to {to} in the last hour "
+                f"(limit {cap}, auto_mail_per_recipient_per_hour)")
     cap = desk.limits.per_ticket_per_hour
     if on_ticket >= cap:
-        return f"{on_ticket} automatic mails on ticket #{ticket_id} in the last hour (limit {cap})"
+        return (f"{draft.kind.value} withheld: {on_ticket} automatic mails on ticket #{ticket_id} in the last "
+                f"hour (limit {cap}, auto_mail_per_ticket_per_hour)")
     return None
 
 

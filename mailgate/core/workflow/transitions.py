@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailgate.core.model import RequestType, Status
+from mailgate.core.model import Reason, RequestType, Status
 
 S = Status
 
@@ -69,10 +69,10 @@ STATUS_ACTIONS: dict[Status, Action] = {
     S.ANSWER_SENT: Action.RESOLVE,
     S.CLOSED: Action.CLOSE,
 }
-STATUS_REFUSALS: dict[Status, str] = {
-    S.OPEN: "a ticket cannot go back to Ouvert; use reopen or status in_progress",
-    S.AWAITING_ESTIMATE_APPROVAL: "a ticket waits for an estimate's approval only by sending one: use estimate",
-    S.IN_REALIZATION: "only the customer's approval of the estimate starts the realisation",
+STATUS_REFUSALS: dict[Status, Reason] = {
+    S.OPEN: Reason("status_back_to_open", {"status": S.OPEN}),
+    S.AWAITING_ESTIMATE_APPROVAL: Reason("status_by_estimate"),
+    S.IN_REALIZATION: Reason("status_by_approval"),
 }
 
 
@@ -81,7 +81,7 @@ class Move:
     """The result of asking for an action: the new status, or why it is refused."""
 
     to: Status | None
-    refused: str = ""
+    refused: Reason | None = None
 
     @property
     def ok(self) -> bool:
@@ -89,15 +89,19 @@ class Move:
 
 
 def move(status: Status, action: Action, type_: RequestType, resume_to: Status | None = None) -> Move:
-    """Where `action` takes a ticket in `status`, per the table; a refusal says why in words."""
+    """Where `action` takes a ticket in `status`, per the table; a refusal says why, and what is possible."""
     allowed_types = ONLY_FOR.get(action)
     if allowed_types is not None and type_ not in allowed_types:
-        return Move(None, f"{action.value} applies to évolution tickets only (this one is {type_.value})")
+        return Move(None, Reason("only_for_evolution", {"action": action, "type": type_}))
     target = TABLE.get((status, action))
     if target is None:
-        possible = sorted(a.value for (s, a) in TABLE if s is status)
-        return Move(None, f"{action.value} is not possible in status {status.value} ({status.label}); "
-                          f"possible: {', '.join(possible) or 'nothing'}")
+        return Move(None, Reason("not_possible", {"action": action, "status": status, "after": "",
+                                                  "possible": possible(status, type_)}))
     if action is Action.RESUME:
         return Move(resume_to or S.IN_PROGRESS)
     return Move(target)
+
+
+def possible(status: Status, type_: RequestType) -> tuple[Action, ...]:
+    """The actions a ticket of this type may take from this status, in the table's order."""
+    return tuple(dict.fromkeys(a for (s, a) in TABLE if s is status and type_ in ONLY_FOR.get(a, (type_,))))
