@@ -89,7 +89,7 @@ class Daemon:
         if problems:
             raise ConfigError("\n".join(problems))
         try:  # checked by every process, so that the listener refuses to start on rules its worker refuses
-            rules = RulesHolder.open(self.settings.rules_dir)
+            rules = RulesHolder.of(self.settings)
         except RulesError as exc:
             raise ConfigError("\n".join(exc.errors)) from None
         if Role.WORK in self.roles:

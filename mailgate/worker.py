@@ -251,7 +251,7 @@ async def replay(settings: Settings, inbound_id: int, *, release: bool = False) 
     if problems:
         raise ConfigError("\n".join(problems))
     try:
-        rules = None if release else RulesHolder.open(settings.rules_dir)
+        rules = None if release else RulesHolder.of(settings)
     except RulesError as exc:
         raise ConfigError("\n".join(exc.errors)) from None
     db = await asyncio.to_thread(open_database, settings)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from mailgate.core.rules.model import RuleSet
+from mailgate.config.sections import ConfigError
+from mailgate.config.settings import Settings, from_dict
+from mailgate.core.mail.parse import parse
+from mailgate.core.rules.engine import evaluate
+from mailgate.core.rules.model import RuleSet, Template, facts_from
+from mailgate.daemon import Daemon
 from mailgate.rules.load import RulesError, RulesHolder, load_rules, signature
+from mailgate.rules.refs import Known
+from tests.conftest import settings_data
 
 ROOT = Path(__file__).parent.parent
 
@@ -305,3 +314,138 @@ def test_reload_that_finds_no_rule_file_keeps_the_previous_set(tmp_path: Path) -
     assert not holder.changed()  # not retried until the folder changes again
     write(tmp_path, "10-a.yaml", GOOD.format(name="back", word="x"))
     assert holder.reload() is True and [r.name for r in holder.rules.rules] == ["back"]
+
+
+# ---------------------------------------------------------------- checked against the config (issue 15)
+
+REFS = """\
+rules:
+  - name: to-zoe
+    when: {subject: {contains: x}}
+    then:
+      assignee: zoe@x.example
+      queue: netwrk
+  - name: acme
+    when: {customer: Acmee}
+    then:
+      customer: ACME Corp
+      auto_reply: ack-incdent
+  - name: fine
+    when: {customer: {in: [client sa, Globex]}}
+    then: {assignee: alice@example.test, queue: network, customer: Globex, auto_reply: ack}
+  - name: from-groups
+    when: {subject: {regex: '^(?P<who>[a-z]+):'}}
+    then: {assignee: "{who}@example.test", queue: "{who}"}
+"""
+
+
+def configured(tmp_path: Path, **overrides: object) -> Settings:
+    data = settings_data("sqlite://", 25, **overrides)
+    data["customers"] = [{"name": "Client SA", "domains": ["client.example"]}, {"name": "Globex"}]
+    data["queues"] = [{"name": "network", "agents": ["alice@example.test"]}, {"name": "billing",
+                                                                             "agents": ["bruno@example.test"]}]
+    return from_dict(data, str(tmp_path / "config.toml"))
+
+
+def test_rules_are_checked_against_the_config_they_run_with(tmp_path: Path) -> None:
+    path = write(tmp_path / "rules", "10-refs.yaml", REFS)
+    templates = tmp_path / "templates"
+    for name in ("fr/ack", "en/ack", "fr/_footer", "en/_footer", "fr/ack-fr-only", "fr/relay", "en/relay"):
+        locale, _, base = name.partition("/")
+        write(templates / locale, f"{base}.txt.j2", "Bonjour {{ requester.name }}\n")
+    known = Known.of(configured(tmp_path, gateway__templates=str(templates)))
+    with pytest.raises(RulesError) as caught:
+        load_rules(tmp_path / "rules", known)
+    assert list(caught.value.errors) == [  # (in the order of the actions' table)
+        f"{path}:6: rule 'to-zoe': queue 'netwrk' is not defined in [[queues]]; queues: billing, network",
+        f"{path}:5: rule 'to-zoe': assignee 'zoe@x.example' is not an agent; agents: alice@example.test, "
+        "bruno@example.test",
+        f"{path}:8: rule 'acme': customer 'Acmee' is not a customer (the condition would never hold); "
+        "customers: Client SA, Globex",
+        f"{path}:10: rule 'acme': customer 'ACME Corp' is not a customer; customers: Client SA, Globex",
+        f"{path}:11: rule 'acme': auto_reply 'ack-incdent': template missing: {templates}/fr/ack-incdent.txt.j2, "
+        f"{templates}/en/ack-incdent.txt.j2; templates: ack, relay",  # (in every locale; no _part)
+    ]
+    assert len(load_rules(tmp_path / "rules")) == 4  # without a config: checked for themselves only
+
+
+def test_a_long_list_of_what_exists_is_cut() -> None:
+    known = Known(customers=frozenset(f"c{i:02}" for i in range(30)))
+    assert known.action("customer", "nobody") == ("customer 'nobody' is not a customer; customers: c00, c01, c02, "
+                                                  "c03, c04, c05, c06, c07, c08, c09, c10, c11, ... (30 in all)")
+    assert Known().action("queue", "q") == "queue 'q' is not defined in [[queues]]; queues: none in the config"
+
+
+def test_an_auto_reply_template_is_needed_in_every_locale_and_must_render(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "fr" / "ack-incident.txt.j2").write_text("Bonjour {{ requester.name }},\n")
+    (templates / "fr" / "broken.txt.j2").write_text("Bonjour {{ ticket.nope }}\n")
+    (templates / "en" / "broken.txt.j2").write_text("Hello {{ ticket.number }}\n")
+    path = write(tmp_path / "rules", "10-a.yaml", "rules:\n  - name: a\n    then: {auto_reply: ack-incident}\n"
+                                                  "  - name: b\n    then: {auto_reply: broken}\n")
+    known = Known.of(configured(tmp_path, gateway__templates=str(templates)))
+    with pytest.raises(RulesError) as caught:
+        load_rules(tmp_path / "rules", known)
+    first, second = caught.value.errors
+    assert first.startswith(f"{path}:3: rule 'a': auto_reply 'ack-incident': template missing: "
+                            f"{templates}/en/ack-incident.txt.j2; templates: ack, agent_refused, ")
+    assert second.startswith(f"{path}:5: rule 'b': auto_reply 'broken': the template does not render: "
+                             f"{templates}/fr/broken.txt.j2")
+    assert "'dict object' has no attribute 'nope'" in second and f"{templates}/en/broken" not in second
+    (templates / "en" / "ack-incident.txt.j2").write_text("Hello {{ requester.name }},\n")
+    (templates / "fr" / "broken.txt.j2").write_text("Bonjour {{ ticket.number }}\n")
+    assert [r.name for r in load_rules(tmp_path / "rules", known).rules] == ["a", "b"]
+
+
+def test_the_daemon_refuses_to_start_on_a_rule_naming_an_unknown_agent(tmp_path: Path) -> None:
+    path = write(tmp_path / "rules", "10-a.yaml", "rules:\n  - name: a\n    then:\n      assignee: zoe@x.example\n")
+    settings = configured(tmp_path, gateway__rules=str(tmp_path / "rules"))
+    with pytest.raises(RulesError, match="^" + re.escape(f"{path}:4: rule 'a': assignee 'zoe@x.example' is not an "
+                                                         "agent; agents: alice@example.test, bruno@example.test")):
+        RulesHolder.of(settings)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:4: rule 'a': assignee 'zoe@x.example' is not")):
+        asyncio.run(Daemon(settings).start())  # before any database or port is opened
+
+
+def test_a_reload_naming_an_unknown_queue_keeps_the_previous_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    write(folder, "10-a.yaml", "rules:\n  - name: a\n    then: {queue: network}\n")
+    holder = RulesHolder.of(configured(tmp_path, gateway__rules=str(folder)))
+    before = holder.rules
+    path = write(folder, "10-a.yaml", "rules:\n  - name: a\n    then: {queue: network}\n"
+                                      "  - name: b\n    then: {queue: netwrk}\n")
+    with capture_logs() as logs:
+        assert holder.reload() is False
+    assert holder.rules is before
+    error = f"{path}:5: rule 'b': queue 'netwrk' is not defined in [[queues]]; queues: billing, network"
+    assert logs == [{"event": "rules_rejected", "log_level": "error", "folder": str(folder), "errors": [error],
+                     "kept": 1, "detail": "the previous rules stay active"}]
+    write(folder, "10-a.yaml", "rules:\n  - name: a\n    then: {queue: billing}\n")
+    assert holder.reload() is True and holder.rules.rules[0].actions.scalars[0][1] == Template("billing")
+
+
+def test_a_disabled_rule_is_loaded_and_checked_but_never_matches(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    write(folder, "10-a.yaml", "rules:\n  - name: paused\n    enabled: false\n    then: {tags: [x]}\n    stop: true\n"
+                               "  - name: active\n    enabled: true\n    then: {tags: [y]}\n")
+    rules = load_rules(folder)
+    assert [(r.name, r.enabled) for r in rules.rules] == [("paused", False), ("active", True)]
+    decision = evaluate(rules, facts_from(parse(b"From: a@b.example\r\nSubject: x\r\n\r\nx")))
+    assert decision.outcomes == (False, True) and decision.tags == ("y",) and decision.stopped_by is None
+    assert decision.hits[0].reason == "disabled (enabled: false): never matches"
+    assert decision.as_json(misses="names")["hits"] == [
+        {"rule": "paused", "file": "10-a.yaml", "line": 2, "matched": False, "disabled": True},
+        {"rule": "active", "file": "10-a.yaml", "line": 6, "matched": True,
+         "reason": "no conditions: matches every mail"}]
+
+    path = write(folder, "10-a.yaml", "rules:\n  - name: paused\n    enabled: false\n"
+                                      "    then: {assignee: zoe@x.example}\n"
+                                      "  - name: typo\n    enabled: 'no'\n    then: {tags: [y]}\n")
+    with pytest.raises(RulesError) as caught:
+        load_rules(folder, Known.of(configured(tmp_path)))
+    assert list(caught.value.errors) == [
+        f"{path}:4: rule 'paused': assignee 'zoe@x.example' is not an agent; agents: alice@example.test, "
+        "bruno@example.test",
+        f"{path}:6: rule 'typo': enabled: Input should be a valid boolean",
+    ]

@@ -20,6 +20,7 @@ def check(ctx: click.Context) -> None:
     from mailgate.config.settings import load
     from mailgate.outbound.render import Renderer
     from mailgate.rules.load import RulesError, load_rules
+    from mailgate.rules.refs import Known
 
     try:
         settings = load(config_path(ctx))
@@ -32,7 +33,7 @@ def check(ctx: click.Context) -> None:
     if problems:
         fail("invalid templates:\n" + "\n".join(problems), EX_CONFIG)
     try:
-        ruleset = load_rules(settings.rules_dir)
+        ruleset = load_rules(settings.rules_dir, Known.of(settings))
     except RulesError as exc:
         fail("invalid rules:\n" + "\n".join(exc.errors), EX_CONFIG)
     click.echo(f"{settings.source}: OK ({len(settings.gateway.addresses)} address(es), "

@@ -56,9 +56,8 @@ def prepare(raw: bytes, envelope_from: str | None, envelope_to: list[str], desk:
     bounced = kind.bounce.original_message_id if kind.bounce else None
     decision = None
     if rules is not None and len(rules):
-        customer = desk.customers_by_domain.get(email.rpartition("@")[2])
         facts = facts_from(mail, envelope_to=envelope_to, attachment_names=attachment_names(mime or raw),
-                           is_agent=email in desk.agents, customer=customer, kind=kind.kind,
+                           agents=desk.agents, customers_by_domain=desk.customers_by_domain, kind=kind.kind,
                            envelope_from=envelope_from)
         decision = evaluate(rules, facts)
     found = Extracted()

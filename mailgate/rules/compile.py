@@ -25,6 +25,7 @@ from mailgate.core.rules.model import (
     Test,
 )
 from mailgate.core.rules.model import Field as F
+from mailgate.rules.refs import Known
 from mailgate.rules.schema import ActionsSpec, OpSpec, RuleSpec
 from mailgate.rules.source import Path, Source
 
@@ -34,10 +35,11 @@ CONDITION_KEYS = ", ".join([*(f.value for f in F if f is not F.HEADER), "header.
 
 
 class Compiler:
-    """Compiles one file. `errors` collects `file:line: rule 'name': what` strings."""
+    """Compiles one file. `errors` collects `file:line: rule 'name': what` strings. With `known`, the names
+    rules give (assignee, queue, customer, auto_reply template) are checked against the config's."""
 
-    def __init__(self, display: str, file: str) -> None:
-        self.display, self.file = display, file
+    def __init__(self, display: str, file: str, known: Known | None = None) -> None:
+        self.display, self.file, self.known = display, file, known
         self.source = Source(display)
         self.names: dict[int, str] = {}
         self.errors: list[str] = []
@@ -99,7 +101,8 @@ class Compiler:
         if len(self.errors) > before:
             return None
         return Rule(name=spec.name, file=self.file, line=self.source.lines.get(path, 1), condition=cond,
-                    actions=actions, stop=spec.stop, description=spec.description, needs_groups=needs_groups)
+                    actions=actions, stop=spec.stop, description=spec.description, needs_groups=needs_groups,
+                    enabled=spec.enabled)
 
     def _pydantic(self, path: Path, exc: ValidationError, model: type[BaseModel]) -> None:
         for err in exc.errors():
@@ -127,7 +130,7 @@ class Compiler:
                 continue
             if isinstance(value, str) and not isinstance(value, RequestType | Priority):
                 template = self._template(value, path + (name,))
-                if template is not None:
+                if template is not None and self._known(name, template, path + (name,)):
                     scalars.append((name, template))
             else:
                 scalars.append((name, value))
@@ -139,6 +142,13 @@ class Compiler:
         needs = any(isinstance(v, Template) and v.parts for _, v in scalars) or any(
             t.parts for _, ts in lists for t in ts)
         return Actions(scalars=tuple(scalars), lists=tuple(lists)), needs
+
+    def _known(self, name: str, template: Template, path: Path) -> bool:
+        """An action naming an agent, queue, customer or template names one the config has ({group}: unknown)."""
+        problem = self.known.action(name, template.text) if self.known and not template.parts else None
+        if problem is not None:
+            self.error(path, problem)
+        return problem is None
 
     def _template(self, text: str, path: Path) -> Template | None:
         try:
@@ -240,7 +250,7 @@ class Compiler:
                         groups=bool(pattern.groupindex))
         if spec.in_ is not None:
             shown = tuple(str(v) for v in spec.in_)
-            if not self._kinds(field, shown, path, key):
+            if not self._values(field, shown, path, key, cs):
                 return None
             options = frozenset(shown if cs else (v.casefold() for v in shown))
             return Test(field, index, key, Op.IN, options=options, shown=shown, case_sensitive=cs)
@@ -252,16 +262,20 @@ class Compiler:
             return Test(field, index, key, Op.CONTAINS, shown=needles, case_sensitive=cs,
                         needles=needles if cs else tuple(n.casefold() for n in needles))
         operand = str(spec.equals)
-        if not self._kinds(field, (operand,), path, key):
+        if not self._values(field, (operand,), path, key, cs):
             return None
         return Test(field, index, key, Op.EQUALS, operand=operand, folded=operand if cs else operand.casefold(),
                     case_sensitive=cs)
 
-    def _kinds(self, field: F, values: tuple[str, ...], path: Path, key: str) -> bool:
+    def _values(self, field: F, values: tuple[str, ...], path: Path, key: str, cs: bool) -> bool:
+        """`kind` values are kinds; `customer` values, customers of the config (when there is one)."""
         unknown = [v for v in values if field is F.KIND and v.lower() not in KINDS]
         if unknown:
             self.error(path, f"{key}: unknown kind(s) {', '.join(unknown)} (known: {', '.join(sorted(KINDS))})")
-        return not unknown
+        problem = self.known.customer_condition(values, cs) if field is F.CUSTOMER and self.known else None
+        if problem is not None:
+            self.error(path, problem)
+        return not unknown and problem is None
 
 
 def _combine(items: list[Cond | None], kind: type[All] | type[AnyOf]) -> Cond | None:
@@ -271,8 +285,9 @@ def _combine(items: list[Cond | None], kind: type[All] | type[AnyOf]) -> Cond | 
     return conds[0] if len(conds) == 1 else kind(conds)
 
 
-def compile_text(text: str, display: str, file: str) -> tuple[list[Rule], list[str]]:
-    """Rules of one file's text; `display` names the file in errors, `file` on the rules."""
-    compiler = Compiler(display, file)
+def compile_text(text: str, display: str, file: str, known: Known | None = None) -> tuple[list[Rule], list[str]]:
+    """Rules of one file's text; `display` names the file in errors, `file` on the rules; `known`: the config's
+    agents, queues, customers and templates the rules' values must name."""
+    compiler = Compiler(display, file, known)
     rules = compiler.compile(text)
     return rules, compiler.errors

@@ -6,10 +6,15 @@ import asyncio
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailgate import log
 from mailgate.core.rules.model import Rule, RuleSet
 from mailgate.rules.compile import compile_text
+from mailgate.rules.refs import Known
+
+if TYPE_CHECKING:
+    from mailgate.config.settings import Settings
 
 SUFFIXES = (".yaml", ".yml")
 Signature = tuple[tuple[str, int, int], ...]
@@ -32,8 +37,9 @@ def rule_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
-def load_rules(folder: Path) -> RuleSet:
-    """Every rule of every file, compiled; RulesError listing all problems. No folder: no rules."""
+def load_rules(folder: Path, known: Known | None = None) -> RuleSet:
+    """Every rule of every file, compiled (and, with `known`, checked against the config it will run with:
+    agents, queues, customers, templates); RulesError listing all problems. No folder: no rules."""
     files = rule_files(folder)
     rules: list[Rule] = []
     errors: list[str] = []
@@ -43,7 +49,7 @@ def load_rules(folder: Path) -> RuleSet:
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(f"{path}: cannot read: {exc}")
             continue
-        got, problems = compile_text(text, str(path), path.name)
+        got, problems = compile_text(text, str(path), path.name, known)
         rules.extend(got)
         errors.extend(problems)
     first: dict[str, Rule] = {}
@@ -72,10 +78,12 @@ def signature(folder: Path) -> Signature:
 
 
 class RulesHolder:
-    """The active RuleSet. Readers take `holder.rules` once per mail; a reload replaces it in one assignment."""
+    """The active RuleSet. Readers take `holder.rules` once per mail; a reload replaces it in one assignment.
+    `known`: the config the rules run with; every load and reload checks the rules against it."""
 
-    def __init__(self, folder: Path, rules: RuleSet | None = None) -> None:
+    def __init__(self, folder: Path, rules: RuleSet | None = None, known: Known | None = None) -> None:
         self.folder = folder
+        self.known = known
         self._rules = rules if rules is not None else RuleSet(folder=str(folder))
         self._lock = threading.Lock()
         self._loaded: Signature | None = None
@@ -84,12 +92,17 @@ class RulesHolder:
         self._log = log.get("rules")
 
     @classmethod
-    def open(cls, folder: Path) -> RulesHolder:
+    def open(cls, folder: Path, known: Known | None = None) -> RulesHolder:
         """Load the folder now; RulesError if it is bad (the daemon refuses to start)."""
         before = signature(folder)
-        holder = cls(folder, load_rules(folder))
+        holder = cls(folder, load_rules(folder, known), known)
         holder._loaded = before
         return holder
+
+    @classmethod
+    def of(cls, settings: Settings) -> RulesHolder:
+        """The configured folder, checked against the config (its agents, queues, customers, templates)."""
+        return cls.open(settings.rules_dir, Known.of(settings))
 
     @property
     def rules(self) -> RuleSet:
@@ -104,7 +117,7 @@ class RulesHolder:
             for _ in range(3):
                 before = signature(self.folder)
                 try:
-                    new = load_rules(self.folder)
+                    new = load_rules(self.folder, self.known)
                 except RulesError as exc:
                     error, new = exc, None
                 if signature(self.folder) == before:

@@ -61,6 +61,7 @@ class RuleSpec(_Spec):
     when: Any = None  # compiled by hand below: field names are open-ended (header.<Name>)
     then: ActionsSpec = ActionsSpec()
     stop: StrictBool = False
+    enabled: StrictBool = True
 
 
 class OpSpec(_Spec):

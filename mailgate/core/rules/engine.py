@@ -27,16 +27,22 @@ class Hit:
     matched: bool
     cond: Cond | None = field(default=None, repr=False, compare=False)
     facts: MailFacts | None = field(default=None, repr=False, compare=False)
+    enabled: bool = True  # False: the rule says `enabled: false` and never matches
 
     @property
     def reason(self) -> str:
+        if not self.enabled:
+            return "disabled (enabled: false): never matches"
         if self.cond is None or self.facts is None:
             return "no conditions: matches every mail"
         return explain(self.cond, self.facts)[1]
 
     def as_json(self) -> dict[str, object]:
-        return {"rule": self.rule, "file": self.file, "line": self.line, "matched": self.matched,
-                "reason": self.reason}
+        out: dict[str, object] = {"rule": self.rule, "file": self.file, "line": self.line, "matched": self.matched,
+                                  "reason": self.reason}
+        if not self.enabled:
+            out["disabled"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,7 @@ class Decision:
     @property
     def hits(self) -> tuple[Hit, ...]:
         """Every rule considered, in order, hit or miss (built on demand: evaluation only records outcomes)."""
-        return tuple(Hit(r.name, r.file, r.line, ok, r.condition, self.facts)
+        return tuple(Hit(r.name, r.file, r.line, ok, r.condition, self.facts, r.enabled)
                      for r, ok in zip(self.rules, self.outcomes, strict=False))
 
     @property
@@ -89,9 +95,11 @@ class Decision:
         hits: list[dict[str, object]] = []
         for rule, ok in zip(self.rules, self.outcomes, strict=False):
             if ok or misses == "full":
-                hits.append(Hit(rule.name, rule.file, rule.line, ok, rule.condition, self.facts).as_json())
+                hits.append(Hit(rule.name, rule.file, rule.line, ok, rule.condition, self.facts,
+                                rule.enabled).as_json())
             elif misses == "names":
-                hits.append({"rule": rule.name, "file": rule.file, "line": rule.line, "matched": False})
+                hits.append({"rule": rule.name, "file": rule.file, "line": rule.line, "matched": False}
+                            | ({} if rule.enabled else {"disabled": True}))
         return {
             "fields": self.fields(),
             "set_by": {k: list(v) for k, v in self.set_by.items()},
@@ -102,7 +110,7 @@ class Decision:
 
 
 def evaluate(rules: RuleSet, facts: MailFacts) -> Decision:
-    """Run every rule in order until one with `stop` matches."""
+    """Run every rule in order until one with `stop` matches; a disabled rule is a miss."""
     values: dict[str, object] = {}
     lists: dict[str, list[str]] = {}
     set_by: dict[str, list[str]] = {}
@@ -112,7 +120,9 @@ def evaluate(rules: RuleSet, facts: MailFacts) -> Decision:
     for rule in rules.rules:
         cond = rule.condition
         groups: dict[str, str] | None = {} if rule.needs_groups else None
-        if cond is None:
+        if not rule.enabled:
+            ok = False
+        elif cond is None:
             ok = True
         elif type(cond) is Test:
             ok = leaf_holds(cond, facts, groups)

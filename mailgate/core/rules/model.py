@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
@@ -139,6 +139,7 @@ class Rule:
     stop: bool = False
     description: str = ""
     needs_groups: bool = False  # some action uses {group}: collect regex groups while matching
+    enabled: bool = True  # `enabled: false`: loaded and checked, never matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +190,24 @@ class MailFacts:
 
 def facts_from(mail: ParsedMail, *, envelope_to: tuple[str, ...] | list[str] = (),
                attachment_names: tuple[str, ...] = (), is_agent: bool = False, customer: str | None = None,
-               kind: str = "human", envelope_from: str | None = None) -> MailFacts:
-    """MailFacts of a parsed mail. Recipients: the envelope's, else To + Cc (an IMAP mail has no envelope)."""
+               kind: str = "human", envelope_from: str | None = None, agents: Collection[str] = (),
+               customers_by_domain: Mapping[str, str] | None = None) -> MailFacts:
+    """MailFacts of a parsed mail, as the worker builds them. Recipients: the envelope's, else To + Cc (an IMAP
+    mail has no envelope). The sender is an agent when `is_agent` or its address is one of `agents`; its
+    customer is `customer`, else the one `customers_by_domain` gives its domain."""
     found = sender_of(mail, envelope_from)
     sender = found.email if found is not None else ""
+    domain = sender.rpartition("@")[2] if "@" in sender else ""
+    is_agent = is_agent or sender in agents
+    if customer is None and customers_by_domain and domain:
+        customer = customers_by_domain.get(domain)
     recipients = tuple(r.strip().strip("<>").lower() for r in envelope_to if r.strip()) or tuple(
         a.email for a in (*mail.to, *mail.cc))
     body = mail.text
     truncated = len(body) > BODY_LIMIT
     return MailFacts(
         sender=sender,
-        sender_domain=sender.rpartition("@")[2] if "@" in sender else "",
+        sender_domain=domain,
         recipients=tuple(dict.fromkeys(recipients)),
         subject=mail.subject,
         body=body[:BODY_LIMIT] if truncated else body,
