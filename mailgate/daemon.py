@@ -3,12 +3,14 @@ TaskGroup, in one process or split over two (`[daemon] processes`, see processes
 the roles it is given and wakes the other through its Peer.
 
 Every task contains its own failures (store/db.repeat_while_up); SIGTERM/SIGINT stop taking mail, finish
-the mail in hand and return.
+the mail in hand and return. Several daemons may share one database: the sweeper and each IMAP mailbox run
+in one of them at a time, the holder of its lease (store/leases.py); the others stand by to take over.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -25,7 +27,7 @@ from mailgate.outbound.render import Renderer
 from mailgate.outbound.sender import Sender
 from mailgate.peer import Peer
 from mailgate.rules.load import RulesError, RulesHolder
-from mailgate.store import inbound
+from mailgate.store import inbound, leases
 from mailgate.store.db import Database, one_line
 from mailgate.store.faults import is_configuration, is_temporary
 from mailgate.store.group import GroupWriter
@@ -33,10 +35,13 @@ from mailgate.store.inbound import Arrival
 from mailgate.store.schema import SchemaError, open_database
 
 if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
     from mailgate.sweeper import Sweeper
     from mailgate.worker import Worker
 
 logger = log.get("daemon")
+sweeper_log, imap_log = log.get("sweeper"), log.get("imap_in")
 
 
 class Role(StrEnum):
@@ -71,6 +76,8 @@ class Daemon:
         self.sweeper: Sweeper | None = None
         self.rules: RulesHolder | None = None
         self.pollers: list[MailboxPoller] = []
+        self.leases: leases.Leases | None = None
+        self.lease_every = leases.TRY_EVERY  # seconds between tries of a lease another daemon holds
 
     @property
     def smtp_port(self) -> int:
@@ -95,6 +102,7 @@ class Daemon:
         if Role.WORK in self.roles:
             self.rules = rules
         self.db = db = await self._open_store()
+        self.leases = leases.leases_for(db.engine)
         outgoing = Outgoing(self.settings, renderer)
         if Role.SEND in self.roles:
             self.sender = Sender(self.settings.outbound, db, self.clock)
@@ -176,15 +184,35 @@ class Daemon:
                 if self.sender is not None:
                     tasks.create_task(self.sender.run(self.stop_event), name="sender")
                 if self.sweeper is not None:
-                    tasks.create_task(self.sweeper.run(self.stop_event), name="sweeper")
+                    tasks.create_task(self._held(leases.SWEEPER, self.sweeper.run, sweeper_log,
+                                                 "another instance runs the sweeper: standing by"), name="sweeper")
                 if self.rules is not None:
                     tasks.create_task(self.rules.watch(self.stop_event), name="rules")
                 tasks.create_task(self._watch_stop(), name="stop")
-                for poller in self.pollers:
-                    tasks.create_task(poller.run(self.stop_event), name=f"imap {poller.key}")
+                for lease, pollers in self._pollers_by_lease().items():
+                    keys = ", ".join(p.key for p in pollers)
+                    tasks.create_task(self._held(lease, _together(pollers), imap_log,
+                                                 "another instance polls this mailbox: standing by",
+                                                 mailbox=keys), name=f"imap {keys}")
         finally:
+            if self.leases is not None:
+                await asyncio.to_thread(self.leases.close)
             await asyncio.to_thread(self.db.close)
             logger.info("stopped", roles=sorted(r.value for r in self.roles))
+
+    async def _held(self, name: str, role: Callable[[asyncio.Event], Awaitable[None]],
+                    logger: FilteringBoundLogger, waiting: str, **fields: object) -> None:
+        """A role only one daemon on the database runs at a time: here while this one holds its lease."""
+        assert self.leases is not None
+        await leases.run_held(self.leases, name, role, self.stop_event, logger, waiting=waiting,
+                              every=self.lease_every, **fields)
+
+    def _pollers_by_lease(self) -> dict[str, list[MailboxPoller]]:
+        """The pollers under each mailbox's lease (two [[imap]] entries may name one mailbox: they share it)."""
+        found: dict[str, list[MailboxPoller]] = {}
+        for poller in self.pollers:
+            found.setdefault(poller.lease, []).append(poller)
+        return found
 
     def _peer_gone(self) -> None:
         if Role.INGEST not in self.roles:  # the worker process outlives nothing: its listener went away
@@ -201,3 +229,12 @@ class Daemon:
     async def _watch_stop(self) -> None:
         await self.stop_event.wait()
         logger.info("stopping: finishing the mail in hand")
+
+
+def _together(pollers: list[MailboxPoller]) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """One role of the pollers of one mailbox."""
+    async def run(until: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for poller in pollers:
+                tasks.create_task(poller.run(until), name=f"imap {poller.key}")
+    return run

@@ -1,6 +1,7 @@
 """Shell, scheduled work: the periodic sweep that auto-closes tickets whose resolution went unanswered and
 tells the supervisors of breached service targets (one transaction per ticket, locked and checked again
-inside it; the core decides, its limits apply as to any mail)."""
+inside it; the core decides, its limits apply as to any mail). With several daemons on one database, it runs in
+one at a time: the leader, holder of the sweeper's lease (store/leases.py)."""
 
 from __future__ import annotations
 

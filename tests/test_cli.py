@@ -67,7 +67,7 @@ async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: S
     assert {"from", "to", "subject", "message_id", "body"} <= t["messages"][0].keys()
 
     status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
-    assert status == {"imap": [],
+    assert status == {"daemon": {"running": False}, "imap": [],
                       "inbound": {"total": 1, "received": 0, "processed": 1, "ignored": 0, "quarantined": 0,
                                   "shunted": 0},
                       "outbox": {"queued": 0, "sent": 1, "failed": 0},

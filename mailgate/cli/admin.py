@@ -72,14 +72,16 @@ def db_current(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Counts of inbound mail (total, then every status: received (waiting), processed, ignored, quarantined,
-    shunted), of the outbox (queued, sent, failed), and each IMAP mailbox's state."""
+    """Whether a daemon runs on this database (one holds the sweeper's lease), counts of inbound mail (total,
+    then every status: received (waiting), processed, ignored, quarantined, shunted), of the outbox (queued,
+    sent, failed), and each IMAP mailbox's state."""
     from mailgate.clock import utcnow
-    from mailgate.store import imap_state, inbound, outbox
+    from mailgate.store import imap_state, inbound, leases, outbox
 
     def counts(conn: Any) -> dict[str, Any]:
         i, o, now = inbound.counts(conn), outbox.counts(conn), utcnow()
         return {
+            "daemon": {"running": leases.probe(conn, leases.SWEEPER)},
             "imap": imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in inbound.STATUSES}},
@@ -92,6 +94,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
+    click.echo("daemon: running (leader lock held)" if result["daemon"]["running"]
+               else "daemon: not running (leader lock free)")
     for area, oldest in (("inbound", "inbound_received"), ("outbox", "outbox_queued")):
         waiting = result["oldest"][oldest]
         since = f"; the oldest {'waiting' if area == 'inbound' else 'queued'} since {waiting['at']} " \

@@ -39,6 +39,12 @@ SESSION_ERRORS: tuple[type[BaseException], ...] = (
 
 logger = log.get("imap_in")
 
+
+def lease_name(mailbox: Imap) -> str:
+    """The lease of a mailbox (store/leases.py): one daemon polls it at a time, whatever each calls it."""
+    return f"imap:{mailbox.host.lower()}/{mailbox.username}/{mailbox.folder}"
+
+
 class MailboxPoller:
     """Keeps one mailbox drained into inbound_mail. Never raises: errors are logged, recorded and
     retried, so one bad mailbox never stops the others or the SMTP listener."""
@@ -52,6 +58,7 @@ class MailboxPoller:
         self.clock = clock
         self.on_stored = on_stored
         self.key = mailbox.key
+        self.lease = lease_name(mailbox)  # the daemon runs the poller while it holds this lease
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity: int | None = None
         self._folders: set[str] = set()  # folders known to exist on the server
