@@ -113,6 +113,51 @@ async def test_lease_keeps_two_senders_from_sharing_a_mail(smart_host: SmartHost
     assert sorted(e.rcpt_tos[0] for e in smart_host.received) == sorted(f"c{i}@client.example" for i in range(20))
 
 
+async def test_a_batch_starts_no_send_that_could_outlast_its_lease(smart_host: SmartHostSink,
+                                                                   settings: Settings) -> None:
+    """A slow batch stops before its lease could run out mid-send: another sender (another instance) takes the
+    rest only after the lease, so no mail is sent twice, and every mail goes once."""
+    def queue(conn):  # type: ignore[no-untyped-def]
+        now = datetime.now(UTC)
+        for i in range(3):
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"slow{i}@x",
+                           envelope_from="support@example.test", envelope_to=[f"s{i}@client.example"],
+                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
+
+    await write(settings, queue)
+    start = datetime.now(UTC)
+    ticks = iter(range(1000))
+    db = database_for(settings)
+    try:  # each reading of the clock is half a lease later: after one send the batch must stop
+        slow = Sender(settings.outbound, db, lambda: start)
+        slow.clock = lambda: start + next(ticks) * (slow.lease / 2)
+        assert await slow.send_due() == 3  # leased three, sent one
+        assert [e.rcpt_tos[0] for e in smart_host.received] == ["s0@client.example"]
+        other = Sender(settings.outbound, db, lambda: datetime.now(UTC))
+        assert await other.send_due() == 0  # the rest is still under the slow sender's lease
+        later = Sender(settings.outbound, db, lambda: datetime.now(UTC) + slow.lease * 2)
+        assert await later.send_due() == 2
+    finally:
+        db.close()
+    assert sorted(e.rcpt_tos[0] for e in smart_host.received) == [f"s{i}@client.example" for i in range(3)]
+
+
+@pytest.mark.parametrize("ehlo_name", ["mailgate.example.test", None])
+async def test_smart_host_sees_the_configured_ehlo_name(smart_host: SmartHostSink, tmp_path: Path,
+                                                        ehlo_name: str | None) -> None:
+    import socket
+
+    from mailgate.outbound.smarthost import SmartHost
+
+    extra = {"outbound__ehlo_name": ehlo_name} if ehlo_name else {}
+    settings = make_settings("sqlite://", smart_host.port, tmp_path, **extra)  # no database: only the client
+    async with SmartHost(settings.outbound) as host:
+        attempt = await host.send("support@example.test", ["c@client.example"], b"Subject: x\r\n\r\nx\r\n")
+    assert attempt.verdict is Verdict.SENT, attempt.detail
+    # unset: aiosmtplib's default, the machine's FQDN
+    assert smart_host.ehlo_names == [ehlo_name or await asyncio.to_thread(socket.getfqdn)]
+
+
 def test_retry_delay_doubles_and_caps() -> None:
     s = make_settings("sqlite://", 25, Path("/tmp"), outbound__retry_initial_delay=30,
                       outbound__retry_max_delay=100).outbound

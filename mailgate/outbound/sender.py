@@ -3,7 +3,9 @@ over one reused session, and record each result as it comes (results that come t
 
 Retries live in the database (attempts, next_attempt_at, deadline), so they survive restarts; a mail marked
 sent is never sent again. A sender that dies mid-batch leaves the unrecorded mails to their lease: they are
-tried again when it runs out (docs/delivery.md says when that can mean one mail twice).
+tried again when it runs out (docs/delivery.md says when that can mean one mail twice). A batch stops
+starting sends while a send (two network timeouts) could still outlast its lease, so that another sender,
+here or in another instance, never takes a mail of the batch while this one may still be sending it.
 """
 
 from __future__ import annotations
@@ -87,12 +89,16 @@ class Sender:
         rows = await self.db.write(outbox.lease_due, now, self.lease, BATCH, self.me)
         if not rows:
             return 0
+        last_start = now + self.lease - timedelta(seconds=2 * self.settings.timeout)
         recording: list[asyncio.Task[None]] = []
         try:
             async with SmartHost(self.settings) as host:
-                for row in rows:
+                for done, row in enumerate(rows):
                     if stop is not None and stop.is_set():
                         break  # the lease runs out and the mail is retried after restart
+                    if self.clock() >= last_start:  # the rest waits for its lease to run out, then goes
+                        logger.info("lease nearly out: the rest of the batch waits", left=len(rows) - done)
+                        break
                     attempt = await self._send(host, row)
                     recording.append(asyncio.create_task(self._record(row, attempt)))
         finally:  # every result of the batch committed (or its failure seen) before the next batch
