@@ -107,6 +107,7 @@ class SmartHostSink:
 
     answers: list[str] = field(default_factory=list)  # consumed one per DATA; "250 OK" when empty
     received: list[Envelope] = field(default_factory=list)
+    ehlo_names: list[str] = field(default_factory=list)  # the EHLO/HELO name of each accepted mail's session
     port: int = 0
     server: asyncio.Server | None = None
 
@@ -114,6 +115,7 @@ class SmartHostSink:
         answer = self.answers.pop(0) if self.answers else "250 2.0.0 OK"
         if answer.startswith("2"):
             self.received.append(envelope)
+            self.ehlo_names.append(str(session.host_name))
         return answer
 
     def messages(self) -> list[bytes]:

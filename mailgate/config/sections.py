@@ -106,6 +106,8 @@ class Outbound(_Section):
     retry_max_delay: float = Field(default=3600.0, gt=0)
     retry_deadline: float = Field(default=2 * 86400.0, gt=0)  # give up this long after queueing
     poll_interval: float = Field(default=5.0, gt=0)
+    # the name we give in EHLO to the smart host (aiosmtplib's local_hostname); the machine's FQDN when unset
+    ehlo_name: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
 
     @model_validator(mode="after")
     def _auth(self) -> Outbound:

@@ -46,6 +46,7 @@ class SmartHost:
             hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.tls == "implicit",
             start_tls=True if s.tls == "starttls" else False,
             username=s.username, password=s.resolved_password() if s.username else None,
+            local_hostname=s.ehlo_name,  # None: aiosmtplib says EHLO with the machine's FQDN
         )
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(_CONNECTION_ERRORS), stop=stop_after_attempt(self.quick_retries),
