@@ -79,14 +79,89 @@ async def test_ingest_then_tickets_and_status_as_json(db_url: str, smart_host: S
 @pytest.mark.parametrize("problem", ["database unreachable", "config invalid"])
 def test_ingest_temporary_failure_exits_75(problem: str, tmp_path: Path) -> None:
     if problem == "database unreachable":
-        data = settings_data("postgresql://postgres@127.0.0.1:1/test", 25)
+        data = settings_data("postgresql://postgres:s3cret-pw@127.0.0.1:1/test", 25)
     else:
         data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", 25)
         del data["gateway"]["secret"]
     config = write_config(tmp_path / "config.toml", data)
     result = cli(config, "ingest", stdin=eml("new_request.eml"))
     assert result.returncode == 75, result.stderr
-    assert b"mailgate:" in result.stderr
+    assert b"mailgate" in result.stderr
+    if problem == "database unreachable":  # what failed and where, never the password
+        (line,) = result.stderr.decode().splitlines()
+        assert line.startswith("mailgate ingest: database postgresql://postgres:***@127.0.0.1:1/test unavailable: "
+                               "connection failed: "), line
+        assert line.endswith("; the MTA will retry (exit 75)") and "s3cret-pw" not in line, line
+
+
+def test_ingest_into_a_locked_database_says_so_without_sql(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "mailgate.sqlite3"
+    config = write_config(tmp_path / "config.toml", settings_data(f"sqlite:///{path}", 25,
+                                                                  database__busy_timeout_ms=200))
+    assert cli(config, "ingest", stdin=eml("new_request.eml")).returncode == 0  # creates the database
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the database (not through mailgate's lock)
+        result = cli(config, "ingest", stdin=eml("latin1_prefixes.eml"))
+    finally:
+        holder.close()
+    assert result.returncode == 75, result.stderr
+    assert result.stderr.decode().strip() == (f"mailgate ingest: database sqlite:///{path} unavailable: database is "
+                                              "locked; the MTA will retry (exit 75)")
+    assert cli(config, "ingest", stdin=eml("latin1_prefixes.eml")).returncode == 0  # and stored once it is free
+
+
+RULES = """\
+rules:
+  - name: new-user
+    when:
+      subject: {contains: utilisateur}
+    then:
+      priority: high
+      tags: [accounts]
+  - name: invoices
+    when:
+      subject: {contains: facture}
+    then:
+      type: evolution
+  - name: everything
+    then:
+      priority: low
+      tags: [seen]
+    stop: true
+  - name: never-reached
+    then:
+      priority: urgent
+"""
+
+
+async def test_tickets_show_prints_the_rules_decision_as_a_table(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "10-test.yaml").write_text(RULES)
+    data = settings_data(f"sqlite:///{tmp_path / 'x.sqlite3'}", smart_host.port, gateway__rules=str(tmp_path / "rules"))
+    config = write_config(tmp_path / "config.toml", data)
+    async with running(from_dict(data, str(config))) as daemon:
+        await smtp_send(daemon.smtp_port, eml("new_request.eml"))  # "Création de l'utilisateur Fabrice"
+        await until(lambda: len(smart_host.received) == 1, what="the acknowledgement")
+    shown = await asyncio.to_thread(cli, config, "tickets", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.decode().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith(" rules:"))
+    table = [line.split(None, 3) for line in lines[start + 1:start + 5]]
+    assert table == [
+        ["rule", "where", "matched", "actions"],
+        ["new-user", "10-test.yaml:2", "yes",
+         "priority (overridden by everything); tags=accounts, seen (with everything)"],
+        ["invoices", "10-test.yaml:8", "no"],
+        ["everything", "10-test.yaml:13", "yes", "priority=low; tags=accounts, seen (with new-user); stop"],
+    ]  # never-reached: not considered, the evaluation stopped before it
+    assert lines[start + 5] == "    decision: priority=low; tags=accounts, seen"
+    assert '"hits"' not in shown.stdout.decode()  # no JSON blob
+    as_json = json.loads((await asyncio.to_thread(cli, config, "tickets", "show", "1", "--json")).stdout)
+    (rules_event,) = [e for e in as_json["events"] if e["kind"] == "rules"]
+    assert [h["rule"] for h in rules_event["data"]["hits"]] == ["new-user", "invoices", "everything"]
 
 
 def test_ingest_empty_input_is_a_data_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.config.settings import Settings
-from mailgate.core.delivery import retry_delay
+from mailgate.core.delivery import Verdict, retry_delay
 from mailgate.outbound.sender import Sender
 from mailgate.store import outbox
 from mailgate.store.schema import database_for

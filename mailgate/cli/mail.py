@@ -38,8 +38,8 @@ def run(ctx: click.Context, worker_process: bool) -> None:
 @click.pass_context
 def ingest(ctx: click.Context, envelope_from: str | None, recipients: tuple[str, ...]) -> None:
     """Store one mail read from standard input (an MTA pipe). Exit 0 once stored, 75 to retry later."""
-    from mailgate.ingest.pipe import IngestError, ingest_bytes
-    from mailgate.store.db import one_line
+    from mailgate.ingest.pipe import IngestError, StoreFailed, ingest_bytes
+    from mailgate.store.db import one_line, without_password
 
     raw = sys.stdin.buffer.read()
     settings = settings_of(ctx, exit_code=EX_TEMPFAIL)  # a broken config must not bounce customer mail
@@ -47,8 +47,11 @@ def ingest(ctx: click.Context, envelope_from: str | None, recipients: tuple[str,
         inbound_id = ingest_bytes(settings, raw, envelope_from=envelope_from, recipients=list(recipients))
     except IngestError as exc:
         fail(str(exc), EX_DATAERR)
-    except Exception as exc:  # the mail is not stored: the MTA must keep it
-        fail(f"temporary failure, mail not stored: {one_line(exc)}", EX_TEMPFAIL)
+    except Exception as exc:  # the mail is not stored: the MTA must keep it (a bug here too)
+        what = str(exc) if isinstance(exc, StoreFailed) else \
+            f"mail not stored: {without_password(one_line(exc), settings.database_url)}"
+        click.echo(f"mailgate ingest: {what}; the MTA will retry (exit {EX_TEMPFAIL})", err=True)
+        sys.exit(EX_TEMPFAIL)
     click.echo(f"stored as {inbound_id}" if inbound_id else "already stored (duplicate delivery)")
 
 

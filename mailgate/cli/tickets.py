@@ -96,4 +96,60 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
         click.echo(f"  attachment {a['filename']} ({a['content_type']}, {a['size']} bytes, sha256 {a['sha256']})")
     click.echo("\nevents:")
     for e in t["events"]:
-        click.echo(f"  {e['at']} {e['kind']} {json.dumps(e['data'], ensure_ascii=False)}")
+        if e["kind"] == "rules" and isinstance(e["data"], dict):
+            click.echo("\n".join([f"  {e['at']} rules:", *rules_table(e["data"])]))
+        else:
+            click.echo(f"  {e['at']} {e['kind']} {json.dumps(e['data'], ensure_ascii=False)}")
+
+
+ALL_MISSES_UP_TO = 30  # more rules than this: the misses are counted, not listed (--json has them)
+
+
+def rules_table(data: dict[str, Any]) -> list[str]:
+    """The rules event of a ticket as lines: every rule considered (rule, where, matched or not, what it set),
+    then the decision. Made from the event alone: the rules may have changed since."""
+    hits = [h for h in data.get("hits", []) if isinstance(h, dict)]
+    fields, set_by = data.get("fields", {}), data.get("set_by", {})
+    listed = hits if len(hits) <= ALL_MISSES_UP_TO else [h for h in hits if h.get("matched")]
+    rows = [(str(h.get("rule")), f"{h.get('file')}:{h.get('line')}",
+             "yes" if h.get("matched") else "disabled" if h.get("disabled") else "no",
+             _actions(str(h.get("rule")), fields, set_by, data.get("stopped_by")) if h.get("matched") else "")
+            for h in listed]
+    if not rows:
+        return ["    no rule was considered"]
+    header = ("rule", "where", "matched", "actions")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
+    lines = [("    " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]).rstrip()
+             for r in (header, *rows)]
+    if len(listed) < len(hits):
+        lines.append(f"    ({len(hits) - len(listed)} other rules did not match; --json lists them)")
+    decided = "; ".join(f"{name}={_value(value)}" for name, value in fields.items())
+    lines.append(f"    decision: {decided or 'no rule set anything: the configured defaults apply'}")
+    lines += [f"    note: {note}" for note in data.get("notes", [])]
+    return lines
+
+
+def _actions(rule: str, fields: dict[str, Any], set_by: dict[str, list[str]], stopped_by: str | None) -> str:
+    """What one matching rule set: `field=value` when its value stands, the rules it shared or lost it to."""
+    done = []
+    for name, setters in set_by.items():
+        if rule not in setters:
+            continue
+        others = [r for r in setters if r != rule]
+        if isinstance(fields.get(name), list):  # tags, notify: the rules add up
+            done.append(f"{name}={_value(fields[name])}" + (f" (with {', '.join(others)})" if others else ""))
+        elif setters[-1] == rule:
+            done.append(f"{name}={_value(fields.get(name))}")
+        else:
+            done.append(f"{name} (overridden by {setters[-1]})")
+    if stopped_by == rule:
+        done.append("stop")
+    return "; ".join(done) or "-"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

@@ -6,12 +6,18 @@ from mailgate.clock import utcnow
 from mailgate.config.settings import Settings
 from mailgate.core.mail.parse import dedupe_fields
 from mailgate.store import inbound
+from mailgate.store.db import reason, shown_url, without_password
 from mailgate.store.inbound import Arrival
-from mailgate.store.schema import open_database
+from mailgate.store.schema import SchemaError, open_database
 
 
 class IngestError(Exception):
     """The input itself is unacceptable (empty, too large): retrying will not help."""
+
+
+class StoreFailed(Exception):
+    """The mail could not be stored (the database unreachable, locked, not writable, not at the code's schema):
+    the message says what failed and where, without SQL, parameters or password. The MTA keeps the mail."""
 
 
 def ingest_bytes(
@@ -26,8 +32,14 @@ def ingest_bytes(
     arrival = Arrival(raw=raw, source="pipe", source_ref="stdin", envelope_from=envelope_from,
                       envelope_to=recipients or list(settings.gateway.addresses[:1]), message_id=message_id,
                       sender=sender)
-    db = open_database(settings)
+    url = settings.database_url
     try:
-        return db.write_now(inbound.store, arrival, utcnow())
-    finally:
-        db.close()
+        db = open_database(settings)
+        try:
+            return db.write_now(inbound.store, arrival, utcnow())
+        finally:
+            db.close()
+    except SchemaError as exc:
+        raise StoreFailed(f"database {shown_url(url)} not ready: {without_password(str(exc), url)}") from exc
+    except Exception as exc:
+        raise StoreFailed(f"database {shown_url(url)} unavailable: {without_password(reason(exc), url)}") from exc

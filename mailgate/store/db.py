@@ -187,6 +187,30 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+def reason(exc: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy's next lines quote the SQL and its parameters);
+    the error's class when it has none."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0].strip() if text else type(exc).__name__
+
+
+def shown_url(url: str) -> str:
+    """A database URL for a message to a person: its password as ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say so rather than print what may hold a password
+        return "(the configured [database] url)"
+
+
+def without_password(text: str, url: str) -> str:
+    """`text` with the URL's password (should a driver quote it) replaced by ***."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
 def sqlite_path(url: str) -> str | None:
     """The file of a SQLite URL (None for another database or :memory:)."""
     parsed = make_url(sync_url(url))
