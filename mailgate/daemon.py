@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
     from mailgate.sweeper import Sweeper
+    from mailgate.web.metrics import MetricsServer
+    from mailgate.web.status import StatusServer
     from mailgate.worker import Worker
 
 logger = log.get("daemon")
@@ -77,6 +79,8 @@ class Daemon:
         self.rules: RulesHolder | None = None
         self.pollers: list[MailboxPoller] = []
         self.leases: leases.Leases | None = None
+        self.metrics: MetricsServer | None = None
+        self.status_pages: StatusServer | None = None  # [web]: the requesters' status pages
         self.lease_every = leases.TRY_EVERY  # seconds between tries of a lease another daemon holds
 
     @property
@@ -124,6 +128,16 @@ class Daemon:
                 handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self._mail_stored)
                 self.server = await smtp_in.start(self.settings, handler)
                 logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
+            if self.settings.metrics.enabled:
+                from mailgate.web.metrics import MetricsServer  # prometheus_client only when asked for
+
+                self.metrics = MetricsServer(self.settings, clock=self.clock)
+                await self.metrics.start()  # binds its port: a port in use is a start-up error
+            if self.settings.web.enabled:
+                from mailgate.web.status import StatusServer  # aiohttp only when asked for
+
+                self.status_pages = StatusServer(self.settings)
+                await self.status_pages.start()
 
     def _mail_stored(self) -> None:
         """New mail is in the store: the worker, here or in the other process, takes it."""
@@ -188,6 +202,10 @@ class Daemon:
                                                  "another instance runs the sweeper: standing by"), name="sweeper")
                 if self.rules is not None:
                     tasks.create_task(self.rules.watch(self.stop_event), name="rules")
+                if self.metrics is not None:
+                    tasks.create_task(self.metrics.run(self.stop_event), name="metrics")
+                if self.status_pages is not None:
+                    tasks.create_task(self.status_pages.run(self.stop_event), name="status pages")
                 tasks.create_task(self._watch_stop(), name="stop")
                 for lease, pollers in self._pollers_by_lease().items():
                     keys = ", ".join(p.key for p in pollers)

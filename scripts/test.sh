@@ -45,6 +45,13 @@ if ! command -v openssl >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null  # IMAPS test cert
 fi
 
+# --- chromium, the headless browser that loads the requesters' status page in its test (skipped without it)
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing chromium from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+    log "chromium could not be installed: the browser test will skip"
+fi
+
 # --- Python environment
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"

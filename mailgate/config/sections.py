@@ -178,6 +178,35 @@ class Daemon(_Section):
     processes: Literal["auto", 1, 2] = "auto"
 
 
+class Metrics(_Section):
+    """The Prometheus /metrics endpoint (mailgate/web/metrics.py): counts and ages read from the database."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # no authentication: keep it on loopback (or behind a firewall)
+    port: int = Field(default=9525, ge=0, le=65535)
+
+
+class Web(_Section):
+    """The requesters' read-only status pages (mailgate/web/status.py), opened by the signed link of our mails."""
+
+    enabled: bool = False  # also what puts the link in the mails to requesters
+    host: str = "127.0.0.1"  # a reverse proxy (TLS) in front of it for requesters outside
+    port: int = Field(default=9526, ge=0, le=65535)
+    base_url: str = ""  # how requesters reach it, e.g. "https://support.example.com"; "" = http://host:port
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (not value.startswith(("http://", "https://")) or any(c.isspace() for c in value)):
+            raise ValueError(f"{value!r} is not an http:// or https:// address such as https://support.example.com")
+        return value
+
+    @property
+    def url(self) -> str:  # the links' start
+        return self.base_url or f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
+
+
 class Log(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"

@@ -19,10 +19,12 @@ from mailgate.config.sections import (
     Hygiene,
     Imap,
     Log,
+    Metrics,
     Outbound,
     Queue,
     Sla,
     Smtp,
+    Web,
     Worker,
     Workflow,
     _Section,
@@ -39,6 +41,8 @@ class Settings(_Section):
     worker: Worker = Worker()
     log: Log = Log()
     daemon: Daemon = Daemon()
+    metrics: Metrics = Metrics()
+    web: Web = Web()
     agents: list[Agent] = []
     imap: list[Imap] = []
     customers: list[Customer] = []

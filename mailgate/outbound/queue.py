@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from mailgate.config.settings import Settings
+from mailgate.core import status_link
 from mailgate.core.mail import compose, signing, subject
 from mailgate.core.model import TicketView
 from mailgate.core.outcome import EventSpec, OutgoingDraft
@@ -38,13 +39,15 @@ class Outgoing:
         self._domain = settings.message_id_domain
         self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
         self._agent_names = {a.email: a.name or a.email for a in settings.agents}
+        self._status_base = settings.web.url if settings.web.enabled else None  # [web]: links in our mails
 
     def queue(self, conn: Connection, *, view: TicketView, draft: OutgoingDraft, now: datetime) -> Queued:
         """Render, sign and queue one mail about the ticket `view` (as the change leaves it); the caller records
         what it returns.
 
         Templates see `ticket` (drafts.template_ticket: number, title, status, level...), `recipient` (and
-        `requester`: the ticket's, else the recipient), `gateway`, `currency`, and the draft's values."""
+        `requester`: the ticket's, else the recipient), `gateway`, `currency`, `status_url` (the requester's
+        signed status link, in mails to the requester when [web] is enabled, else None) and the draft's values."""
         s = self.settings
         person = {"name": draft.to.name, "email": draft.to.email}
         ticket = drafts.template_ticket(view, draft.locale, self._agent_names)
@@ -55,6 +58,7 @@ class Outgoing:
             "requester": ticket["requester"] if view.requester is not None else person,
             "gateway": {"name": self._signature_name, "address": self._from},
             "currency": s.workflow.currency,
+            "status_url": self._status_url(view, draft),
         }
         body = self.renderer.render(draft.template, draft.locale, context)
         message_id = signing.make_message_id(view.id, secrets.token_hex(8), self._secret, self._domain)
@@ -73,3 +77,9 @@ class Outgoing:
         )
         event = EventSpec("mail_queued", {"kind": draft.kind.value, "to": draft.to.email, "outbox_id": outbox_id})
         return Queued(event, message, message_id)
+
+    def _status_url(self, view: TicketView, draft: OutgoingDraft) -> str | None:
+        requester = view.requester
+        if self._status_base is None or requester is None or draft.to.email.lower() != requester.email.lower():
+            return None
+        return status_link.link(self._status_base, view.id, requester.email, self._secret)

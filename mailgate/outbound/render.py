@@ -19,6 +19,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "recipient": _PERSON,
     "gateway": {"name": "Support", "address": "support@example.com"},
     "currency": "EUR",
+    "status_url": None,  # the requester's status link ([web]); None in mails to others and when disabled
 }
 _TEXT = {"text": "Bonjour,\nLe compte est créé.", "from": "fabrice@example.com"}
 # every template each locale must have, with the values its mails give it beyond SAMPLE_CONTEXT;

@@ -201,6 +201,12 @@ def list_all(conn: Connection, *, status: str | None = None, limit: int = 1000) 
     return [_ticket_dict(r._mapping) for r in conn.execute(stmt)]
 
 
+def counts(conn: Connection) -> dict[str, int]:
+    """Tickets per status code (merged ones included: a merge closes them)."""
+    return {status: n for status, n in conn.execute(
+        sa.select(ticket.c.status, sa.func.count()).group_by(ticket.c.status))}
+
+
 def detail(conn: Connection, ticket_id: int) -> dict[str, Any] | None:
     row = (conn.execute(sa.select(ticket).where(ticket.c.id == ticket_id))).first()
     if row is None:

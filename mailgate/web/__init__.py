@@ -1,0 +1,1 @@
+"""Shell, web: what mailgate serves over HTTP (the Prometheus /metrics endpoint)."""
