@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mailgate import log
+from mailgate import digest, log
 from mailgate.aio import wait_any
 from mailgate.clock import Clock, utcnow
 from mailgate.config import checks
@@ -50,7 +50,7 @@ class Role(StrEnum):
     INGEST = "ingest"  # SMTP listener and IMAP pollers: mail in, stored before it is acknowledged
     WORK = "work"  # the per-mail path
     SEND = "send"  # the outbox sender
-    SWEEP = "sweep"  # auto-close and service-target breaches
+    SWEEP = "sweep"  # auto-close, service-target breaches and the supervisors' digests
 
 
 ALL_ROLES = frozenset(Role)
@@ -96,7 +96,7 @@ class Daemon:
         for advice in checks.advice(self.settings):
             logger.warning("configuration to change before real use", problem=advice)
         renderer = Renderer(self.settings.templates_dir)
-        problems = renderer.check()
+        problems = renderer.check() + digest.problems(self.settings.templates_dir)  # (digest: its HTML part)
         if problems:
             raise ConfigError("\n".join(problems))
         try:  # checked by every process, so that the listener refuses to start on rules its worker refuses
@@ -131,13 +131,18 @@ class Daemon:
             if self.settings.metrics.enabled:
                 from mailgate.web.metrics import MetricsServer  # prometheus_client only when asked for
 
-                self.metrics = MetricsServer(self.settings, clock=self.clock)
+                self.metrics = MetricsServer(self.settings, clock=self.clock, listening=self._listening)
                 await self.metrics.start()  # binds its port: a port in use is a start-up error
             if self.settings.web.enabled:
                 from mailgate.web.status import StatusServer  # aiohttp only when asked for
 
                 self.status_pages = StatusServer(self.settings)
                 await self.status_pages.start()
+
+    def _listening(self) -> bool:
+        """Whether the SMTP listener is bound and serving (/healthz asks, from the metrics server's thread)."""
+        server = self.server
+        return server is not None and server.is_serving()
 
     def _mail_stored(self) -> None:
         """New mail is in the store: the worker, here or in the other process, takes it."""

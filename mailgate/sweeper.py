@@ -1,7 +1,8 @@
 """Shell, scheduled work: the periodic sweep that auto-closes tickets whose resolution went unanswered and
 tells the supervisors of breached service targets (one transaction per ticket, locked and checked again
-inside it; the core decides, its limits apply as to any mail). With several daemons on one database, it runs in
-one at a time: the leader, holder of the sweeper's lease (store/leases.py)."""
+inside it; the core decides, its limits apply as to any mail), and queues their digests when due (digest.py).
+With several daemons on one database, it runs in one at a time: the leader, holder of the sweeper's lease
+(store/leases.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mailgate.core.desk import Snapshot
 from mailgate.core.model import TicketView
 from mailgate.core.outcome import Disposition, Outcome
 from mailgate.core.workflow import autoclose, breach, limits
+from mailgate.digest import Digests
 from mailgate.outbound.queue import Outgoing
 from mailgate.store import snapshot, tickets
 from mailgate.store.db import Database, repeat_while_up
@@ -36,6 +38,7 @@ class Sweeper:
         self.outgoing = outgoing
         self.clock = clock
         self.desk = desk_of(settings)
+        self.digests = Digests(settings, outgoing.renderer)
         self.on_queued: list[Callable[[], None]] = []  # called after a sweep that queued mail
         self.wake = asyncio.Event()  # tests (and a future CLI) ask for a sweep now
 
@@ -48,7 +51,7 @@ class Sweeper:
             return False
 
         async def idle() -> None:  # a backlog is worked off a batch a second, leaving the writer to live mail
-            await wait_any(stop, self.wake, timeout=1.0 if full else self.settings.workflow.sweep_interval)
+            await wait_any(stop, self.wake, timeout=1.0 if full else self._pause())
             self.wake.clear()
 
         await repeat_while_up(stop, step, idle, logger)
@@ -69,10 +72,18 @@ class Sweeper:
                                    lambda v: breach.notice(v, self.desk.supervisors, now)):
                 told += 1
                 logger.warning("service target breached", ticket=ticket_id)
-        if closed or told:
+        digests = await self.digests.send_due(self.db, now)
+        if closed or told or digests:
             for queued in self.on_queued:
                 queued()
         return closed
+
+    def _pause(self) -> float:
+        """Seconds until the next sweep: the sweep interval, or less when a digest falls due sooner."""
+        interval = self.settings.workflow.sweep_interval
+        now = self.clock()
+        at = self.digests.next_at(now)
+        return interval if at is None else max(1.0, min(interval, (at - now).total_seconds() + 0.5))
 
     def _one(self, conn: Connection, ticket_id: int, now: datetime,
              decide: Callable[[TicketView], Outcome | None]) -> bool:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from mailgate.config.settings import Settings
+from mailgate.config.settings import Settings, from_dict
 from mailgate.core.model import Address, NewTicket, Priority, RequestType
-from mailgate.store import inbound, outbox, tickets
+from mailgate.store import imap_state, inbound, outbox, tickets
 from mailgate.store.inbound import Arrival
 from mailgate.store.tables import ticket
 from mailgate.web.metrics import MetricsServer
-from tests.conftest import SmartHostSink, make_settings, running, until, write
+from tests.conftest import SmartHostSink, make_settings, running, settings_data, until, write
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -134,3 +140,132 @@ async def test_the_daemon_serves_metrics_when_enabled(smart_host: SmartHostSink,
         status, _, samples = await asyncio.to_thread(_scrape, f"http://127.0.0.1:{daemon.metrics.port}/metrics")
         assert status == 200 and samples["mailgate_database_up"] == 1.0
         assert samples['mailgate_inbound_mails{status="received"}'] == 0.0
+
+
+# ---------------------------------------------------------------- /healthz
+
+def _health(port: int) -> tuple[int, dict[str, Any]]:
+    """GET /healthz: the status and the JSON report (a 503 has one too)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/json"
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        assert exc.headers["Content-Type"] == "application/json"
+        return exc.code, json.loads(exc.read())
+
+
+@asynccontextmanager
+async def _serving(settings: Settings, **options: Any) -> AsyncIterator[MetricsServer]:
+    server = MetricsServer(settings, **options)
+    stop = asyncio.Event()
+    await server.start()
+    task = asyncio.create_task(server.run(stop))
+    try:
+        yield server
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def test_a_healthy_daemon_answers_200_with_every_part_ok(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    settings = make_settings(url, smart_host.port, tmp_path, metrics__enabled=True, metrics__port=0)
+    async with running(settings) as daemon:
+        assert daemon.metrics is not None
+        status, report = await asyncio.to_thread(_health, daemon.metrics.port)
+    assert status == 200 and report["ok"] is True and report["failing"] == []
+    assert set(report["parts"]) == {"database", "listener", "worker", "outbox"}
+    assert all(part["ok"] for part in report["parts"].values())
+    assert report["parts"]["listener"]["state"] == "listening"
+    assert report["parts"]["worker"]["state"] == "no received mail waiting"
+
+
+def _store_waiting(conn: Connection, ago: float) -> None:
+    raw = b"From: c@client.example\r\nMessage-ID: <late@client.example>\r\nSubject: s\r\n\r\nbody\r\n"
+    inbound.store(conn, Arrival(raw=raw, source="smtp", source_ref="127.0.0.1", envelope_from=None,
+                                envelope_to=["support@example.test"], message_id="<late@client.example>",
+                                sender="c@client.example"), T0 - timedelta(seconds=ago))
+
+
+def _queue_mail(conn: Connection, ago: float) -> int:
+    return outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"<q{ago}@example.test>",
+                          envelope_from="support@example.test", envelope_to=["c@client.example"], raw=b"x",
+                          now=T0 - timedelta(seconds=ago), deadline=T0 + timedelta(days=2))
+
+
+async def test_mail_waiting_or_queued_too_long_fails_its_part(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, 0, tmp_path, metrics__enabled=True, metrics__port=0)
+    await write(settings, _store_waiting, 600)  # 10 min waiting for the worker (more than 5)
+    stuck = await write(settings, _queue_mail, 1200)  # queued 20 min ago (more than 15)
+    await write(settings, _queue_mail, 60)  # a fresh one: fine
+    async with _serving(settings, clock=lambda: T0, listening=lambda: True) as server:
+        status, report = await asyncio.to_thread(_health, server.port)
+        assert status == 503 and report["ok"] is False
+        assert report["failing"] == ["worker", "outbox"]
+        assert report["parts"]["worker"]["age_seconds"] == 600
+        assert report["parts"]["outbox"] == {"ok": False, "state": "mail queued for 1200 s (more than 900 s)",
+                                             "oldest_at": (T0 - timedelta(seconds=1200)).isoformat(),
+                                             "age_seconds": 1200}
+        assert report["parts"]["database"]["ok"] and report["parts"]["listener"]["ok"]
+
+        def drain(conn: Connection) -> None:
+            for row in inbound.claim(conn, "w", T0, T0 + timedelta(minutes=1), 10):
+                inbound.finish(conn, row.id, status="processed", ticket_id=None, now=T0, me="w")
+
+        await write(settings, drain)
+        status, report = await asyncio.to_thread(_health, server.port)
+        assert status == 503 and report["failing"] == ["outbox"]
+        await write(settings, outbox.mark_sent, stuck, T0)
+        status, report = await asyncio.to_thread(_health, server.port)
+        assert status == 200 and report["failing"] == [] and report["parts"]["outbox"]["age_seconds"] == 60
+
+
+async def test_a_listener_down_and_a_failing_mailbox_are_named(tmp_path: Path) -> None:
+    data = settings_data(f"sqlite:///{tmp_path / 'l.sqlite3'}", 0, metrics__enabled=True, metrics__port=0)
+    data["imap"] = [{"name": name, "host": "127.0.0.1", "username": "u", "password_env": "NOPE"}
+                    for name in ("good", "bad", "new")]
+    settings = from_dict(data, str(tmp_path / "config.toml"))
+
+    def polled(conn: Connection) -> None:
+        imap_state.update(conn, "good", connected=True, last_poll_at=T0)
+        imap_state.record_error(conn, "bad", "OSError: connection refused", T0)
+
+    await write(settings, polled)
+    async with _serving(settings, clock=lambda: T0, listening=lambda: False) as server:
+        status, report = await asyncio.to_thread(_health, server.port)
+    assert status == 503 and report["failing"] == ["listener", "imap:bad"]
+    parts = report["parts"]
+    assert parts["listener"] == {"ok": False, "state": "not listening"}
+    assert parts["imap:good"]["ok"] and parts["imap:good"]["state"] == "connected"
+    assert parts["imap:bad"]["state"] == "failing: OSError: connection refused"
+    assert parts["imap:new"] == {"ok": True, "state": "not polled yet", "last_poll_at": None}
+
+
+async def test_a_database_gone_fails_the_database_part(tmp_path: Path) -> None:
+    path = tmp_path / "gone.sqlite3"
+    settings = make_settings(f"sqlite:///{path}", 0, tmp_path, metrics__enabled=True, metrics__port=0)
+    await write(settings, _store_waiting, 10)
+    async with _serving(settings, clock=lambda: T0) as server:
+        status, report = await asyncio.to_thread(_health, server.port)
+        assert status == 200, report
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        status, report = await asyncio.to_thread(_health, server.port)
+    assert status == 503 and report["failing"] == ["database"]
+    assert report["parts"] == {"database": {"ok": False, "state": f"unreadable: FileNotFoundError: the SQLite "
+                                                                  f"file {path} is missing"}}
+
+
+async def test_a_corrupt_or_wrong_database_fails_the_database_part(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.sqlite3"
+    corrupt.write_bytes(b"this is not a database, whatever its name says\n" * 100)
+    empty = tmp_path / "empty.sqlite3"  # a wrong URL: another database, without mailgate's tables
+    with contextlib.closing(sqlite3.connect(empty)) as other:
+        other.execute("CREATE TABLE other (x INTEGER)")
+    for path, error in ((corrupt, "file is not a database"), (empty, "no such table")):
+        settings = make_settings(f"sqlite:///{path}", 0, tmp_path, metrics__enabled=True, metrics__port=0)
+        async with _serving(settings) as server:
+            status, report = await asyncio.to_thread(_health, server.port)
+        assert status == 503 and report["failing"] == ["database"], report
+        assert error in report["parts"]["database"]["state"]

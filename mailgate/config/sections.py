@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mailgate.core.mail.parse import addresses
 
-_EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
+EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
 
 
 class ConfigError(Exception):
     """The config cannot be used; the message lists every problem as `file: key: what`."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Gateway(_Section):
-    addresses: Annotated[list[Annotated[str, Field(pattern=_EMAIL)]], Field(min_length=1)]
+class Gateway(Section):
+    addresses: Annotated[list[Annotated[str, Field(pattern=EMAIL)]], Field(min_length=1)]
     from_: str = Field(alias="from")
     name: str = ""
     locale: Literal["fr", "en"] = "fr"
@@ -45,7 +44,7 @@ class Gateway(_Section):
         return value
 
 
-class Database(_Section):
+class Database(Section):
     url: str = "sqlite:///var/mailgate.sqlite3"
     echo: bool = False
     busy_timeout_ms: int = Field(default=10_000, ge=0)  # SQLite: wait this long for another writer
@@ -66,7 +65,7 @@ class Database(_Section):
         return value
 
 
-class Smtp(_Section):
+class Smtp(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=2525, ge=0, le=65535)
@@ -94,7 +93,7 @@ class Smtp(_Section):
         return value
 
 
-class Outbound(_Section):
+class Outbound(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     tls: Literal["none", "starttls", "implicit"] = "none"
@@ -121,7 +120,7 @@ class Outbound(_Section):
         return self.password
 
 
-class Imap(_Section):
+class Imap(Section):
     """One mailbox to poll. The password never has to be in the config file itself."""
 
     name: str | None = None  # how logs and `status` call it; username@host/folder by default
@@ -164,7 +163,7 @@ class Imap(_Section):
         return self.port or (993 if self.tls == "implicit" else 143)
 
 
-class Worker(_Section):
+class Worker(Section):
     poll_interval: float = Field(default=1.0, gt=0)  # seconds between scans for mail from other processes
     batch: int = Field(default=50, ge=1, le=1000)  # mails claimed at once
     # a processing transaction commits after this long (and the rest of the batch goes in the next one), so
@@ -172,21 +171,28 @@ class Worker(_Section):
     max_transaction_ms: float = Field(default=10.0, gt=0)
 
 
-class Daemon(_Section):
+class Daemon(Section):
     # `mailgate run`: 1 process for everything, or 2: the worker and the sweeper in a second process (a
     # second core for the per-mail work); "auto" = 2 on a machine with more than one core
     processes: Literal["auto", 1, 2] = "auto"
 
 
-class Metrics(_Section):
+class Metrics(Section):
     """The Prometheus /metrics endpoint (mailgate/web/metrics.py): counts and ages read from the database."""
 
     enabled: bool = False
     host: str = "127.0.0.1"  # no authentication: keep it on loopback (or behind a firewall)
     port: int = Field(default=9525, ge=0, le=65535)
+    health_inbound_max_age: float = Field(default=300.0, gt=0)  # /healthz: seconds a received mail may wait
+    health_outbox_max_age: float = Field(default=900.0, gt=0)  # /healthz: seconds a mail may stay queued
 
 
-class Web(_Section):
+class Digest(Section):  # the supervisors' digest (mailgate/digest.py): times in UTC, "" = none
+    daily: str = Field(default="", pattern=r"^(([01]?\d|2[0-3]):[0-5]\d)?$")  # "08:00": daily, on the day before
+    weekly: str = Field(default="", pattern=r"^((?i:mon|tue|wed|thu|fri|sat|sun) +([01]?\d|2[0-3]):[0-5]\d)?$")
+
+
+class Web(Section):
     """The requesters' read-only status pages (mailgate/web/status.py), opened by the signed link of our mails."""
 
     enabled: bool = False  # also what puts the link in the mails to requesters
@@ -207,87 +213,6 @@ class Web(_Section):
         return self.base_url or f"http://{f'[{self.host}]' if ':' in self.host else self.host}:{self.port}"
 
 
-class Log(_Section):
+class Log(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
-
-
-class Agent(_Section):
-    email: str = Field(pattern=_EMAIL)
-    name: str
-    level: int = Field(ge=1, le=4)
-
-    @field_validator("email")
-    @classmethod
-    def _lower(cls, value: str) -> str:
-        return value.strip().lower()
-
-
-class Customer(_Section):
-    """A client company: its mail domains, who may approve estimates, and its hourly rate."""
-
-    name: str = Field(min_length=1, max_length=200)
-    domains: list[str] = []
-    approvers: list[Annotated[str, Field(pattern=_EMAIL)]] = []
-    hourly_rate: Decimal = Field(default=Decimal(0), ge=0)
-
-    @field_validator("domains", "approvers")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [v.strip().lower().lstrip("@") for v in value]
-
-
-class Workflow(_Section):
-    auto_close_days: float = Field(default=7, gt=0)  # answer_sent with no reply this long -> closed
-    reopen_days: int = Field(default=14, ge=0)  # a customer reply this soon after closing reopens it
-    sweep_interval: float = Field(default=300.0, gt=0)  # seconds between auto-close sweeps
-    # Authentication-Results from these servers are trusted to authenticate consultants' mail (DKIM/DMARC)
-    trusted_authserv_ids: list[str] = []
-    currency: str = "EUR"
-
-    @field_validator("trusted_authserv_ids")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [v.strip().lower() for v in value]
-
-
-class Target(_Section):
-    """Service targets for one priority, in hours from the ticket's creation."""
-
-    response_hours: float = Field(gt=0)  # first answer to the customer
-    resolution_hours: float = Field(gt=0)  # answer sent (Réponse envoyée)
-
-
-class Sla(_Section):
-    # breached targets are mailed to these addresses (once per ticket and target)
-    supervisors: list[Annotated[str, Field(pattern=_EMAIL)]] = []
-    low: Target | None = None
-    normal: Target | None = None
-    high: Target | None = None
-    urgent: Target | None = None
-
-
-class Queue(_Section):
-    """A group of agents: a rule's `queue:` action notifies them instead of the level's agents."""
-
-    name: str = Field(min_length=1)
-    agents: list[Annotated[str, Field(pattern=_EMAIL)]] = Field(min_length=1)
-
-
-class Hygiene(_Section):
-    """Machine mail and attachments (docs/hygiene.md)."""
-
-    bounce_quarantine_days: float = Field(default=7, ge=0)  # no automatic mail to a permanently bounced address
-    # automatic mail (acknowledgements, help, notices) to one customer address / on one ticket, per hour
-    auto_mail_per_recipient_per_hour: int = Field(default=10, ge=1)
-    auto_mail_per_ticket_per_hour: int = Field(default=20, ge=1)
-    # acknowledgements of new tickets to one address, per hour: counted apart from the other automatic mail
-    # (the one automatic mail a customer expects is not used up by notices and help)
-    acks_per_recipient_per_hour: int = Field(default=30, ge=1)
-    # notifications, transcripts and refusals to one consultant on one ticket, per hour: an auto-responder
-    # answering our notices is answered this many times at most
-    auto_mail_per_consultant_per_ticket_per_hour: int = Field(default=20, ge=1)
-    attachments: Literal["database", "folder"] = "database"
-    attachments_folder: str = "var/attachments"  # for attachments = "folder"; relative to the config file
-    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
-    max_attachments_bytes_per_mail: int = Field(default=50 * 1024 * 1024, ge=0)

@@ -9,31 +9,27 @@ from pathlib import Path
 
 from pydantic import ValidationError, model_validator
 
+from mailgate.config.desk_sections import Agent, Customer, Hygiene, Queue, Sla, Workflow
 from mailgate.config.sections import (
-    Agent,
     ConfigError,
-    Customer,
     Daemon,
     Database,
+    Digest,
     Gateway,
-    Hygiene,
     Imap,
     Log,
     Metrics,
     Outbound,
-    Queue,
-    Sla,
+    Section,
     Smtp,
     Web,
     Worker,
-    Workflow,
-    _Section,
 )
 from mailgate.core.mail.parse import addresses
 from mailgate.core.model import Address
 
 
-class Settings(_Section):
+class Settings(Section):
     gateway: Gateway
     database: Database = Database()
     smtp: Smtp = Smtp()
@@ -43,6 +39,7 @@ class Settings(_Section):
     daemon: Daemon = Daemon()
     metrics: Metrics = Metrics()
     web: Web = Web()
+    digest: Digest = Digest()
     agents: list[Agent] = []
     imap: list[Imap] = []
     customers: list[Customer] = []

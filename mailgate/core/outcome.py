@@ -36,6 +36,7 @@ class MailKind(StrEnum):
     AGENT_REFUSED = "agent_refused"
     ANSWER_RECEIVED = "answer_received"  # a customer's keyword answer taken into account
     MERGED = "merged"  # to the requester of a merged ticket: where the request now lives
+    DIGEST = "digest"  # the supervisors' daily or weekly digest (mailgate/digest.py): of no ticket
 
     @property
     def to_consultants(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from mailgate.core import digest
 from mailgate.core.workflow import messages
 
 LOCALES = ("fr", "en")
@@ -42,6 +43,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "merged": {"into": 80, "into_title": "Imprimante du 2e étage"},
     "agent_refused": {"reason": "not a reply to a notification", "lines": ["take"]},
     "notify_breach": {"targets": [{"name": "response", "due": "2022-01-17T13:00+00:00"}]},
+    "digest": {"digest": digest.sample()},  # to the supervisors (mailgate/digest.py; its .html.j2 too)
 }
 
 

@@ -296,3 +296,5 @@ imap_state = sa.Table(
     sa.Column("errors", sa.Integer, nullable=False, server_default="0"),  # failures since the last success
     sa.Column("stored", sa.BigInteger, nullable=False, server_default="0"),  # mails stored, all time
 )
+digest_sent = sa.Table("digest_sent", metadata,  # the digests queued (mailgate/digest.py): each period's goes once
+    sa.Column("period", String(40), primary_key=True), sa.Column("queued_at", UTCDateTime, nullable=False))

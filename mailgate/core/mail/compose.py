@@ -10,6 +10,7 @@ header of its own. EmailMessage with the SMTPUTF8 policy only for internationali
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,8 +45,10 @@ def build(
     body: str,
     message_id: str,
     date: datetime,
+    html: str | None = None,
 ) -> bytes:
-    """The complete mail. Threading headers point at the mail we answer; ours marks it automatic."""
+    """The complete mail. Threading headers point at the mail we answer; ours marks it automatic. With `html`,
+    multipart/alternative: the text, then the same in HTML."""
     headers: list[tuple[str, str]] = [
         ("From", sender.address.formatted()),
         ("To", draft.to.formatted()),
@@ -63,13 +66,28 @@ def build(
     headers += [(LOOP_HEADER, sender.loop_token), ("Content-Language", draft.locale)]
     headers = [(name, _CONTROL.sub(" ", value)) for name, value in headers]
     if not all(a.email.isascii() for a in (draft.to, sender.address, *draft.cc)):
-        return _international(headers, body)
+        return _international(headers, body, html)
     lines = [_ascii_line(name, value) if value.isascii() else f"{name}: {_encoded(value, name).encode(_CRLF)}"
              for name, value in headers]
-    lines += ["MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
-              "Content-Transfer-Encoding: quoted-printable"]
-    text = binascii.b2a_qp(body.replace("\r\n", "\n").encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-    return (_CRLF.join(lines) + _CRLF + _CRLF).encode("ascii") + text
+    lines.append("MIME-Version: 1.0")
+    if html is None:
+        lines += _PART_HEADERS["plain"]
+        return (_CRLF.join(lines) + _CRLF + _CRLF).encode("ascii") + _qp(body)
+    # "=_" never occurs in quoted-printable text: the boundary cannot appear in either part
+    boundary = f"=_mg_{hashlib.sha256(message_id.encode()).hexdigest()[:24]}"
+    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    head = (_CRLF.join(lines) + _CRLF + _CRLF).encode("ascii")
+    parts = [(f"--{boundary}{_CRLF}" + _CRLF.join(_PART_HEADERS[kind]) + _CRLF + _CRLF).encode("ascii") + _qp(text)
+             + _CRLF.encode() for kind, text in (("plain", body), ("html", html))]
+    return head + b"".join(parts) + f"--{boundary}--{_CRLF}".encode("ascii")
+
+
+_PART_HEADERS = {kind: [f'Content-Type: text/{kind}; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"]
+                 for kind in ("plain", "html")}
+
+
+def _qp(text: str) -> bytes:
+    return binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
 _CRLF = "\r\n"
@@ -107,12 +125,14 @@ def _encoded(value: str, name: str) -> Header:
     return header
 
 
-def _international(headers: list[tuple[str, str]], body: str) -> bytes:
+def _international(headers: list[tuple[str, str]], body: str, html: str | None = None) -> bytes:
     """RFC 6532: UTF-8 headers as they are; the smart host must offer SMTPUTF8."""
     msg = EmailMessage(policy=SMTPUTF8)
     for name, value in headers:
         if name != "Content-Language":
             msg[name] = value
     msg.set_content(body, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     msg["Content-Language"] = dict(headers)["Content-Language"]
     return msg.as_bytes(policy=SMTPUTF8)
