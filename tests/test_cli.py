@@ -20,6 +20,7 @@ from tests.conftest import (
     cli,
     counts,
     eml,
+    make_settings,
     running,
     settings_data,
     smtp_send,
@@ -423,3 +424,20 @@ def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path, monkeypatch
         (tmp_path / "short").write_text("short\n")
         with pytest.raises(ConfigError, match=message):
             settings(gateway)
+
+
+@pytest.mark.parametrize(("web", "refused"), [
+    ({"enabled": True, "host": "0.0.0.0"}, True),  # every link would read http://0.0.0.0:9526
+    ({"enabled": True, "host": "0.0.0.0", "base_url": "https://support.example.com"}, False),
+    ({"enabled": True, "host": "127.0.0.1"}, False),
+    ({"enabled": False, "host": "0.0.0.0"}, False),
+])
+def test_check_refuses_status_links_nobody_can_open(tmp_path: Path, web: dict[str, object], refused: bool) -> None:
+    from mailgate.config import checks
+
+    settings = make_settings("sqlite://", 2526, tmp_path, **{f"web__{k}": v for k, v in web.items()})
+    found = [p for p in checks.problems(settings) if "web.base_url" in p]
+    assert bool(found) is refused
+    if refused:
+        assert found[0].endswith("which no requester can open: give the address requesters reach, e.g. "
+                                 "https://support.example.com") and "http://0.0.0.0:9526" in found[0]

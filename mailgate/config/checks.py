@@ -1,6 +1,7 @@
 """Shell, configuration: what a valid config file can still get wrong about the machine it runs on (a rules
-folder that is not there, a password variable that is not set), checked by `check` and before `run` takes
-any mail; and advice `check` refuses on and `run` only warns of (the example's secret left in place)."""
+folder that is not there, a password variable that is not set, status links nobody can open), checked by
+`check` and before `run` takes any mail; and advice `check` refuses on and `run` only warns of (the example's
+secret left in place)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def problems(settings: Settings) -> list[str]:
     for key, name in variables:
         if name and name not in os.environ:
             found.append(f"{source}: {key}: the environment variable {name} is not set")
+    web = settings.web
+    if web.enabled and not web.base_url and (web.port == 0 or web.host in ("0.0.0.0", "::", "")):
+        found.append(f"{source}: web.base_url: unset, so the links in our mails would read {web.url}, which no "
+                     "requester can open: give the address requesters reach, e.g. https://support.example.com")
     return found
 
 
