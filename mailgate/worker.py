@@ -26,6 +26,7 @@ from mailgate.core.process import process
 from mailgate.core.rules.model import RuleSet
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
+from mailgate.outbound.replies import queue_replies
 from mailgate.rules.load import RulesError, RulesHolder
 from mailgate.store import inbound, snapshot
 from mailgate.store.db import Database, repeat_while_up
@@ -200,6 +201,10 @@ class Worker:
                           later: Later | None = None) -> Result:
         known = snapshot.load(conn, p, self.desk, now)
         outcome = process(p, known, self.desk, now)
+        replied = queue_replies(conn, self.outgoing, outcome.replies, now) if outcome.replies else 0
+        if outcome.disposition is Disposition.ANSWERED:  # a list by mail (`statut`, `file`): on no ticket
+            self._finish(conn, row, "processed", None, now)
+            return Result(inbound_id=row.id, status="processed", detail=outcome.reason, queued=replied)
         if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
             self._finish(conn, row, outcome.disposition.value, None, now, outcome.reason)
             return Result(inbound_id=row.id, status=outcome.disposition.value, detail=outcome.reason)
@@ -213,7 +218,7 @@ class Worker:
                                   inbound=Inbound(row.id, message), later=later)
         self._finish(conn, row, "processed", ticket_id, now)
         return Result(inbound_id=row.id, status="processed", ticket_id=ticket_id,
-                      detail=outcome.disposition.value, queued=queued)
+                      detail=outcome.disposition.value, queued=queued + replied)
 
     def _finish(self, conn: Connection, row: InboundRow, status: str, ticket_id: int | None, now: datetime,
                 error: str | None = None) -> None:

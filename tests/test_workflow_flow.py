@@ -380,3 +380,37 @@ async def test_waiting_ticket_goes_back_where_it_was_when_the_customer_answers(d
     t = await desk.show(number)
     assert (t["status"], t["waiting_on"]) == ("in_progress", None)
     assert "Le voici." in (await desk.last("notify_reply", "alice@example.test"))["text"]
+
+
+async def test_the_requester_hears_the_ticket_taken_then_asks_statut_and_gets_their_open_tickets(desk: Desk) -> None:
+    number, notice = await open_ticket(desk, "Badge perdu")
+    other, _ = await open_ticket(desk, "Imprimante du 2e étage")
+    await desk.send("someone@elsewhere.example", "Bonjour, mon écran clignote.", subject="Écran")  # not theirs
+
+    # a consultant takes it without writing to the customer: one short notice, the first name only
+    await desk.send("alice@example.test", "prendre\ntemps 10m", reply_to=notice)
+    taken = await desk.last("status_notice", CUSTOMER)
+    assert taken["msg"]["Subject"].startswith(f"[#{number}]") and taken["msg"]["Auto-Submitted"] == "auto-replied"
+    assert f"Votre demande #{number} est prise en charge par Alice." in taken["text"]
+    assert "Statut : Pris en charge" in taken["text"] and "alice@example.test" not in taken["text"]
+    events = (await desk.show(number))["events"]
+    assert [e["data"]["notice"] for e in events if e["kind"] == "status_notice"] == ["taken"]
+    assert [k for k in await desk.kinds() if k[0] == "status_notice"] == [("status_notice", CUSTOMER)]
+
+    # `statut` to the support address: the customer's own open tickets, and no ticket opened
+    before = await _ids(desk)
+    await desk.send(CUSTOMER, "Statut", subject="où en est-on ?")
+    assert await _ids(desk) == before
+    listed = await desk.last("my_tickets", CUSTOMER)
+    assert listed["msg"]["Subject"] == "Vos demandes en cours" and listed["msg"]["Auto-Submitted"] == "auto-replied"
+    text = listed["text"].replace("\r\n", "\n")
+    assert f"#{number}  Badge perdu\n      Pris en charge, depuis le 17/01/2022 09:00 UTC" in text
+    assert f"#{other}  Imprimante du 2e étage\n      Ouvert" in text
+    assert "écran" not in text.lower()  # never anyone else's
+
+    # and a consultant's `file`: the tickets assigned to them, at their own address
+    await desk.send("alice@example.test", "ma file", subject="file")
+    assert await _ids(desk) == before
+    queue = await desk.last("my_queue", "alice@example.test")
+    assert f"#{number}  normale" in queue["text"] and "Badge perdu" in queue["text"]
+    assert "Imprimante" not in queue["text"]

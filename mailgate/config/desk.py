@@ -29,7 +29,7 @@ def desk_of(settings: Settings) -> Desk:
                       per_consultant_per_ticket_per_hour=hygiene.auto_mail_per_consultant_per_ticket_per_hour,
                       max_attachment_bytes=hygiene.max_attachment_bytes,
                       max_attachments_bytes_per_mail=hygiene.max_attachments_bytes_per_mail),
-        targets=targets,
+        targets=targets, notify_requester=frozenset(settings.notify.requester_on),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mailgate.core.mail.parse import addresses
+from mailgate.core.workflow.notices import KINDS as NOTICE_KINDS
 
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
 
@@ -216,3 +217,19 @@ class Web(Section):
 class Log(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
+
+
+class Notify(Section):
+    """The short automatic notices a requester gets when a consultant's mail moves their ticket and sends them
+    nothing else (core/workflow/notices.py; docs/workflow.md)."""
+
+    requester_on: list[str] = list(NOTICE_KINDS)  # [] = none
+
+    @field_validator("requester_on")
+    @classmethod
+    def _kinds(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in NOTICE_KINDS]
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))}: not a status notice; each of "
+                             f"{', '.join(NOTICE_KINDS)}")
+        return list(dict.fromkeys(value))

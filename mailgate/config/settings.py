@@ -19,6 +19,7 @@ from mailgate.config.sections import (
     Imap,
     Log,
     Metrics,
+    Notify,
     Outbound,
     Section,
     Smtp,
@@ -40,6 +41,7 @@ class Settings(Section):
     metrics: Metrics = Metrics()
     web: Web = Web()
     digest: Digest = Digest()
+    notify: Notify = Notify()
     agents: list[Agent] = []
     imap: list[Imap] = []
     customers: list[Customer] = []

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailgate.core.model import Agent, Due, Priority, RequestType, TicketView
+from mailgate.core.model import Agent, Due, Priority, RequestType, TicketLine, TicketView
 from mailgate.core.workflow.authn import SentMail, Trust
 
 
@@ -43,6 +43,9 @@ class Desk:
     default_priority: Priority = Priority.NORMAL
     limits: Limits = field(default_factory=Limits)
     targets: Mapping[Priority, tuple[float, float]] = field(default_factory=dict)  # response, resolution hours
+    # which status changes a consultant's mail makes the requester hears of ([notify] requester_on):
+    # taken | escalated | waiting | closed (core/workflow/notices.py); none unless configured
+    notify_requester: frozenset[str] = frozenset()
 
     @property
     def agent_emails(self) -> frozenset[str]:
@@ -75,3 +78,6 @@ class Snapshot:
     recent_on: Mapping[int, int] = field(default_factory=dict)  # automatic mails on each ticket, last hour
     # automatic mails to each consultant on each ticket, last hour: (ticket id, consultant) -> count
     recent_to_consultant: Mapping[tuple[int, str], int] = field(default_factory=dict)
+    # loaded only for a mail whose first line asks for a list (core/workflow/lookups.py), else None:
+    sender_tickets: tuple[TicketLine, ...] | None = None  # `statut`: the open tickets the sender requested
+    sender_queue: tuple[TicketLine, ...] | None = None  # `file`: the open tickets assigned to the consultant

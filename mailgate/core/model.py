@@ -189,6 +189,18 @@ class TicketView:
     targets: tuple[ServiceTarget, ...] = ()  # response and resolution
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketLine:
+    """One open ticket as a list by mail shows it (a requester's open requests, a consultant's queue)."""
+
+    id: int
+    title: str
+    status: Status
+    priority: Priority
+    level: int
+    since: datetime  # the last change of status (else of the ticket)
+
+
 @dataclass(frozen=True, slots=True)
 class NewTicket:
     title: str

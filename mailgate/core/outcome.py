@@ -16,6 +16,7 @@ class Disposition(StrEnum):
     APPENDED = "appended"  # on an existing ticket
     IGNORED = "ignored"  # stored, on no ticket (our own mail, a bounce of nothing of ours, a rule...)
     QUARANTINED = "quarantined"  # held by a rule until `mailgate release`
+    ANSWERED = "answered"  # on no ticket, only answered by mail (a requester's open tickets, a consultant's queue)
 
 
 class MailKind(StrEnum):
@@ -37,6 +38,9 @@ class MailKind(StrEnum):
     ANSWER_RECEIVED = "answer_received"  # a customer's keyword answer taken into account
     MERGED = "merged"  # to the requester of a merged ticket: where the request now lives
     DIGEST = "digest"  # the supervisors' daily or weekly digest (mailgate/digest.py): of no ticket
+    STATUS_NOTICE = "status_notice"  # to the requester: a consultant's mail moved the ticket (core/workflow/notices)
+    MY_TICKETS = "my_tickets"  # to whoever wrote `statut`: their open tickets (core/workflow/lookups); of no ticket
+    MY_QUEUE = "my_queue"  # to a consultant who wrote `file`: the open tickets assigned to them; of no ticket
 
     @property
     def to_consultants(self) -> bool:
@@ -51,7 +55,7 @@ class MailKind(StrEnum):
 
 _TO_CONSULTANTS = frozenset({MailKind.NOTIFY_NEW, MailKind.NOTIFY_REPLY, MailKind.NOTIFY_ESCALATED,
                              MailKind.NOTIFY_ASSIGNED, MailKind.NOTIFY_BREACH, MailKind.TRANSCRIPT,
-                             MailKind.AGENT_REFUSED})
+                             MailKind.AGENT_REFUSED, MailKind.MY_QUEUE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ class TicketChange:
 class Outcome:
     """Everything one inbound mail (or one sweep of a ticket) does, written in one transaction.
 
-    Exactly one of `new_ticket` and `ticket_id` is set, unless the disposition is IGNORED or QUARANTINED.
+    Exactly one of `new_ticket` and `ticket_id` is set, unless the disposition is IGNORED, QUARANTINED or ANSWERED.
     """
 
     disposition: Disposition
@@ -153,6 +157,9 @@ class Outcome:
     flag_addresses: tuple[str, ...] = ()  # bounced permanently: no automatic mail to them for a while
     due: Due = field(default_factory=Due)  # service-target due times of a new ticket
     attachments: tuple[Attachment, ...] = ()  # of the inbound mail, within the limits
+    # mails of no ticket answering the sender (their open tickets, a consultant's queue): recorded on no ticket,
+    # so that a list of one person's tickets never shows in another's ticket
+    replies: tuple[OutgoingDraft, ...] = ()
 
 
 def ignored(reason: str, disposition: Disposition = Disposition.IGNORED) -> Outcome:

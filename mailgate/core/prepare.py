@@ -15,7 +15,7 @@ from mailgate.core.mail.parse import attachment_names, mime_tree, parse
 from mailgate.core.model import Address, ParsedMail
 from mailgate.core.rules.engine import Decision, evaluate
 from mailgate.core.rules.model import RuleSet, facts_from
-from mailgate.core.workflow import commands
+from mailgate.core.workflow import commands, lookups
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +30,7 @@ class Prepared:
     bounce_ticket: int | None  # the ticket of our mail that bounced (its signed Message-ID)
     attachments: Extracted  # the files within the limits, and the refused ones (none kept for a bounce)
     merge_targets: tuple[int, ...] = ()  # tickets a consultant's merge command names
+    asks: str | None = None  # the first line asks for a list (lookups.STATUS, lookups.QUEUE): the store loads it
 
     @property
     def wanted(self) -> tuple[int, ...]:
@@ -73,4 +74,5 @@ def prepare(raw: bytes, envelope_from: str | None, envelope_to: list[str], desk:
     return Prepared(mail=mail, envelope_from=envelope_from, sender=sender, text=text,
                     refs=thread.references(mail, desk.secret), kind=kind, decision=decision,
                     bounce_ticket=signing.verify_message_id(bounced, desk.secret) if bounced else None,
-                    attachments=found, merge_targets=tuple(merges))
+                    attachments=found, merge_targets=tuple(merges),
+                    asks=None if kind.machine else lookups.asked(text, agent=email in desk.agents))

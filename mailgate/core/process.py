@@ -14,7 +14,7 @@ from mailgate.core.model import Address, NewTicket, Status, TicketView
 from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome, OutgoingDraft, ignored
 from mailgate.core.prepare import Prepared
 from mailgate.core.rules import routing
-from mailgate.core.workflow import agent_flow, customer_flow, drafts, limits
+from mailgate.core.workflow import agent_flow, customer_flow, drafts, limits, lookups
 from mailgate.core.workflow.customer_flow import CustomerContext
 from mailgate.core.workflow.work import AgentContext
 
@@ -38,6 +38,8 @@ def process(p: Prepared, snapshot: Snapshot, desk: Desk, now: datetime) -> Outco
         outcome = _on_ticket(p, snapshot.tickets[found.ticket_id], found.via, refused, snapshot, desk, now)
     else:
         outcome = _new(p, refused, snapshot, desk, now)
+    if outcome.disposition is Disposition.ANSWERED:
+        return _answered(limits.admitted(outcome, desk, snapshot, now))
     if outcome.disposition not in (Disposition.NEW_TICKET, Disposition.APPENDED):
         return outcome
     files = p.attachments
@@ -56,10 +58,12 @@ def _on_ticket(p: Prepared, view: TicketView, via: str | None, refused: tuple[Ev
         return Outcome(disposition=Disposition.APPENDED, ticket_id=view.id, events=(
             EventSpec("agent_mail", {"from": sender, "authenticated": False, "how": machine, "commands": []}),
             EventSpec("machine_mail", {"why": machine}), *refused))
-    if sender in desk.agents:
+    if p.asks == lookups.STATUS and p.sender is not None and sender not in desk.agents:
+        outcome = _status_list(p, p.sender, snapshot, view.locale, view.id)
+    elif sender in desk.agents:
         outcome = agent_flow.handle(p.mail, p.text, view, sender, AgentContext(
             agents=desk.agents, sent=snapshot.sent, trust=desk.trust,
-            tickets=snapshot.tickets, approvers=desk.approvers))
+            tickets=snapshot.tickets, approvers=desk.approvers, notify=desk.notify_requester))
     else:
         outcome = customer_flow.handle(p.mail, p.text, view, sender, _machine(p.kind), CustomerContext(
             agents=desk.agents, approvers=desk.approvers, now=now, reopen_days=desk.reopen_days))
@@ -71,12 +75,16 @@ def _on_ticket(p: Prepared, view: TicketView, via: str | None, refused: tuple[Ev
 
 
 def _new(p: Prepared, refused: tuple[EventSpec, ...], snapshot: Snapshot, desk: Desk, now: datetime) -> Outcome:
-    """A mail that names no ticket: held by a rule, folded into its alert's open ticket, or a new ticket."""
+    """A mail that names no ticket: held by a rule, a request for a list, folded into its alert's open ticket,
+    or a new ticket."""
     decision = p.decision
+    kept_out = routing.held(decision) if decision is not None else None
+    if kept_out is not None:
+        return kept_out
+    listed = _list(p, snapshot, desk) if p.asks is not None else None
+    if listed is not None:  # `statut`, `file`: a list by mail, no ticket
+        return listed
     if decision is not None:
-        kept_out = routing.held(decision)
-        if kept_out is not None:
-            return kept_out
         folded = routing.alert(decision, snapshot.tickets.get(snapshot.alert_ticket or 0), p.sender_email)
         if folded is not None:
             return folded
@@ -109,6 +117,36 @@ def _new(p: Prepared, refused: tuple[EventSpec, ...], snapshot: Snapshot, desk: 
         outgoing.extend(_notify_new(p, ticket, desk))
     return Outcome(disposition=Disposition.NEW_TICKET, new_ticket=ticket, add_participants=ticket.cc,
                    events=tuple(events), outgoing=tuple(outgoing), due=desk.due(ticket.priority, now))
+
+
+def _list(p: Prepared, snapshot: Snapshot, desk: Desk) -> Outcome | None:
+    """A mail naming no ticket whose first line asks for a list: answered with it, no ticket opened."""
+    sender = p.sender
+    if sender is None or sender.email in desk.support_addresses:
+        return None
+    agent = desk.agents.get(sender.email)
+    if p.asks == lookups.QUEUE and agent is not None:
+        found = snapshot.sender_queue or ()
+        draft = lookups.my_queue(p.mail, agent, found, desk.locale)
+        return lookups.answered(MailKind.MY_QUEUE, draft, sender.email, len(found))
+    if p.asks == lookups.STATUS and agent is None:
+        return _status_list(p, sender, snapshot, desk.locale, None)
+    return None
+
+
+def _status_list(p: Prepared, sender: Address, snapshot: Snapshot, locale: str, ticket_id: int | None) -> Outcome:
+    """`statut`: the sender's own open tickets (requester = sender), by mail; on a ticket, recorded there only."""
+    found = snapshot.sender_tickets or ()
+    draft = lookups.my_tickets(p.mail, sender, found, locale)
+    return lookups.answered(MailKind.MY_TICKETS, draft, sender.email, len(found), ticket_id)
+
+
+def _answered(outcome: Outcome) -> Outcome:
+    """A list of no ticket held back by the limits: its reason says why (there is no ticket to record it on)."""
+    if outcome.replies:
+        return outcome
+    why = "; ".join(str(e.data.get("why", "")) for e in outcome.events if e.kind == "mail_suppressed")
+    return replace(outcome, disposition=Disposition.IGNORED, reason=f"{outcome.reason}; not answered: {why}")
 
 
 def _machine(kind: Kind) -> str | None:

@@ -23,6 +23,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "status_url": None,  # the requester's status link ([web]); None in mails to others and when disabled
 }
 _TEXT = {"text": "Bonjour,\nLe compte est créé.", "from": "fabrice@example.com"}
+_LINE = {"number": 88, "title": "Création de l'utilisateur Fabrice", "status": "En cours",
+         "changed": "17/01/2022 09:00 UTC"}
 # every template each locale must have, with the values its mails give it beyond SAMPLE_CONTEXT;
 # `mailgate check` renders each once
 REQUIRED: dict[str, dict[str, Any]] = {
@@ -44,6 +46,11 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "agent_refused": {"reason": "not a reply to a notification", "lines": ["take"]},
     "notify_breach": {"targets": [{"name": "response", "due": "2022-01-17T13:00+00:00"}]},
     "digest": {"digest": digest.sample()},  # to the supervisors (mailgate/digest.py; its .html.j2 too)
+    "status_notice": {"notice": "taken", "state": "Pris en charge", "by": "Alice", "expects_answer": False,
+                      "level": 1},
+    # lists by mail, of no ticket (mailgate/outbound/replies.py): `ticket` is not theirs to use
+    "my_tickets": {"tickets": [_LINE], "more": 0, "subject": "Vos demandes en cours"},
+    "my_queue": {"tickets": [{**_LINE, "priority": "haute", "level": "N1"}], "more": 0, "subject": "Votre file"},
 }
 
 

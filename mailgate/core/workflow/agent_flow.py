@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mailgate.core.model import ParsedMail, Reason, Status, TicketView
 from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome
-from mailgate.core.workflow import agent_commands, authn, commands, drafts, messages, transcript
+from mailgate.core.workflow import agent_commands, authn, commands, drafts, messages, notices, transcript
 from mailgate.core.workflow.commands import Command
 from mailgate.core.workflow.transcript import Destination, TextTo
 from mailgate.core.workflow.transitions import Action
@@ -55,6 +55,7 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
         work.events.append(EventSpec("answer_relayed", {"by": sender}))
     if work.internal:
         work.events.append(EventSpec("internal_note", {"by": sender, "text": parsed.text}))
+    notices.for_requester(view, work, agent, ctx)
     outgoing = list(work.outgoing)
     if parsed.commands:
         outgoing.append(drafts.to_agent(agent, MailKind.TRANSCRIPT, locale=locale, mail=mail, view=work.view,

@@ -15,9 +15,11 @@ from mailgate.core.outcome import EventSpec, MailKind, Outcome, OutgoingDraft
 
 
 def admitted(outcome: Outcome, desk: Desk, snapshot: Snapshot, now: datetime) -> Outcome:
-    """The outcome with only the mails that may go, and an event for each held back."""
+    """The outcome with only the mails that may go, and an event for each held back (the replies of no ticket
+    count for their recipients, not for the ticket)."""
     kept, held = admit(outcome.outgoing, outcome.ticket_id, desk, snapshot, now)
-    return replace(outcome, outgoing=kept, events=(*outcome.events, *held))
+    replies, held_replies = admit(outcome.replies, None, desk, snapshot, now) if outcome.replies else ((), ())
+    return replace(outcome, outgoing=kept, replies=replies, events=(*outcome.events, *held, *held_replies))
 
 
 def admit(drafts: tuple[OutgoingDraft, ...], ticket_id: int | None, desk: Desk, snapshot: Snapshot,

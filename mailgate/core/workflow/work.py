@@ -22,6 +22,7 @@ class AgentContext:
     trust: authn.Trust
     tickets: Mapping[int, TicketView]  # includes merge targets named by commands
     approvers: Mapping[str, frozenset[str]] = field(default_factory=dict)  # customer -> who may approve
+    notify: frozenset[str] = frozenset()  # the status changes the requester hears of (Desk.notify_requester)
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class Work:
     open_task: bool = False
     text_to: list[TextTo] = field(default_factory=list)  # where the message text went, said in the transcript
     internal: bool = False
+    moves: list[Status] = field(default_factory=list)  # every status the commands moved the ticket to, in order
 
     def set(self, **values: Any) -> None:
         """Columns of the ticket to set; the view follows, for the next commands and the mails."""
@@ -63,6 +65,7 @@ class Work:
             self.set(resume_status=v.status)
         if step.to is not v.status:
             self.set(status=step.to)
+            self.moves.append(step.to)
         return None
 
     @property
