@@ -4,8 +4,7 @@ period's digest went, in one transaction. The sweeper runs it, hence the leader 
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,12 @@ from mailgate.core.digest import Period, Schedule
 from mailgate.core.mail import compose
 from mailgate.core.model import Address
 from mailgate.core.outcome import MailKind, OutgoingDraft
+from mailgate.outbound.queue import gateway_of, queue_of_no_ticket
 from mailgate.outbound.render import LOCALES, Renderer
-from mailgate.store import digests, outbox
+from mailgate.store import digests
 from mailgate.store.db import Database
 
 logger = log.get("digest")
-KIND = MailKind.DIGEST.value  # the outbox rows' kind
 TEMPLATE = "digest"  # templates/<locale>/digest.txt.j2 (through the Renderer) and digest.html.j2
 
 
@@ -60,8 +59,7 @@ class Digests:
         self.sender = compose.Sender(address=settings.sender, loop_token=settings.loop_token)
         self.locale = settings.gateway.locale
         self.names = {a.email: a.name or a.email for a in settings.agents}
-        self.gateway = {"name": settings.gateway.name or settings.sender.name or settings.sender.email,
-                        "address": settings.sender.email}
+        self.gateway = gateway_of(settings)
         self._done: set[str] = set()  # periods known queued (here or by another daemon): not asked again
 
     @property
@@ -94,17 +92,11 @@ class Digests:
         context: dict[str, Any] = {"digest": content.context(), "gateway": self.gateway}
         text = self.renderer.render(TEMPLATE, self.locale, context)
         html = self.html.get_template(f"{self.locale}/{TEMPLATE}.html.j2").render(context)
-        s = self.settings
         for address in self.supervisors:
             draft = OutgoingDraft(kind=MailKind.DIGEST, template=TEMPLATE, to=Address(address),
-                                  locale=self.locale, in_reply_to=None, references=())
-            # not our signed grammar (mg.<ticket>...): a digest belongs to no ticket, and a reply to it is new mail
-            message_id = f"digest.{period.at:%Y%m%d%H%M}.{secrets.token_hex(8)}@{s.message_id_domain}"
-            raw = compose.build(draft, sender=self.sender, subject=content.subject, body=text,
-                                message_id=message_id, date=now, html=html)
-            outbox.enqueue(conn, ticket_id=None, kind=KIND, message_id=message_id, envelope_from=s.sender.email,
-                           envelope_to=[address], raw=raw, now=now,
-                           deadline=now + timedelta(seconds=s.outbound.retry_deadline), automatic=True)
+                                  locale=self.locale, in_reply_to=None, references=(), automatic=True)
+            queue_of_no_ticket(conn, self.settings, self.sender, draft, subject_line=content.subject, body=text,
+                               tag=f"digest.{period.at:%Y%m%d%H%M}", now=now, html=html)
         logger.info("digest queued", period=period.key, supervisors=len(self.supervisors),
                     open=content.open_total, breaches=len(content.breaches))
         return len(self.supervisors)

@@ -19,6 +19,26 @@ from mailgate.outbound.render import Renderer
 from mailgate.store import outbox
 
 
+def gateway_of(settings: Settings) -> dict[str, str]:
+    """What templates call `gateway`: the name our mail is signed with, and our address."""
+    sender = settings.sender
+    return {"name": settings.gateway.name or sender.name or sender.email, "address": sender.email}
+
+
+def queue_of_no_ticket(conn: Connection, settings: Settings, sender: compose.Sender, draft: OutgoingDraft, *,
+                       subject_line: str, body: str, tag: str, now: datetime, html: str | None = None) -> str:
+    """Queue a mail that belongs to no ticket (a digest, a list of one's tickets); returns its Message-ID. The
+    id is not our signed grammar (mg.<ticket>...): a reply to it is new mail."""
+    message_id = f"{tag}.{secrets.token_hex(8)}@{settings.message_id_domain}"
+    raw = compose.build(draft, sender=sender, subject=subject_line, body=body, message_id=message_id, date=now,
+                        html=html)
+    outbox.enqueue(conn, ticket_id=None, kind=draft.kind.value, message_id=message_id,
+                   envelope_from=settings.sender.email, envelope_to=[draft.to.email, *(a.email for a in draft.cc)],
+                   raw=raw, now=now, deadline=now + timedelta(seconds=settings.outbound.retry_deadline),
+                   automatic=draft.automatic)
+    return message_id
+
+
 @dataclass(frozen=True, slots=True)
 class Queued:
     """A mail now in the outbox: the event and the message row the caller records with the change."""
@@ -37,7 +57,7 @@ class Outgoing:
         self._from = settings.sender.email
         self._secret = settings.secret
         self._domain = settings.message_id_domain
-        self._signature_name = settings.gateway.name or settings.sender.name or settings.sender.email
+        self.gateway = gateway_of(settings)
         self._agent_names = {a.email: a.name or a.email for a in settings.agents}
         self._status_base = settings.web.url if settings.web.enabled else None  # [web]: links in our mails
 
@@ -56,7 +76,7 @@ class Outgoing:
             "ticket": ticket,
             "recipient": person,
             "requester": ticket["requester"] if view.requester is not None else person,
-            "gateway": {"name": self._signature_name, "address": self._from},
+            "gateway": self.gateway,
             "currency": s.workflow.currency,
             "status_url": self._status_url(view, draft),
         }
