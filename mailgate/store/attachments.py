@@ -13,7 +13,8 @@ from sqlalchemy import Connection
 
 from mailgate.config.settings import Settings
 from mailgate.core.mail.attachments import Attachment
-from mailgate.store.tables import attachment, fit
+from mailgate.store.columns import fit
+from mailgate.store.tables import attachment
 
 
 def store(conn: Connection, files: tuple[Attachment, ...], *, ticket_id: int, inbound_id: int,

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from mailgate.core.desk import Flag
-from mailgate.store.tables import SHORT_TEXT, address_flag, fit, outbox
+from mailgate.store.columns import SHORT_TEXT, fit
+from mailgate.store.tables import address_flag, outbox
 
 
 def flag(conn: Connection, emails: tuple[str, ...], reason: str, now: datetime, days: float) -> None:

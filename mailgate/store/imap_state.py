@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from mailgate.store.tables import SHORT_TEXT, imap_state
+from mailgate.store.columns import SHORT_TEXT
+from mailgate.store.tables import imap_state
 
 
 @dataclass(frozen=True, slots=True)

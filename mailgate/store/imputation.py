@@ -12,7 +12,8 @@ from sqlalchemy import Connection
 from mailgate.core.model import RequestType
 from mailgate.core.outcome import TimeEntry
 from mailgate.core.workflow.billing import TicketMonth, task_title
-from mailgate.store.tables import SHORT_TEXT, estimate, fit, task, ticket, time_entry
+from mailgate.store.columns import SHORT_TEXT, fit
+from mailgate.store.tables import estimate, task, ticket, time_entry
 
 
 def ensure_task(conn: Connection, ticket_id: int, title: str, day: date, now: datetime) -> int:

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mailgate.store.tables import fit, inbound_mail
+from mailgate.store.columns import fit
+from mailgate.store.tables import inbound_mail
 
 STATUSES = ("received", "processed", "ignored", "quarantined", "shunted")  # every status a stored mail can have
 

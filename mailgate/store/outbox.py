@@ -12,7 +12,8 @@ from sqlalchemy import Connection
 
 from mailgate.core.outcome import MailKind
 from mailgate.core.workflow.authn import SentMail
-from mailgate.store.tables import SHORT_TEXT, fit, outbox
+from mailgate.store.columns import SHORT_TEXT, fit
+from mailgate.store.tables import outbox
 
 STATUSES = ("queued", "sent", "failed")
 

@@ -18,7 +18,8 @@ from mailgate.core.prepare import Prepared
 from mailgate.core.workflow import lookups
 from mailgate.core.workflow.authn import SentMail
 from mailgate.store import flags, outbox, tickets
-from mailgate.store.tables import fit, ticket
+from mailgate.store.columns import fit
+from mailgate.store.tables import ticket
 
 HOUR = timedelta(hours=1)
 

@@ -23,8 +23,9 @@ from mailgate.core.model import (
     TicketView,
 )
 from mailgate.core.outcome import EventSpec, TicketChange
+from mailgate.store.columns import UTCDateTime, fit
 from mailgate.store.later import Later
-from mailgate.store.tables import UTCDateTime, estimate, event, fit, message, participant, ticket
+from mailgate.store.tables import estimate, event, message, participant, ticket
 
 MAX_MERGE_HOPS = 20
 

@@ -1,0 +1,81 @@
+"""Store: the column types every table uses (UTC datetimes, text without NUL) and `fit`, the one way a value
+is cut to its column's width."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, stored naive UTC on every database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class String(sa.TypeDecorator[str]):
+    """A String(n) without NUL, whatever a mail carried: PostgreSQL refuses it in text columns (the raw bytes,
+    a binary column, keep it)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return value.replace("\x00", "") if value is not None and "\x00" in value else value
+
+
+class Text(String):
+    """Text without NUL (see String)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+
+class JSON(sa.TypeDecorator[Any]):
+    """JSON whose strings have no NUL (PostgreSQL refuses \\u0000 in text)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return _without_nul(value)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+SHORT_TEXT = 2000  # characters of an error or a comment kept on a row (the log has the rest)
+
+
+def fit(column: sa.Column[Any], value: str | None) -> str | None:
+    """`value` for its text column: without NUL (PostgreSQL refuses it in text; the raw bytes keep it), cut to
+    the column's String(n) width (the one definition of every width). None stays None."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    length = getattr(column.type, "length", None)
+    return value if length is None else value[:length]
