@@ -36,6 +36,7 @@ from common import (
     cpu_seconds,
     customer,
     end_header,
+    family,
     fmt,
     free_port,
     kill,
@@ -222,6 +223,7 @@ class Row:
     note: str = ""
     mix: str = ""
     machine: str = ""  # the whole machine during the run (the database server, other load)
+    split: str = ""  # CPU ms a mail of each daemon process (listener, worker), and the worker's transactions
 
     @property
     def accept_rate(self) -> float | None:
@@ -309,6 +311,24 @@ def seed_tickets(port: int | list[int], poller: Poller, conns: int, count: int, 
     return found
 
 
+def own_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of this one process (not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+async def transactions(poller: Poller, skip: int) -> str:
+    """How the worker's transactions took the measured mails: those of one transaction share processed_at."""
+    rows = await poller.rows(
+        "SELECT count(*), count(DISTINCT processed_at) FROM (SELECT processed_at FROM inbound_mail "
+        f"WHERE processed_at IS NOT NULL ORDER BY processed_at LIMIT 1000000000 OFFSET {skip}) AS measured")
+    ((mails, count),) = rows.items()
+    return f"{count} worker transactions, {int(mails) / max(int(count), 1):.1f} mails each"
+
+
 def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[str], instances: int = 1) -> Row:
     row = Row("mailgate" if instances == 1 else f"mailgate x{instances}", db, conns, n)
     run = DaemonRun(db, Path(tempfile.mkdtemp(prefix=f"{db}-c{conns}-", dir=workdir)), "mailgate_bench")
@@ -335,6 +355,7 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
         sink.target = len(seeds) + new  # every new ticket's acknowledgement
         pids = [daemon.pid, *(o.proc.pid for o in others if o.proc is not None)]
         cpu0, self0 = sum(cpu_seconds(p) or 0.0 for p in pids), self_cpu()
+        each0 = {p: own_cpu_seconds(p) for pid in pids for p in family(pid)}
         sink0 = cpu_seconds(sink.proc.pid) or 0.0
         machine0 = machine_ticks()
         res, threads = send_all(ports, mails, conns)
@@ -353,6 +374,7 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
                     if daemon.poll() is not None:
                         break
                     await asyncio.sleep(POLL)
+                row.split = await transactions(poller, BEFORE["processed"] + len(seeds))
                 return await poller.rows(Poller.Q_INBOUND_STATUS), await poller.rows(Poller.Q_OUTBOX_STATUS)
             finally:
                 await poller.close()
@@ -372,6 +394,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
             row.note += (f"INCOMPLETE after {RUN_TIMEOUT:.0f}s: inbound {inbound_counts}, outbox {outbox_counts}, "
                          f"sink {sink.count}; ")
         row.cpu_s = sum(cpu_seconds(p) or 0.0 for p in pids) - cpu0
+        each = [f"{((own_cpu_seconds(p) or 0.0) - (before or 0.0)) / n * 1000:.2f}" for p, before in each0.items()]
+        row.split = f"process ms/mail {' + '.join(each)} (listener first); {row.split}"
         row.rss_mb = sum(peak_rss_mb(p) or 0.0 for p in pids)
         for other in others:
             row.note += other.stop()[1]
@@ -412,6 +436,8 @@ def print_rows(rows: list[Row]) -> None:
         if r.mix:
             print(f"  mail mix, {r.db} C={r.conns}: {r.mix} (after {int(r.n * REPLIES)} tickets made before the clock);"
                   f" {r.machine}")
+        if r.split:
+            print(f"  {r.db} C={r.conns}: {r.split}")
     print("\nCPU seconds during each run (2 cores => at most 2 x wall):")
     print(f"  {'target':8}  {'db':10}  {'C':>1}  {'wall s':>7}  {'server':>7}  {'client+poller':>13}  {'sink':>5}"
           f"  {'server ms/mail':>14}")
