@@ -441,3 +441,24 @@ def test_check_refuses_status_links_nobody_can_open(tmp_path: Path, web: dict[st
     if refused:
         assert found[0].endswith("which no requester can open: give the address requesters reach, e.g. "
                                  "https://support.example.com") and "http://0.0.0.0:9526" in found[0]
+
+
+def test_pattern_errors_say_what_the_value_should_be(tmp_path: Path) -> None:
+    """A value that does not match its pattern is told in words (with the value), never as a regex."""
+    from mailgate.config.sections import ConfigError
+
+    data = settings_data("sqlite://", 25)
+    data["digest"] = {"daily": "8h", "weekly": "monday 08:00"}
+    data["sla"] = {"supervisors": ["not-an-address"]}
+    data["outbound"]["ehlo_name"] = "mail host"
+    with pytest.raises(ConfigError) as raised:
+        from_dict(data, str(tmp_path / "config.toml"))
+    lines = str(raised.value).splitlines()
+    daily = "digest.daily: '8h' is not a time of day in UTC such as \"08:00\""
+    assert f"{tmp_path / 'config.toml'}: {daily}" in str(raised.value)
+    assert len(lines) == 4
+    assert "digest.weekly: 'monday 08:00' is not a day and a time in UTC such as \"mon 08:00\"" in str(raised.value)
+    assert "sla.supervisors[0]: 'not-an-address' is not a mail address such as support@example.com" in str(raised.value)
+    assert "outbound.ehlo_name: 'mail host' is not one word without spaces" in str(raised.value)
+    said = [line.split(": ", 2)[2] for line in lines]  # what follows `file: key: `
+    assert not any("pattern" in what or "^" in what for what in said)

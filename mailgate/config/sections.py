@@ -12,6 +12,16 @@ from mailgate.core.mail.parse import addresses
 from mailgate.core.workflow.notices import KINDS as NOTICE_KINDS
 
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
+DAILY = r"^(([01]?\d|2[0-3]):[0-5]\d)?$"
+WEEKLY = r"^((?i:mon|tue|wed|thu|fri|sat|sun) +([01]?\d|2[0-3]):[0-5]\d)?$"
+ONE_WORD = r"^\S+$"
+# what a value of each pattern is, for the error that names the file and key (config/settings.py)
+PATTERN_MEANING = {
+    EMAIL: "a mail address such as support@example.com",
+    DAILY: 'a time of day in UTC such as "08:00", or "" for none',
+    WEEKLY: 'a day and a time in UTC such as "mon 08:00", or "" for none',
+    ONE_WORD: "one word without spaces",
+}
 
 
 class ConfigError(Exception):
@@ -107,7 +117,7 @@ class Outbound(Section):
     retry_deadline: float = Field(default=2 * 86400.0, gt=0)  # give up this long after queueing
     poll_interval: float = Field(default=5.0, gt=0)
     # the name we give in EHLO to the smart host (aiosmtplib's local_hostname); the machine's FQDN when unset
-    ehlo_name: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    ehlo_name: str | None = Field(default=None, min_length=1, pattern=ONE_WORD)
 
     @model_validator(mode="after")
     def _auth(self) -> Outbound:
@@ -189,8 +199,8 @@ class Metrics(Section):
 
 
 class Digest(Section):  # the supervisors' digest (mailgate/digest.py): times in UTC, "" = none
-    daily: str = Field(default="", pattern=r"^(([01]?\d|2[0-3]):[0-5]\d)?$")  # "08:00": daily, on the day before
-    weekly: str = Field(default="", pattern=r"^((?i:mon|tue|wed|thu|fri|sat|sun) +([01]?\d|2[0-3]):[0-5]\d)?$")
+    daily: str = Field(default="", pattern=DAILY)  # "08:00": daily, on the day before
+    weekly: str = Field(default="", pattern=WEEKLY)
 
 
 class Web(Section):

@@ -6,11 +6,13 @@ import hashlib
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError, model_validator
 
 from mailgate.config.desk_sections import Agent, Customer, Hygiene, Queue, Sla, Workflow
 from mailgate.config.sections import (
+    PATTERN_MEANING,
     ConfigError,
     Daemon,
     Database,
@@ -171,8 +173,16 @@ def from_dict(data: dict[str, object], source: str = "<memory>") -> Settings:
     try:
         return Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
-        lines = [f"{source}: {_key(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        lines = [f"{source}: {_key(err['loc'])}: {_message(err)}" for err in exc.errors()]
         raise ConfigError("\n".join(lines)) from None
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, but what a pattern stands for rather than the pattern itself."""
+    meaning = PATTERN_MEANING.get(str((err.get("ctx") or {}).get("pattern", "")))
+    if err["type"] == "string_pattern_mismatch" and meaning:
+        return f"{err['input']!r} is not {meaning}"
+    return str(err["msg"])
 
 
 def _with_secrets(data: dict[str, object], source: str) -> dict[str, object]:
