@@ -223,6 +223,8 @@ class Row:
     note: str = ""
     mix: str = ""
     machine: str = ""  # the whole machine during the run (the database server, other load)
+    rss_load_mb: float = 0.0  # the daemon's processes' summed VmRSS, highest sample while mails are processed
+    pss_load_mb: float = 0.0  # the same in PSS (shared pages counted once across the two processes)
     split: str = ""  # CPU ms a mail of each daemon process (listener, worker), and the worker's transactions
 
     @property
@@ -311,6 +313,21 @@ def seed_tickets(port: int | list[int], poller: Poller, conns: int, count: int, 
     return found
 
 
+def memory_now(pids: list[int]) -> tuple[float, float]:
+    """(summed VmRSS, summed Pss) in MB of these processes now, from /proc/PID/smaps_rollup."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return rss / 1024, pss / 1024
+
+
 def own_cpu_seconds(pid: int) -> float | None:
     """utime + stime of this one process (not its children)."""
     try:
@@ -364,7 +381,13 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
         async def poll() -> tuple[dict[str, int], dict[str, int]]:
             await poller.open()
             try:
+                next_sample = 0.0
                 while time.monotonic() < deadline:
+                    if time.monotonic() >= next_sample and row.processed_s is None:  # memory under load
+                        next_sample = time.monotonic() + 0.25
+                        sample = memory_now([p for pid in pids for p in family(pid)])
+                        row.rss_load_mb = max(row.rss_load_mb, sample[0])
+                        row.pss_load_mb = max(row.pss_load_mb, sample[1])
                     if row.processed_s is None:
                         if (await poller.scalar(Poller.Q_PROCESSED) >= BEFORE["processed"] + len(seeds) + n
                                 and await poller.scalar(Poller.Q_OUTBOX) >= BEFORE["outbox"] + len(seeds) + new):
@@ -395,7 +418,8 @@ def run_mailgate(n: int, conns: int, db: str, workdir: Path, stderr_log: list[st
                          f"sink {sink.count}; ")
         row.cpu_s = sum(cpu_seconds(p) or 0.0 for p in pids) - cpu0
         each = [f"{((own_cpu_seconds(p) or 0.0) - (before or 0.0)) / n * 1000:.2f}" for p, before in each0.items()]
-        row.split = f"process ms/mail {' + '.join(each)} (listener first); {row.split}"
+        row.split = (f"process ms/mail {' + '.join(each)} (listener first); {row.split}; under load RSS "
+                     f"{row.rss_load_mb:.1f} MB, PSS {row.pss_load_mb:.1f} MB (highest of samples every 0.25 s)")
         row.rss_mb = sum(peak_rss_mb(p) or 0.0 for p in pids)
         for other in others:
             row.note += other.stop()[1]
