@@ -27,6 +27,7 @@ from mailgate.outbound.render import Renderer
 from mailgate.outbound.sender import Sender
 from mailgate.peer import Peer
 from mailgate.rules.load import RulesError, RulesHolder
+from mailgate.rules.record import RulesRecord, daemon_name
 from mailgate.store import inbound, leases
 from mailgate.store.db import Database, one_line
 from mailgate.store.faults import is_configuration, is_temporary
@@ -77,6 +78,7 @@ class Daemon:
         self.sender: Sender | None = None
         self.sweeper: Sweeper | None = None
         self.rules: RulesHolder | None = None
+        self.rules_record: RulesRecord | None = None  # the rules in use and each reload, for /metrics
         self.pollers: list[MailboxPoller] = []
         self.leases: leases.Leases | None = None
         self.metrics: MetricsServer | None = None
@@ -95,6 +97,8 @@ class Daemon:
             raise ConfigError("\n".join(problems))
         for advice in checks.advice(self.settings):
             logger.warning("configuration to change before real use", problem=advice)
+        for warning in checks.warnings(self.settings):
+            logger.warning("configuration to look at", problem=warning)
         renderer = Renderer(self.settings.templates_dir)
         problems = renderer.check() + digest.problems(self.settings.templates_dir)  # (digest: its HTML part)
         if problems:
@@ -107,6 +111,8 @@ class Daemon:
             self.rules = rules
         self.db = db = await self._open_store()
         self.leases = leases.leases_for(db.engine)
+        if self.rules is not None:
+            self.rules_record = RulesRecord(self.rules, db, daemon_name(self.settings), self.clock)
         outgoing = Outgoing(self.settings, renderer)
         if Role.SEND in self.roles:
             self.sender = Sender(self.settings.outbound, db, self.clock)
@@ -207,6 +213,8 @@ class Daemon:
                                                  "another instance runs the sweeper: standing by"), name="sweeper")
                 if self.rules is not None:
                     tasks.create_task(self.rules.watch(self.stop_event), name="rules")
+                if self.rules_record is not None:
+                    tasks.create_task(self.rules_record.run(self.stop_event), name="rules state")
                 if self.metrics is not None:
                     tasks.create_task(self.metrics.run(self.stop_event), name="metrics")
                 if self.status_pages is not None:

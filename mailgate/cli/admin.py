@@ -29,6 +29,8 @@ def check(ctx: click.Context) -> None:
     found = checks.problems(settings) + checks.advice(settings)
     if found:
         fail("invalid configuration:\n" + "\n".join(found), EX_CONFIG)
+    for warning in checks.warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     problems = Renderer(settings.templates_dir).check()
     if problems:
         fail("invalid templates:\n" + "\n".join(problems), EX_CONFIG)

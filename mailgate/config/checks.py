@@ -1,10 +1,11 @@
 """Shell, configuration: what a valid config file can still get wrong about the machine it runs on (a rules
 folder that is not there, a password variable that is not set, status links nobody can open), checked by
-`check` and before `run` takes any mail; and advice `check` refuses on and `run` only warns of (the example's
-secret left in place)."""
+`check` and before `run` takes any mail; advice `check` refuses on and `run` only warns of (the example's
+secret left in place); and warnings both only print (an endpoint without authentication off loopback)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from mailgate.config.settings import Settings
@@ -37,3 +38,22 @@ def advice(settings: Settings) -> list[str]:
         return [f"{settings.source}: gateway.secret: still the example's secret; anyone can forge our signed "
                 "Message-IDs with it. Choose one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"]
     return []
+
+
+def warnings(settings: Settings) -> list[str]:
+    """`file: key: what` for what may be meant but deserves a second look; nobody refuses on these."""
+    m = settings.metrics
+    if m.enabled and not _loopback(m.host):
+        return [f"{settings.source}: metrics.host: {m.host or '(all addresses)'} is not a loopback address: "
+                "/metrics and /healthz have no authentication, so anyone who reaches this port reads the "
+                "desk's figures. Keep 127.0.0.1 unless a firewall lets only Prometheus in"]
+    return []
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name (or "" for every address): not known to be loopback
+        return False

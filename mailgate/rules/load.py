@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,16 @@ class RulesError(Exception):
     def __init__(self, errors: Sequence[str]) -> None:
         self.errors = tuple(errors)
         super().__init__("\n".join(self.errors))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reload:
+    """How one reload went: `ok` (the new set is in use) or refused for `errors` (the previous set stays);
+    `rules`: how many are in use after it."""
+
+    ok: bool
+    rules: int
+    errors: tuple[str, ...] = ()
 
 
 def rule_files(folder: Path) -> list[Path]:
@@ -89,6 +100,7 @@ class RulesHolder:
         self._loaded: Signature | None = None
         self._failed: Signature | None = None
         self.last_error: RulesError | None = None
+        self.on_reload: list[Callable[[Reload], None]] = []  # told of each reload's result (from its thread)
         self._log = log.get("rules")
 
     @classmethod
@@ -111,33 +123,39 @@ class RulesHolder:
     def reload(self) -> bool:
         """Load the folder again; on success swap it in and return True. On failure log every error, keep
         the active set and return False; a folder left without any rule file keeps the active set too. A file
-        changing while it is read is read again (up to 3 times)."""
+        changing while it is read is read again (up to 3 times). Each of `on_reload` is told the result."""
         with self._lock:
-            error: RulesError | None = None
-            for _ in range(3):
-                before = signature(self.folder)
-                try:
-                    new = load_rules(self.folder, self.known)
-                except RulesError as exc:
-                    error, new = exc, None
-                if signature(self.folder) == before:
-                    break
-            else:
-                error, new = RulesError([f"{self.folder}: the rule files kept changing while being read"]), None
-            if new is None:
-                assert error is not None
-                self.last_error, self._failed = error, before
-                self._log.error("rules_rejected", folder=str(self.folder), errors=list(error.errors),
-                                kept=len(self._rules), detail="the previous rules stay active")
-                return False
-            if not new.files and self._rules.files:  # deleted, unmounted, emptied by a deploy half-way
-                self._failed = before
-                self._log.warning("rules_folder_empty", folder=str(self.folder), kept=len(self._rules),
-                                  detail="no rule file found; the previous rules stay active")
-                return False
-            self._rules, self._loaded, self._failed, self.last_error = new, before, None, None
-            self._log.info("rules_loaded", folder=str(self.folder), rules=len(new), files=len(new.files))
-            return True
+            result = self._reload()
+        for tell in self.on_reload:
+            tell(result)
+        return result.ok
+
+    def _reload(self) -> Reload:
+        error: RulesError | None = None
+        for _ in range(3):
+            before = signature(self.folder)
+            try:
+                new = load_rules(self.folder, self.known)
+            except RulesError as exc:
+                error, new = exc, None
+            if signature(self.folder) == before:
+                break
+        else:
+            error, new = RulesError([f"{self.folder}: the rule files kept changing while being read"]), None
+        if new is None:
+            assert error is not None
+            self.last_error, self._failed = error, before
+            self._log.error("rules_rejected", folder=str(self.folder), errors=list(error.errors),
+                            kept=len(self._rules), detail="the previous rules stay active")
+            return Reload(ok=False, rules=len(self._rules), errors=error.errors)
+        if not new.files and self._rules.files:  # deleted, unmounted, emptied by a deploy half-way
+            self._failed = before
+            self._log.warning("rules_folder_empty", folder=str(self.folder), kept=len(self._rules),
+                              detail="no rule file found; the previous rules stay active")
+            return Reload(ok=False, rules=len(self._rules), errors=(f"{self.folder}: no rule file found",))
+        self._rules, self._loaded, self._failed, self.last_error = new, before, None, None
+        self._log.info("rules_loaded", folder=str(self.folder), rules=len(new), files=len(new.files))
+        return Reload(ok=True, rules=len(new))
 
     def changed(self) -> bool:
         """Whether the files differ from the last set loaded or refused."""

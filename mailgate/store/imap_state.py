@@ -65,12 +65,35 @@ def add_stored(conn: Connection, mailbox: str, count: int) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MailboxState:
+    mailbox: str
+    connected: bool
+    uidvalidity: int | None
+    last_uid: int
+    last_poll_at: datetime | None
+    stored: int
+    errors: int  # failed polls since the last success
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def states(conn: Connection) -> list[MailboxState]:
+    """Every mailbox's row, by name."""
+    c = imap_state.c
+    rows = conn.execute(sa.select(c.mailbox, c.connected, c.uidvalidity, c.last_uid, c.last_poll_at, c.stored,
+                                  c.errors, c.last_error, c.last_error_at).order_by(c.mailbox))
+    return [MailboxState(mailbox=r.mailbox, connected=r.connected, uidvalidity=r.uidvalidity, last_uid=r.last_uid,
+                         last_poll_at=r.last_poll_at, stored=r.stored, errors=r.errors, last_error=r.last_error,
+                         last_error_at=r.last_error_at) for r in rows]
+
+
 def all_states(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(imap_state).order_by(imap_state.c.mailbox))
+    """`states` as JSON values (mailgate status, /healthz)."""
     return [
         dict(mailbox=r.mailbox, connected=r.connected, uidvalidity=r.uidvalidity, last_uid=r.last_uid,
              last_poll_at=r.last_poll_at.isoformat() if r.last_poll_at else None, stored=r.stored,
              errors=r.errors, last_error=r.last_error,
              last_error_at=r.last_error_at.isoformat() if r.last_error_at else None)
-        for r in rows
+        for r in states(conn)
     ]

@@ -36,6 +36,8 @@ inbound_mail = sa.Table(
     sa.Column("ticket_id", sa.Integer),
     sa.Column("error", Text),
     sa.Index("ix_inbound_mail_status_id", "status", "id"),
+    # /metrics' processing latency histogram reads these three columns alone (store/scrape.py)
+    sa.Index("ix_inbound_mail_status_processed_at_received_at", "status", "processed_at", "received_at"),
     # a worker's claim (issue 11): taken until lease_until, then anyone may take it again
     sa.Column("claimed_by", String(64)),
     sa.Column("lease_until", UTCDateTime),
@@ -149,6 +151,7 @@ message = sa.Table(
     sa.Index("ix_message_message_id", "message_id"),
 )
 
+BREACHED = sa.text("kind = 'sla_breached'")  # a literal, not a parameter: what lets a query use the index below
 event = sa.Table(
     "event", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -158,6 +161,8 @@ event = sa.Table(
     sa.Column("data", JSON, nullable=False),
     sa.Column("inbound_id", sa.Integer, sa.ForeignKey("inbound_mail.id")),
     sa.Index("ix_event_ticket_id", "ticket_id"),
+    # /metrics counts the breaches told (store/scrape.py): an entry for those events only
+    sa.Index("ix_event_sla_breached", "at", sqlite_where=BREACHED, postgresql_where=BREACHED),
 )
 
 outbox = sa.Table(
@@ -222,6 +227,18 @@ imap_state = sa.Table(
     sa.Column("last_error_at", UTCDateTime),
     sa.Column("errors", sa.Integer, nullable=False, server_default="0"),  # failures since the last success
     sa.Column("stored", sa.BigInteger, nullable=False, server_default="0"),  # mails stored, all time
+)
+# Per daemon (host and config file): the rules its worker runs and how its reloads went, for /metrics.
+rules_state = sa.Table(
+    "rules_state", metadata,
+    sa.Column("daemon", String(300), primary_key=True),
+    sa.Column("rules", sa.Integer, nullable=False),  # in use
+    sa.Column("loaded_at", UTCDateTime, nullable=False),  # when the rules in use were loaded
+    sa.Column("reloads", sa.BigInteger, nullable=False, server_default="0"),  # reloads that took, all time
+    sa.Column("refused", sa.BigInteger, nullable=False, server_default="0"),  # reloads refused, all time
+    sa.Column("errors", sa.Integer, nullable=False, server_default="0"),  # problems of the last try (0: it took)
+    sa.Column("last_error", Text),
+    sa.Column("tried_at", UTCDateTime, nullable=False),  # the last load or reload
 )
 digest_sent = sa.Table("digest_sent", metadata,  # the digests queued (mailgate/digest.py): each period's goes once
     sa.Column("period", String(40), primary_key=True), sa.Column("queued_at", UTCDateTime, nullable=False))
