@@ -66,4 +66,6 @@ fi
 # --- Tests
 log "running the tests"
 export MAILGATE_REQUIRE_PG=1 MAILGATE_REQUIRE_DOVECOT=1
-exec .venv/bin/python -m pytest "$@"
+# one pytest worker per core (pytest-xdist), at most 4: MAILGATE_TEST_WORKERS=0 runs them in this process
+workers=${MAILGATE_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}
+exec .venv/bin/python -m pytest -n "$workers" "$@"
