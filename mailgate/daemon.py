@@ -142,7 +142,7 @@ class Daemon:
             if self.settings.web.enabled:
                 from mailgate.web.status import StatusServer  # aiohttp only when asked for
 
-                self.status_pages = StatusServer(self.settings)
+                self.status_pages = StatusServer(self.settings, self.clock)
                 await self.status_pages.start()
 
     def _listening(self) -> bool:

@@ -53,7 +53,7 @@ class Digests:
     def __init__(self, settings: Settings, renderer: Renderer) -> None:
         self.settings = settings
         self.schedule = Schedule.of(settings.digest.daily, settings.digest.weekly)
-        self.supervisors = tuple(dict.fromkeys(a.lower() for a in settings.sla.supervisors))
+        self.supervisors = tuple(s.email for s in settings.supervisor_list)
         self.renderer = renderer
         self.html = html_templates(settings.templates_dir)
         self.sender = compose.Sender(address=settings.sender, loop_token=settings.loop_token)

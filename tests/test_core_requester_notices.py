@@ -276,7 +276,7 @@ def test_statut_from_a_machine_or_not_alone_on_the_first_line_is_ordinary_mail()
 # a consultant's queue -----------------------------------------------------------------------------------------------
 
 def test_file_from_a_consultant_answers_their_queue_in_mailgate_queues_order_to_their_own_address() -> None:
-    from mailgate.cli.queue import RANK
+    from mailgate.core.workflow.lookups import rank_of  # what mailgate queue and the dashboard sort by
 
     queue = (line(3, priority=Priority.NORMAL, hours_ago=50), line(4, priority=Priority.URGENT, hours_ago=1),
              line(5, priority=Priority.NORMAL, hours_ago=90), line(6, priority=Priority.LOW, hours_ago=900))
@@ -286,7 +286,7 @@ def test_file_from_a_consultant_answers_their_queue_in_mailgate_queues_order_to_
     (reply,) = out.replies
     assert (reply.kind, reply.to) == (MailKind.MY_QUEUE, ALICE.address)  # never the Reply-To
     numbers = [t["number"] for t in reply.context["tickets"]]  # type: ignore[union-attr]
-    cli_order = [t.id for t in sorted(queue, key=lambda t: (RANK[t.priority.value], t.since))]
+    cli_order = [t.id for t in sorted(queue, key=lambda t: (rank_of(t.priority.value), t.since))]
     assert numbers == cli_order == [4, 5, 3, 6]
     text = rendered(reply)
     assert "[ ] #4  urgente  N1  En cours depuis le 02/12/2026 09:00 UTC" in text

@@ -10,9 +10,8 @@ from typing import Any
 import click
 
 from mailgate.cli.common import query
-from mailgate.core.model import Priority, Status
-
-RANK = {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3}
+from mailgate.core.model import Status
+from mailgate.core.workflow.lookups import rank_of
 
 
 @click.command()
@@ -33,7 +32,7 @@ def queue(ctx: click.Context, by: str, level: int | None, agent: str | None, as_
 
     now = utcnow()
     groups: dict[str, list[dict[str, Any]]] = {}
-    for t in sorted(query(ctx, rows), key=lambda t: (RANK.get(t["priority"], 9), _since(t))):
+    for t in sorted(query(ctx, rows), key=lambda t: (rank_of(t["priority"]), _since(t))):
         key = f"N{t['level']}" if by == "level" else (t["assignee"] or "(unassigned)")
         groups.setdefault(key, []).append(_item(t, now))
     if as_json:

@@ -42,12 +42,16 @@ def advice(settings: Settings) -> list[str]:
 
 def warnings(settings: Settings) -> list[str]:
     """`file: key: what` for what may be meant but deserves a second look; nobody refuses on these."""
-    m = settings.metrics
+    m, found = settings.metrics, []
     if m.enabled and not _loopback(m.host):
-        return [f"{settings.source}: metrics.host: {m.host or '(all addresses)'} is not a loopback address: "
-                "/metrics and /healthz have no authentication, so anyone who reaches this port reads the "
-                "desk's figures. Keep 127.0.0.1 unless a firewall lets only Prometheus in"]
-    return []
+        found.append(f"{settings.source}: metrics.host: {m.host or '(all addresses)'} is not a loopback address: "
+                     "/metrics and /healthz have no authentication, so anyone who reaches this port reads the "
+                     "desk's figures. Keep 127.0.0.1 unless a firewall lets only Prometheus in")
+    if settings.sla.supervisors:
+        found.append(f"{settings.source}: sla.supervisors: deprecated; write each supervisor as "
+                     '[[supervisors]] email = "..." name = "..." (these addresses are still told meanwhile, '
+                     "but cannot sign in to the dashboard by name)")
+    return found
 
 
 def _loopback(host: str) -> bool:

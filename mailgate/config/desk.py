@@ -21,7 +21,7 @@ def desk_of(settings: Settings) -> Desk:
         trust=trust_of(settings),
         customers_by_domain=settings.customers_by_domain, approvers=settings.approvers,
         queues={q.name: tuple(e.lower() for e in q.agents) for q in settings.queues},
-        supervisors=tuple(sla.supervisors), reopen_days=settings.workflow.reopen_days,
+        supervisors=tuple(s.email for s in settings.supervisor_list), reopen_days=settings.workflow.reopen_days,
         auto_close_days=settings.workflow.auto_close_days,
         limits=Limits(per_recipient_per_hour=hygiene.auto_mail_per_recipient_per_hour,
                       acks_per_recipient_per_hour=hygiene.acks_per_recipient_per_hour,

@@ -22,6 +22,18 @@ class Agent(Section):
         return value.strip().lower()
 
 
+class Supervisor(Section):
+    """Who follows the desk: mailed the breaches and the digest; signs in to the dashboard by a mailed link."""
+
+    email: str = Field(pattern=EMAIL)
+    name: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
 class Customer(Section):
     """A client company: its mail domains, who may approve estimates, and its hourly rate."""
 
@@ -58,7 +70,7 @@ class Target(Section):
 
 
 class Sla(Section):
-    # breached targets are mailed to these addresses (once per ticket and target)
+    # deprecated: the supervisors are [[supervisors]] (these addresses are added to them; check warns)
     supervisors: list[Annotated[str, Field(pattern=EMAIL)]] = []
     low: Target | None = None
     normal: Target | None = None

@@ -210,6 +210,10 @@ class Web(Section):
     host: str = "127.0.0.1"  # a reverse proxy (TLS) in front of it for requesters outside
     port: int = Field(default=9526, ge=0, le=65535)
     base_url: str = ""  # how requesters reach it, e.g. "https://support.example.com"; "" = http://host:port
+    # the supervisors' dashboard (/desk/, web/desk_auth.py): a mailed sign-in link opens once, within this long
+    login_link_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)  # then the supervisor asks for a new link
+    login_links_per_hour: int = Field(default=5, ge=1)  # per address: the form cannot mail-bomb anyone
 
     @field_validator("base_url")
     @classmethod

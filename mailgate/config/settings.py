@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError, model_validator
 
-from mailgate.config.desk_sections import Agent, Customer, Hygiene, Queue, Sla, Workflow
+from mailgate.config.desk_sections import Agent, Customer, Hygiene, Queue, Sla, Supervisor, Workflow
 from mailgate.config.sections import (
     PATTERN_MEANING,
     ConfigError,
@@ -50,6 +50,7 @@ class Settings(Section):
     workflow: Workflow = Workflow()
     sla: Sla = Sla()
     queues: list[Queue] = []
+    supervisors: list[Supervisor] = []
     hygiene: Hygiene = Hygiene()
     source: str = "<memory>"  # the file it came from
 
@@ -98,6 +99,14 @@ class Settings(Section):
     @property
     def agent_emails(self) -> frozenset[str]:
         return frozenset(a.email for a in self.agents)
+
+    @property
+    def supervisor_list(self) -> tuple[Supervisor, ...]:
+        """The supervisors: [[supervisors]], then the deprecated [sla] supervisors not already there."""
+        listed = {s.email for s in self.supervisors}
+        legacy = [Supervisor(email=e.strip().lower()) for e in dict.fromkeys(self.sla.supervisors)
+                  if e.strip().lower() not in listed]
+        return (*self.supervisors, *legacy)
 
     @property
     def customers_by_domain(self) -> dict[str, str]:

@@ -41,6 +41,7 @@ class MailKind(StrEnum):
     STATUS_NOTICE = "status_notice"  # to the requester: a consultant's mail moved the ticket (core/workflow/notices)
     MY_TICKETS = "my_tickets"  # to whoever wrote `statut`: their open tickets (core/workflow/lookups); of no ticket
     MY_QUEUE = "my_queue"  # to a consultant who wrote `file`: the open tickets assigned to them; of no ticket
+    DESK_LOGIN = "desk_login"  # to a supervisor who asked: the dashboard's sign-in link (web/desk_auth); of no ticket
 
     @property
     def to_consultants(self) -> bool:
@@ -55,7 +56,7 @@ class MailKind(StrEnum):
 
 _TO_CONSULTANTS = frozenset({MailKind.NOTIFY_NEW, MailKind.NOTIFY_REPLY, MailKind.NOTIFY_ESCALATED,
                              MailKind.NOTIFY_ASSIGNED, MailKind.NOTIFY_BREACH, MailKind.TRANSCRIPT,
-                             MailKind.AGENT_REFUSED, MailKind.MY_QUEUE})
+                             MailKind.AGENT_REFUSED, MailKind.MY_QUEUE, MailKind.DESK_LOGIN})
 
 
 @dataclass(frozen=True, slots=True)

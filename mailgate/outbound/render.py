@@ -51,6 +51,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     # lists by mail, of no ticket (mailgate/outbound/replies.py): `ticket` is not theirs to use
     "my_tickets": {"tickets": [_LINE], "more": 0, "subject": "Vos demandes en cours"},
     "my_queue": {"tickets": [{**_LINE, "priority": "haute", "level": "N1"}], "more": 0, "subject": "Votre file"},
+    "desk_login": {"link": "https://support.example.com/desk/login/x", "minutes": 15, "subject": "Connexion"},
 }
 
 

@@ -242,3 +242,21 @@ rules_state = sa.Table(
 )
 digest_sent = sa.Table("digest_sent", metadata,  # the digests queued (mailgate/digest.py): each period's goes once
     sa.Column("period", String(40), primary_key=True), sa.Column("queued_at", UTCDateTime, nullable=False))
+# The supervisors' sign-in links (web/desk_auth.py): each opens one session, once, before it expires.
+desk_login = sa.Table(
+    "desk_login", metadata,
+    sa.Column("nonce", String(64), primary_key=True),
+    sa.Column("email", String(500), nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),  # set once, by the one opening that counts
+    sa.Index("ix_desk_login_email_issued_at", "email", "issued_at"),  # the requests of the last hour
+)
+# The supervisors' sessions: a hash of the cookie's secret, never the secret itself.
+desk_session = sa.Table(
+    "desk_session", metadata,
+    sa.Column("id_hash", String(64), primary_key=True),
+    sa.Column("email", String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)

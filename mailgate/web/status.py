@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import Connection
 
 from mailgate import log
+from mailgate.clock import Clock, utcnow
 from mailgate.config.settings import Settings
 from mailgate.core import status_link
 from mailgate.core.model import RequestType, Status
@@ -158,15 +159,24 @@ def refused(request: web.Request, reason: str, ticket: str | None = None) -> web
 class StatusPages:
     """The aiohttp application: its handlers read the ticket on the server's own database."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, clock: Clock = utcnow) -> None:
         self.settings = settings
         self.db = db
+        self.clock = clock
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
     def app(self) -> web.Application:
         application = web.Application(middlewares=[self._not_found])
         application.router.add_get(ROUTE, self.show)
+        from mailgate.web.desk_auth import DeskAuth  # the supervisors' dashboard, on the same port
+        from mailgate.web.desk_pages import DeskPages
+        from mailgate.web.desk_text import TEXT as DESK_TEXT
+
+        text = DESK_TEXT.get(self.settings.gateway.locale, DESK_TEXT["en"])
+        auth = DeskAuth(self.settings, self.db, self.env, text, self.clock)
+        auth.routes(application)
+        DeskPages(self.settings, auth, self.env, text, self.clock).routes(application)
         application.on_response_prepare.append(_quiet_server)
         return application
 
@@ -211,8 +221,9 @@ class StatusServer:
     """`start()` binds the port (an error there is the daemon's start-up error); `run(stop)` serves until stop. It
     reads on a database connection and thread of its own: a page neither waits for nor delays the daemon's work."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
         self.db: Database | None = None
         self.runner: web.AppRunner | None = None
 
@@ -224,7 +235,7 @@ class StatusServer:
     async def start(self) -> None:
         s = self.settings
         db = Database(make_engine(s.database_url, busy_timeout_ms=s.database.busy_timeout_ms, pool_size=2))
-        runner = web.AppRunner(StatusPages(s, db).app(), access_log=None, shutdown_timeout=5)
+        runner = web.AppRunner(StatusPages(s, db, self.clock).app(), access_log=None, shutdown_timeout=5)
         try:
             await runner.setup()
             await web.TCPSite(runner, s.web.host, s.web.port).start()

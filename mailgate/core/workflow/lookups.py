@@ -20,6 +20,11 @@ QUEUE_WORDS = frozenset({"file", "queue", "ma file", "my queue"})
 MAX_LISTED = 50  # a longer list says how many more there are
 # `mailgate queue`'s order (mailgate/cli/queue.py RANK): the most urgent first, then the longest waiting
 RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+def rank_of(priority: str) -> int:
+    """A stored priority's place in that order (an unknown one last)."""
+    return next((rank for p, rank in RANK.items() if p.value == priority), len(RANK))
 _DATE = {"fr": "%d/%m/%Y %H:%M UTC", "en": "%Y-%m-%d %H:%M UTC"}
 _SUBJECT = {MailKind.MY_TICKETS: {"fr": "Vos demandes en cours", "en": "Your open requests"},
             MailKind.MY_QUEUE: {"fr": "Votre file : {n} ticket(s) ouvert(s)", "en": "Your queue: {n} open ticket(s)"}}
