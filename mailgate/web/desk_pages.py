@@ -78,9 +78,9 @@ class DeskPages:
             to_sign_in("not signed in", request)  # raises
         month, backlog = await self.auth.db.read(overview, self.clock())
         t = self.text
-        times = [charts.Point(label=f"N{g.key} p{q}", value=_hours(v)) for g in month.by_level
+        times = [charts.Point(label=f"{g.key} p{q}", value=_hours(v)) for g in month.by_level
                  for q, v in ((50, g.resolution.p50), (90, g.resolution.p90))]
-        response = [charts.Point(label=f"N{g.key} p{q}", value=_hours(v)) for g in month.by_level
+        response = [charts.Point(label=f"{g.key} p{q}", value=_hours(v)) for g in month.by_level
                     for q, v in ((50, g.response.p50), (90, g.response.p90))]
         logged = [charts.Point(label=self.names.get(c.key, c.key), value=round(c.value / 60, 2),
                                text=f"{c.value // 60}h{c.value % 60:02d}") for c in month.time_by_agent]
