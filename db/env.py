@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from mailgate.store.kb_tables import ours
 from mailgate.store.tables import metadata
 
 config = context.config
@@ -12,6 +13,6 @@ if connection is None:  # `alembic` CLI use: mailgate.store.migrate is the suppo
     raise SystemExit("run migrations with `mailgate db upgrade`")
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                  compare_type=True)
+                  compare_type=True, include_object=ours)
 with context.begin_transaction():
     context.run_migrations()

@@ -9,7 +9,7 @@ import asyncio
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -28,7 +28,7 @@ from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.outbound.replies import queue_replies
 from mailgate.rules.load import RulesError, RulesHolder
-from mailgate.store import inbound, snapshot
+from mailgate.store import inbound, kb, snapshot
 from mailgate.store.db import Database, repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
@@ -133,12 +133,36 @@ class Worker:
             return []
         ruleset = self.rules.rules if self.rules is not None else None
         pending = await asyncio.to_thread(self._prepare_all, rows, ruleset)  # CPU work off the event loop
+        pending = await self._look_up(pending)
         results: list[Result] = []
         while pending:
             done, pending = await self.db.call(self._transaction, pending)
             results += done
             self._after_commit(done)
         return sorted(results, key=lambda r: r.inbound_id)
+
+    async def _look_up(self, pending: list[_Pending]) -> list[_Pending]:
+        """The knowledge base's hits of the mails that may open a ticket (or that search it), read before the
+        transaction so that the write lock is never held while searching; no hits if the search fails."""
+        if not self.desk.kb.enabled:
+            return pending
+        asked = [(n, words, p.sender_email in self.desk.agents) for n, (_, p) in enumerate(pending)
+                 if isinstance(p, Prepared) and (words := p.search)]
+        if not asked:
+            return pending
+        try:
+            found = await self.db.read(kb.look_up, [(w, agent) for _, w, agent in asked], self.desk.kb)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            logger.warning("knowledge base search failed: mails processed without its hits", error=str(exc))
+            return pending
+        out = list(pending)
+        for (n, _, _), (similar, articles) in zip(asked, found, strict=True):
+            row, p = out[n]
+            assert isinstance(p, Prepared)
+            out[n] = (row, replace(p, similar=similar, articles=articles))
+        return out
 
     def _prepare_all(self, rows: list[InboundRow], ruleset: RuleSet | None) -> list[_Pending]:
         prepared: list[_Pending] = []

@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from mailgate.core.model import TicketView
-from mailgate.core.outcome import EventSpec, Outcome, TicketChange
+from mailgate.core.kb.model import ArticleState
+from mailgate.core.model import Status, TicketView
+from mailgate.core.outcome import ArticleRequest, EventSpec, Outcome, TicketChange
 from mailgate.core.workflow import drafts
 from mailgate.outbound.queue import Outgoing
-from mailgate.store import attachments, estimates, flags, imputation, tickets
+from mailgate.store import attachments, estimates, flags, imputation, kb, kb_articles, tickets
 from mailgate.store.later import Later
 
 
@@ -74,7 +75,25 @@ def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: dateti
     if outcome.flag_addresses:
         flags.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
                    settings.hygiene.bounce_quarantine_days)
+    if settings.kb.enabled and (outcome.article is not None or isinstance(outcome.change.status, Status)):
+        _knowledge(conn, ticket_id, outcome.article, [a.email for a in settings.agents], now, later)
     return ticket_id, len(outcome.outgoing)
+
+
+def _knowledge(conn: Connection, ticket_id: int, article: ArticleRequest | None, agents: list[str], now: datetime,
+               later: Later | None) -> None:
+    """After a move: the ticket indexed when it is answered or closed (this mail's messages written first, the
+    index reads them), taken out of the index otherwise (reopened); and the `kb` command's article written."""
+    if later is not None:
+        later.flush(conn)  # the batch's messages so far, this mail's included
+    kb.index_ticket(conn, ticket_id, agents, now)
+    if article is None:
+        return
+    number = kb_articles.latest_of_ticket(conn, ticket_id) if article.publish else None
+    if article.publish and number is not None:
+        kb_articles.set_state(conn, number, ArticleState.PUBLISHED, by=article.by, now=now)
+    else:
+        kb_articles.draft_from_ticket(conn, ticket_id, title=article.title, by=article.by, agents=agents, now=now)
 
 
 def _merge(conn: Connection, source: int, target: int, view: TicketView | None, now: datetime,

@@ -16,6 +16,7 @@ CORE_MAY_IMPORT = {
     "functools", "hashlib", "heapq", "hmac", "html", "itertools", "json", "math", "re", "string", "textwrap",
     "typing", "unicodedata",
     "inscriptis", "tnefparse", "authres",  # HTML to text, winmail.dat, Authentication-Results: pure parsers
+    "Stemmer",  # PyStemmer: French and English stemming of the knowledge base's words (core/kb/text.py): pure
     "mailgate.core",
 }
 LAYERS = ("Core", "Shell", "Store")

@@ -68,3 +68,17 @@ def query(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
         return db.read_now(fn, *args)
     finally:
         db.close()
+
+
+def change(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(conn, *args)` in one write transaction on a database at the current schema."""
+    from mailgate.store.schema import SchemaError, open_database
+
+    try:
+        db = open_database(settings_of(ctx), upgrade_sqlite=False)
+    except SchemaError as exc:
+        fail(str(exc), 1)
+    try:
+        return db.write_now(fn, *args)
+    finally:
+        db.close()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from mailgate.cli import admin, billing, mail, queue, report, rules, tickets, triage
+from mailgate.cli import admin, billing, kb, mail, queue, report, rules, tickets, triage
 
 
 @click.group()
@@ -23,7 +23,7 @@ def main(ctx: click.Context, config_path: str) -> None:
 
 for command in (mail.run, mail.ingest, mail.replay, mail.release, admin.check, admin.db, admin.status,
                 tickets.tickets, billing.billing, queue.queue, report.report, rules.rules, triage.inbound,
-                triage.outbox):
+                triage.outbox, kb.kb):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,7 +57,8 @@ def _status_code(written: str) -> str:
 @click.pass_context
 def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
     """Show one ticket with its messages and events."""
-    from mailgate.store import attachments, estimates, imputation
+    from mailgate.cli.kb import hit_json
+    from mailgate.store import attachments, estimates, imputation, kb
     from mailgate.store import tickets as store
 
     def full(conn: Any) -> dict[str, Any] | None:
@@ -67,6 +68,9 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
             found["estimates"] = estimates.of_ticket(conn, number)
             found["estimate"] = found["estimates"][-1] if found["estimates"] else None
             found["attachments"] = attachments.of_ticket(conn, number)
+            first = next((m["text"] for m in found["messages"] if m["direction"] == "in"), "")
+            found["similar"] = [hit_json(h) for h in kb.search(conn, f"{found['title']}\n{first}", limit=3,
+                                                               exclude_ticket=number)]
         return found
 
     t = query(ctx, full)
@@ -94,6 +98,10 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
                    f"Subject: {m['subject']}\n\n{m['text'].rstrip()}")
     for a in t["attachments"]:
         click.echo(f"  attachment {a['filename']} ({a['content_type']}, {a['size']} bytes, sha256 {a['sha256']})")
+    if t["similar"]:
+        click.echo("\nsimilar (knowledge base):")
+    for h in t["similar"]:
+        click.echo(f"  {h['label']:<8} {round(h['score'] * 100):>3} %  {h['title']}: {h['summary']}")
     click.echo("\nevents:")
     for e in t["events"]:
         if e["kind"] == "rules" and isinstance(e["data"], dict):

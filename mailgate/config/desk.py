@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mailgate.config.settings import Settings
 from mailgate.core.desk import Desk, Limits
+from mailgate.core.kb.model import Policy
 from mailgate.core.model import Agent, Priority
 from mailgate.core.workflow.authn import Trust
 
@@ -30,6 +31,7 @@ def desk_of(settings: Settings) -> Desk:
                       max_attachment_bytes=hygiene.max_attachment_bytes,
                       max_attachments_bytes_per_mail=hygiene.max_attachments_bytes_per_mail),
         targets=targets, notify_requester=frozenset(settings.notify.requester_on),
+        kb=Policy(**settings.kb.model_dump()),
     )
 
 

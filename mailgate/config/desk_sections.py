@@ -102,3 +102,15 @@ class Hygiene(Section):
     attachments_folder: str = "var/attachments"  # for attachments = "folder"; relative to the config file
     max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=0)
     max_attachments_bytes_per_mail: int = Field(default=50 * 1024 * 1024, ge=0)
+
+
+class Kb(Section):
+    """The knowledge base (docs/kb.md): similar resolved tickets and articles, searched on every new request."""
+
+    enabled: bool = True  # search at all (a new ticket's notice, `chercher` by mail, the index kept)
+    similar: int = Field(default=3, ge=0, le=10)  # hits listed with a new ticket's notice
+    prefill: bool = False  # apply the nearest tickets' type and level when no rule set them (always recorded)
+    prefill_min_score: float = Field(default=0.4, ge=0, le=1)
+    self_service: bool = False  # the acknowledgement lists published articles that match well
+    self_service_min_score: float = Field(default=0.6, ge=0, le=1)  # share of the request's words an article has
+    self_service_articles: int = Field(default=3, ge=1, le=3)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError, model_validator
 
-from mailgate.config.desk_sections import Agent, Customer, Hygiene, Queue, Sla, Supervisor, Workflow
+from mailgate.config.desk_sections import Agent, Customer, Hygiene, Kb, Queue, Sla, Supervisor, Workflow
 from mailgate.config.sections import (
     PATTERN_MEANING,
     ConfigError,
@@ -52,6 +52,7 @@ class Settings(Section):
     queues: list[Queue] = []
     supervisors: list[Supervisor] = []
     hygiene: Hygiene = Hygiene()
+    kb: Kb = Kb()
     source: str = "<memory>"  # the file it came from
 
     @model_validator(mode="after")

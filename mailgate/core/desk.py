@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from mailgate.core.kb.model import Policy
 from mailgate.core.model import Agent, Due, Priority, RequestType, TicketLine, TicketView
 from mailgate.core.workflow.authn import SentMail, Trust
 
@@ -46,6 +47,7 @@ class Desk:
     # which status changes a consultant's mail makes the requester hears of ([notify] requester_on):
     # taken | escalated | waiting | closed (core/workflow/notices.py); none unless configured
     notify_requester: frozenset[str] = frozenset()
+    kb: Policy = field(default_factory=Policy)  # [kb]: what the flow does with the knowledge base's hits
 
     @property
     def agent_emails(self) -> frozenset[str]:

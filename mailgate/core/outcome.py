@@ -42,6 +42,7 @@ class MailKind(StrEnum):
     MY_TICKETS = "my_tickets"  # to whoever wrote `statut`: their open tickets (core/workflow/lookups); of no ticket
     MY_QUEUE = "my_queue"  # to a consultant who wrote `file`: the open tickets assigned to them; of no ticket
     DESK_LOGIN = "desk_login"  # to a supervisor who asked: the dashboard's sign-in link (web/desk_auth); of no ticket
+    KB_SEARCH = "kb_search"  # to a consultant who wrote `chercher <words>`: the knowledge base's hits; of no ticket
 
     @property
     def to_consultants(self) -> bool:
@@ -56,7 +57,8 @@ class MailKind(StrEnum):
 
 _TO_CONSULTANTS = frozenset({MailKind.NOTIFY_NEW, MailKind.NOTIFY_REPLY, MailKind.NOTIFY_ESCALATED,
                              MailKind.NOTIFY_ASSIGNED, MailKind.NOTIFY_BREACH, MailKind.TRANSCRIPT,
-                             MailKind.AGENT_REFUSED, MailKind.MY_QUEUE, MailKind.DESK_LOGIN})
+                             MailKind.AGENT_REFUSED, MailKind.MY_QUEUE, MailKind.DESK_LOGIN,
+                             MailKind.KB_SEARCH})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,15 @@ class OutgoingDraft:
     cc: tuple[Address, ...] = ()
     context: dict[str, object] = field(default_factory=dict)  # values for the template
     awaits: MailKind | None = None  # the keyword answer it asks for: estimate_request | resolution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleRequest:
+    """A consultant's `kb` command: a draft article of the ticket (with its title), or its draft published."""
+
+    by: str
+    title: str | None = None
+    publish: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +172,7 @@ class Outcome:
     # mails of no ticket answering the sender (their open tickets, a consultant's queue): recorded on no ticket,
     # so that a list of one person's tickets never shows in another's ticket
     replies: tuple[OutgoingDraft, ...] = ()
+    article: ArticleRequest | None = None  # the `kb` command: the shell writes the article (store/kb_articles)
 
 
 def ignored(reason: str, disposition: Disposition = Disposition.IGNORED) -> Outcome:

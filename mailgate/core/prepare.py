@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailgate.core.desk import Desk
+from mailgate.core.kb.model import Hit
 from mailgate.core.mail import attachments, classify, quotes, signing, thread
 from mailgate.core.mail.attachments import Extracted
 from mailgate.core.mail.classify import Kind
@@ -30,7 +31,22 @@ class Prepared:
     bounce_ticket: int | None  # the ticket of our mail that bounced (its signed Message-ID)
     attachments: Extracted  # the files within the limits, and the refused ones (none kept for a bounce)
     merge_targets: tuple[int, ...] = ()  # tickets a consultant's merge command names
-    asks: str | None = None  # the first line asks for a list (lookups.STATUS, lookups.QUEUE): the store loads it
+    asks: str | None = None  # the first line asks for a list (lookups.STATUS, QUEUE, SEARCH): the store loads it
+    # the knowledge base's hits, searched before the transaction (worker.py) for what may be a new request, or
+    # for a consultant's `chercher`: tickets and articles for the consultants, published articles for the customer
+    similar: tuple[Hit, ...] = ()
+    articles: tuple[Hit, ...] = ()
+
+    @property
+    def search(self) -> str | None:
+        """The words the knowledge base is searched by before the transaction, or None."""
+        if self.kind.machine or self.sender is None:
+            return None
+        if self.asks == lookups.SEARCH:
+            return lookups.searched(self.text)
+        if self.refs.all or self.asks is not None:
+            return None
+        return f"{self.mail.subject}\n{self.text}"
 
     @property
     def wanted(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from mailgate.core.desk import Desk, Snapshot
+from mailgate.core.kb import flow as kb_flow
 from mailgate.core.mail import subject, thread
 from mailgate.core.mail.classify import BOUNCE, OWN, Kind
 from mailgate.core.model import Address, NewTicket, Status, TicketView
@@ -104,13 +105,17 @@ def _new(p: Prepared, refused: tuple[EventSpec, ...], snapshot: Snapshot, desk: 
     if decision is not None:
         ticket = routing.shape(ticket, decision)
         events.append(routing.rules_event(decision))
+    ticket, suggestion = kb_flow.prefill(ticket, p.similar, frozenset(decision.set_by if decision else ()), desk.kb)
+    events.extend((suggestion,) if suggestion is not None else ())
     outgoing: list[OutgoingDraft] = []
     silence = _why_no_ack(p, requester, desk)
     if silence is None and decision is not None and decision.auto_reply is False:
         silence = f"rule {', '.join(decision.set_by.get('auto_reply', ()))}: no automatic answer"
     if silence is None:
         template = decision.auto_reply if decision is not None and decision.auto_reply else MailKind.ACK.value
-        outgoing.append(replace(_ack(p, requester, desk.locale), template=template))
+        articles = kb_flow.self_service(p.articles, desk.kb)
+        outgoing.append(replace(_ack(p, requester, desk.locale), template=template,
+                                context={"articles": articles} if articles else {}))
     else:
         events.append(EventSpec("ack_suppressed", {"reason": silence}))
     if not p.kind.machine:
@@ -131,6 +136,9 @@ def _list(p: Prepared, snapshot: Snapshot, desk: Desk) -> Outcome | None:
         return lookups.answered(MailKind.MY_QUEUE, draft, sender.email, len(found))
     if p.asks == lookups.STATUS and agent is None:
         return _status_list(p, sender, snapshot, desk.locale, None)
+    words = lookups.searched(p.text) if p.asks == lookups.SEARCH else None
+    if words is not None and agent is not None:  # answered even with [kb] off (it says so), never a ticket
+        return kb_flow.answer(p.mail, agent, words, p.similar, desk.locale, enabled=desk.kb.enabled)
     return None
 
 
@@ -175,7 +183,8 @@ def _notify_new(p: Prepared, ticket: NewTicket, desk: Desk) -> list[OutgoingDraf
     """The consultants of the ticket's level hear of it; the drafts name no ticket yet (the shell knows)."""
     view = TicketView(id=0, status=Status.OPEN, participants=frozenset(), title=ticket.title,
                       requester=ticket.requester, locale=ticket.locale, root_mid=ticket.root_mid)
-    values: dict[str, object] = {"text": p.text, "from": ticket.requester.email, "level": ticket.level}
+    values: dict[str, object] = {"text": p.text, "from": ticket.requester.email, "level": ticket.level,
+                                 "similar": kb_flow.listed(p.similar, desk.kb)}
     people: list[Address] = [a.address for a in routing.notified(ticket, desk.agents, desk.queues)]
     if p.decision is not None:
         people += [Address(e) for e in p.decision.notify if e not in {a.email for a in people}]

@@ -25,16 +25,18 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 _TEXT = {"text": "Bonjour,\nLe compte est créé.", "from": "fabrice@example.com"}
 _LINE = {"number": 88, "title": "Création de l'utilisateur Fabrice", "status": "En cours",
          "changed": "17/01/2022 09:00 UTC"}
+_HIT = {"label": "#80", "kind": "ticket", "title": "Imprimante du 2e étage", "summary": "Pilote réinstallé.",
+        "score": 75}
 # every template each locale must have, with the values its mails give it beyond SAMPLE_CONTEXT;
 # `mailgate check` renders each once
 REQUIRED: dict[str, dict[str, Any]] = {
-    "ack": {},
+    "ack": {"articles": [{"label": "KB-3", "title": "Imprimante hors ligne", "summary": "Redémarrer le spouleur."}]},
     "relay": _TEXT,
     "resolution": {**_TEXT, "yes": "RESOLU", "no": "NON RESOLU"},
     "estimate_request": {**_TEXT, "amount": "1500.00", "days": "3", "yes": "ACCEPTE", "no": "REFUSE"},
     "keyword_help": {"reason": "not the requester", "yes": "ACCEPTE", "no": "REFUSE", "asked": "estimate_request"},
     "auto_closed": {"days": 7},
-    "notify_new": {**_TEXT, "level": 1},
+    "notify_new": {**_TEXT, "level": 1, "similar": [_HIT]},
     "notify_reply": {**_TEXT, "event": "notify_contest"},
     "notify_escalated": {**_TEXT, "by": "Alice", "from_level": 1},
     "notify_assigned": {**_TEXT, "by": "Alice"},
@@ -51,6 +53,8 @@ REQUIRED: dict[str, dict[str, Any]] = {
     # lists by mail, of no ticket (mailgate/outbound/replies.py): `ticket` is not theirs to use
     "my_tickets": {"tickets": [_LINE], "more": 0, "subject": "Vos demandes en cours"},
     "my_queue": {"tickets": [{**_LINE, "priority": "haute", "level": "N1"}], "more": 0, "subject": "Votre file"},
+    "kb_search": {"words": "imprimante", "hits": [{**_HIT, "state": "ticket résolu"}], "enabled": True,
+                  "subject": "Base de connaissances"},
     "desk_login": {"link": "https://support.example.com/desk/login/x", "minutes": 15, "subject": "Connexion"},
 }
 

@@ -5,17 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mailgate.store.columns import JSON, String, Text, UTCDateTime
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-    }
-)
-
+from mailgate.store.metadata import metadata
 
 # Raw mail as received, before anything else happens to it.
 inbound_mail = sa.Table(
@@ -260,3 +250,6 @@ desk_session = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# the knowledge base's tables (issue 14) join the same metadata wherever the tables are imported
+from mailgate.store.kb_tables import kb_article, kb_article_version, kb_doc  # noqa: E402, F401

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from mailgate.core.kb.model import SEARCHABLE
 from mailgate.core.model import Address, Agent, Priority, Reason, RequestType, Status
-from mailgate.core.outcome import EstimateChange, EventSpec, MailKind, TimeEntry
-from mailgate.core.workflow import commands, drafts
+from mailgate.core.outcome import ArticleRequest, EstimateChange, EventSpec, MailKind, TimeEntry
+from mailgate.core.workflow import command_words, drafts
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.commands import Command
 from mailgate.core.workflow.transcript import Destination, TextTo
@@ -20,7 +21,7 @@ from mailgate.core.workflow.transitions import Action
 from mailgate.core.workflow.work import AgentContext, Work
 
 BASE_LEVEL = {RequestType.ASSISTANCE: 1, RequestType.INCIDENT: 2, RequestType.EVOLUTION: 2}
-ALLOWED_WHEN_CLOSED = frozenset({"reopen", "time", "internal", "status"})
+ALLOWED_WHEN_CLOSED = frozenset({"reopen", "time", "internal", "status", "kb"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,17 @@ def _internal(s: Step) -> Reason | None:
     return None
 
 
+def _kb(s: Step) -> Reason | None:
+    """An article of the ticket's resolution: once it is answered or closed (a resolve or close before it in
+    the same mail counts)."""
+    if s.work.view.status not in SEARCHABLE:
+        return Reason("kb_not_resolved", {"ticket": s.work.view.id})
+    publish = bool(s.args.get("publish"))
+    s.work.article = ArticleRequest(by=s.agent.email, title=_str(s.args.get("title")), publish=publish)
+    s.work.events.append(EventSpec("kb_article", {"by": s.agent.email, "publish": publish}))
+    return None
+
+
 def _resolve(s: Step) -> Reason | None:
     if not s.text.strip():
         return Reason("resolve_needs_text")
@@ -231,11 +243,11 @@ def _to_level(s: Step, level: int, *, reason: str) -> Reason | None:
 
 
 def _find_agent(who: str, me: Agent, agents: Mapping[str, Agent]) -> Agent | None:
-    wanted = commands.fold(who)
+    wanted = command_words.fold(who)
     if wanted in ("me", "moi", "myself", "moi-meme"):
         return me
     for a in agents.values():
-        if wanted in (a.email, commands.fold(a.name)) or wanted == a.email.partition("@")[0]:
+        if wanted in (a.email, command_words.fold(a.name)) or wanted == a.email.partition("@")[0]:
             return a
     return None
 
@@ -248,5 +260,5 @@ HANDLERS: dict[str, Callable[[Step], Reason | None]] = {
     "take": _take, "status": _status, "assign": _assign, "escalate": _escalate, "time": _time,
     "estimate": _estimate, "resolve": _resolve, "wait": _wait, "close": _moves(Action.CLOSE, "closed"),
     "reopen": _moves(Action.REOPEN, "reopened"), "merge": _merge, "priority": _priority, "type": _type,
-    "internal": _internal,
+    "internal": _internal, "kb": _kb,
 }

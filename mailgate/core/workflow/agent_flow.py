@@ -66,5 +66,5 @@ def handle(mail: ParsedMail, text: str, view: TicketView, sender: str, ctx: Agen
     return Outcome(
         disposition=Disposition.APPENDED, ticket_id=view.id, events=(received, *work.events),
         outgoing=tuple(outgoing), change=work.change, time_entries=tuple(work.time_entries),
-        open_task=work.open_task, estimate=work.estimate, merge_into=work.merge_into,
+        open_task=work.open_task, estimate=work.estimate, merge_into=work.merge_into, article=work.article,
     )

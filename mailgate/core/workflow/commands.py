@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import re
 import textwrap
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mailgate.core.model import Priority, Reason, RequestType, Status
-from mailgate.core.workflow.messages import STATUS_LABELS_EN
+from mailgate.core.model import Reason, Status
+from mailgate.core.workflow.command_words import KEYWORDS, PRIORITY_WORDS, STATUS_WORDS, TYPE_WORDS, WAIT_ON, fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,44 +36,7 @@ class Parsed:
     strays: tuple[Command, ...] = ()  # command-like lines after the text began: the mail is in doubt
 
 
-# keyword spellings (accents and case folded) -> canonical name; longest spellings are tried first
-KEYWORDS: dict[str, str] = {
-    "take": "take", "prendre": "take", "je prends": "take",
-    "status": "status", "statut": "status", "etat": "status",
-    "assign": "assign", "assigner": "assign", "attribuer": "assign", "affecter": "assign",
-    "escalate": "escalate", "escalader": "escalate", "transferer": "escalate", "transfer": "escalate",
-    "time": "time", "time spent": "time", "temps": "time", "temps passe": "time",
-    "estimate": "estimate", "chiffrage": "estimate", "devis": "estimate",
-    "resolve": "resolve", "resolved": "resolve", "solved": "resolve", "resoudre": "resolve",
-    "resolu": "resolve",
-    "wait": "wait", "attente": "wait", "attendre": "wait", "en attente": "wait",
-    "close": "close", "fermer": "close", "clore": "close", "cloturer": "close",
-    "reopen": "reopen", "rouvrir": "reopen", "reouvrir": "reopen",
-    "merge": "merge", "merge into": "merge", "fusionner": "merge", "fusionner avec": "merge",
-    "priority": "priority", "priorite": "priority",
-    "type": "type",
-    "internal": "internal", "internal note": "internal", "interne": "internal", "note interne": "internal",
-}
 _SPELLINGS = sorted(KEYWORDS, key=len, reverse=True)
-
-STATUS_WORDS: dict[str, Status] = {s.value.replace("_", " "): s for s in Status}
-STATUS_WORDS.update({
-    "ouvert": Status.OPEN, "pris en charge": Status.TAKEN, "en cours": Status.IN_PROGRESS,
-    "un instant": Status.WAITING, "waiting": Status.WAITING, "en attente validation chiffrage":
-    Status.AWAITING_ESTIMATE_APPROVAL, "en cours de realisation": Status.IN_REALIZATION,
-    "reponse envoyee": Status.ANSWER_SENT, "ferme": Status.CLOSED, "closed": Status.CLOSED,
-    "in progress": Status.IN_PROGRESS, "taken": Status.TAKEN,
-})
-PRIORITY_WORDS: dict[str, Priority] = {p.value: p for p in Priority}
-PRIORITY_WORDS.update({"basse": Priority.LOW, "faible": Priority.LOW, "normale": Priority.NORMAL,
-                       "haute": Priority.HIGH, "elevee": Priority.HIGH, "urgente": Priority.URGENT,
-                       "urgent": Priority.URGENT})
-TYPE_WORDS: dict[str, RequestType] = {t.value: t for t in RequestType}
-TYPE_WORDS.update({"assistance utilisateur": RequestType.ASSISTANCE, "incident applicatif": RequestType.INCIDENT,
-                   "evolution applicative": RequestType.EVOLUTION, "enhancement": RequestType.EVOLUTION,
-                   "change": RequestType.EVOLUTION, "bug": RequestType.INCIDENT})
-WAIT_ON = {"customer": "customer", "client": "customer", "vendor": "vendor", "fournisseur": "vendor",
-           "editeur": "vendor", "n4": "vendor"}
 
 MAX_COMMANDS = 20
 _DURATION = re.compile(
@@ -93,14 +55,6 @@ _ESTIMATE_PART = re.compile(
 )
 
 
-def fold(text: str) -> str:
-    """Lower-case, accents off, spaces collapsed: how keywords and words are compared."""
-    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-
-# the statuses as English mails print them
-STATUS_WORDS.update({fold(label): status for status, label in STATUS_LABELS_EN.items()})
 
 
 def parse(body: str) -> Parsed:
@@ -158,6 +112,8 @@ def parse_line(line: str) -> Command | None:
             args, error = _ARGUMENTS[name](rest)
             if error is not None and not explicit:
                 return None  # a sentence that starts like a keyword
+            if args.get("title") and not explicit and not folded[len(spelling):].lstrip().startswith(":"):
+                return None  # "Base de données relancée": a sentence; a title comes as `kb: title` or `/kb title`
             return Command(line=line, name=name, args=args, error=error)
     if explicit and folded and folded.split()[0].isalpha():
         return Command(line=line, name="unknown", args={},
@@ -287,8 +243,15 @@ def _type(rest: str) -> Args:
     return {"type": type_.value}, None
 
 
+def _kb(rest: str) -> Args:
+    """`kb` (an article of this ticket), `kb: title`, or `kb publier` / `kb publish` (publish its draft)."""
+    if fold(rest) in ("publier", "publish", "publie", "published"):
+        return {"publish": True}, None
+    return ({"title": rest[:300]} if rest else {}), None
+
+
 _ARGUMENTS = {
     "take": _none, "status": _status, "assign": _assign, "escalate": _escalate, "time": _time,
     "estimate": _estimate, "resolve": _none, "wait": _wait, "close": _none, "reopen": _none,
-    "merge": _merge, "priority": _priority, "type": _type, "internal": _none,
+    "merge": _merge, "priority": _priority, "type": _type, "internal": _none, "kb": _kb,
 }

@@ -6,7 +6,7 @@ or without accents and trailing punctuation. The mails that ask for it say which
 
 from __future__ import annotations
 
-from mailgate.core.workflow.commands import fold
+from mailgate.core.workflow.command_words import fold
 
 APPROVE, REFUSE, CONFIRM, CONTEST = "approve", "refuse", "confirm", "contest"
 

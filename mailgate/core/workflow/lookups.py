@@ -11,10 +11,11 @@ from datetime import UTC
 from mailgate.core.model import Address, Agent, ParsedMail, Priority, TicketLine
 from mailgate.core.outcome import Disposition, EventSpec, MailKind, Outcome, OutgoingDraft
 from mailgate.core.workflow import drafts, messages
-from mailgate.core.workflow.commands import fold
+from mailgate.core.workflow.command_words import fold
 from mailgate.core.workflow.keywords import first_line
 
-STATUS, QUEUE = "status", "queue"
+STATUS, QUEUE, SEARCH = "status", "queue", "search"
+SEARCH_WORDS = ("chercher", "rechercher", "recherche", "search")  # then the words to look for
 STATUS_WORDS = frozenset({"statut", "status", "etat", "mon statut", "my status"})
 QUEUE_WORDS = frozenset({"file", "queue", "ma file", "my queue"})
 MAX_LISTED = 50  # a longer list says how many more there are
@@ -38,8 +39,17 @@ def asked(text: str, *, agent: bool) -> str | None:
     from one), or None."""
     line = fold(first_line(text)).strip(" .!?*_\"'")
     if agent:
-        return QUEUE if line in QUEUE_WORDS else None
+        return QUEUE if line in QUEUE_WORDS else SEARCH if searched(text) else None
     return STATUS if line in STATUS_WORDS else None
+
+
+def searched(text: str) -> str | None:
+    """The words of a consultant's `chercher <words>` first line (None: no search asked)."""
+    line = first_line(text).strip()
+    head, _, words = line.partition(" ")
+    if fold(head).rstrip(":") in SEARCH_WORDS and words.strip(" :"):
+        return words.strip(" :")
+    return None
 
 
 def order(lines: Iterable[TicketLine]) -> list[TicketLine]:

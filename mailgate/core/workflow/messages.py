@@ -197,6 +197,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "resolve_needs_text": {
         "fr": "résolu transmet votre réponse au client : écrivez-la sous les lignes de commande",
         "en": "resolve relays your answer to the customer: write it below the command lines"},
+    "kb_not_resolved": {
+        "fr": "kb fait un article d'un ticket résolu ou fermé : résolvez ou fermez le #{ticket} d'abord "
+              "(résolu ou fermer avant kb dans le même mail)",
+        "en": "kb makes an article of an answered or closed ticket: resolve or close #{ticket} first "
+              "(resolve or close before kb in the same mail)"},
     # the state machine (transitions.move), for consultants: keywords they type, only their ticket type's
     "only_for_evolution": {
         "fr": "{action} ne vaut que pour les tickets d'évolution applicative (celui-ci : {type})",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailgate.core.model import Agent, Reason, Status, TicketView
-from mailgate.core.outcome import EstimateChange, EventSpec, OutgoingDraft, TicketChange, TimeEntry
+from mailgate.core.outcome import ArticleRequest, EstimateChange, EventSpec, OutgoingDraft, TicketChange, TimeEntry
 from mailgate.core.workflow import authn, drafts, messages
 from mailgate.core.workflow import transitions as workflow
 from mailgate.core.workflow.transcript import TextTo
@@ -41,6 +41,7 @@ class Work:
     text_to: list[TextTo] = field(default_factory=list)  # where the message text went, said in the transcript
     internal: bool = False
     moves: list[Status] = field(default_factory=list)  # every status the commands moved the ticket to, in order
+    article: ArticleRequest | None = None  # the `kb` command's
 
     def set(self, **values: Any) -> None:
         """Columns of the ticket to set; the view follows, for the next commands and the mails."""

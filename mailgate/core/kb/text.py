@@ -1,0 +1,87 @@
+"""Core, the knowledge base's words: text -> the terms it is indexed and searched by, the same on SQLite and
+PostgreSQL. Lower case, accents off, French and English stop words out, each word kept as its French and its
+English Snowball stem (`imprimantes` and `imprimante` -> imprim, imprimant; `printers` -> printer), so that a
+request in either language finds tickets and articles written in either. docs/kb.md."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import Stemmer
+
+MAX_QUERY_WORDS = 24  # a long mail is searched by its first distinct words (the subject comes first)
+MAX_TEXT = 20_000  # characters of a document indexed
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("""
+a au aux avec ce ces cet cette dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes
+moi mon ne nos notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu un une vos votre
+vous c d j l m n s t y est sont ete etre avoir ai as avons avez ont fait faire plus tres bien tout tous toute
+toutes aussi comme si donc car alors depuis encore deja quand bonjour merci cordialement salutations madame
+monsieur svp stp ca cela ceci voici voila il y peut pouvez pourriez
+the of and or to in on at by for from with without is are was were be been being it its this that these those
+an as not no do does did have has had we you he she they them our your their my me i us will would can could
+should hello hi thanks thank regards best dear please kind sir also just still again since when there here
+so if but then than very into out up down about all any some
+re tr fw fwd
+""".split())
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A request's words, each as its stems: a document has a word when it has one of them."""
+
+    words: tuple[frozenset[str], ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every stem once, in the words' order: what the database is asked for."""
+        return tuple(dict.fromkeys(t for w in self.words for t in sorted(w)))
+
+    def __bool__(self) -> bool:
+        return bool(self.words)
+
+
+def fold(text: str) -> str:
+    """Lower case, accents off."""
+    decomposed = unicodedata.normalize("NFKD", text[:MAX_TEXT].lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """The meaningful words of `text`, in order (stop words, single letters and long numbers out)."""
+    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in _STOP and not (w.isdigit() and len(w) > 6)]
+
+
+def terms(text: str) -> str:
+    """The text as indexed: each word's stems, space-separated, repeated as often as the word is."""
+    found = words(text)
+    french, english = _stemmers()
+    out: list[str] = []
+    for fr, en in zip(french.stemWords(found), english.stemWords(found), strict=True):
+        out.append(fr)
+        if en != fr:
+            out.append(en)
+    return " ".join(out)
+
+
+def query(text: str) -> Query:
+    """A request's first MAX_QUERY_WORDS distinct words, each as its stems."""
+    found = list(dict.fromkeys(words(text)))[:MAX_QUERY_WORDS]
+    french, english = _stemmers()
+    return Query(tuple(frozenset((fr, en)) for fr, en in zip(french.stemWords(found), english.stemWords(found),
+                                                             strict=True)))
+
+
+def coverage(q: Query, indexed: str) -> float:
+    """The share of the request's words the document has (0 to 1): the score shown and thresholded."""
+    if not q.words:
+        return 0.0
+    have = set(indexed.split())
+    return sum(1 for w in q.words if w & have) / len(q.words)
+
+
+def _stemmers() -> tuple[Stemmer.Stemmer, Stemmer.Stemmer]:
+    """New ones per call (about a microsecond): a Stemmer object is not safe to share between threads."""
+    return Stemmer.Stemmer("french"), Stemmer.Stemmer("english")

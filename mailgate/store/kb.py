@@ -1,0 +1,132 @@
+"""Store: the knowledge base's search index (docs/kb.md). Documents in, hits out: bm25 over FTS5 on SQLite,
+ts_rank over a GIN-indexed tsvector on PostgreSQL, both over the same terms (core/kb/text.py), so the two
+databases find the same documents. A ticket is indexed in the transaction that answers or closes it
+(write.py), an article in the one that writes it; `mailgate kb reindex` rebuilds the lot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from mailgate.core.kb import document, text
+from mailgate.core.kb.document import Written
+from mailgate.core.kb.model import SEARCHABLE, DocKind, Document, Hit, Policy
+from mailgate.core.model import RequestType, Status
+from mailgate.store.kb_tables import kb_doc
+from mailgate.store.tables import message, ticket
+
+PREFILL_EVIDENCE = 3  # the nearest tickets a type and level are suggested from
+CANDIDATES = 4  # rows read per hit wanted: the published or kind filter and the exclusions leave enough
+
+
+def put(conn: Connection, doc: Document, now: datetime) -> None:
+    """Index `doc`, replacing what was indexed under its kind and number."""
+    values = dict(kind=doc.kind.value, ref=doc.ref, title=doc.title[:500], summary=doc.summary,
+                  title_terms=doc.title_terms, body_terms=doc.body_terms,
+                  type=doc.type.value if doc.type else None, level=doc.level, published=doc.published,
+                  indexed_at=now)
+    updated = conn.execute(kb_doc.update().where(kb_doc.c.kind == doc.kind.value, kb_doc.c.ref == doc.ref)
+                           .values(values))
+    if not updated.rowcount:
+        conn.execute(kb_doc.insert().values(values))
+
+
+def drop(conn: Connection, kind: DocKind, ref: int) -> None:
+    conn.execute(kb_doc.delete().where(kb_doc.c.kind == kind.value, kb_doc.c.ref == ref))
+
+
+def drop_all(conn: Connection, kind: DocKind) -> None:
+    conn.execute(kb_doc.delete().where(kb_doc.c.kind == kind.value))
+
+
+def index_ticket(conn: Connection, ticket_id: int, agents: Iterable[str], now: datetime) -> bool:
+    """Index the ticket if it is answered or closed (and not merged away); False when it is not searchable."""
+    row = conn.execute(sa.select(ticket.c.id, ticket.c.title, ticket.c.type, ticket.c.level, ticket.c.status,
+                                 ticket.c.merged_into).where(ticket.c.id == ticket_id)).one_or_none()
+    if row is None or row.merged_into is not None or Status(row.status) not in SEARCHABLE:
+        drop(conn, DocKind.TICKET, ticket_id)
+        return False
+    put(conn, document.of_ticket(row.id, row.title, RequestType(row.type), row.level,
+                                 written(conn, ticket_id, frozenset(agents))), now)
+    return True
+
+
+def written(conn: Connection, ticket_id: int, agents: frozenset[str]) -> list[Written]:
+    """The ticket's inbound messages, oldest first: what the customer and the consultants wrote."""
+    rows = conn.execute(sa.select(message.c.from_addr, message.c.text, message.c.body)
+                        .where(message.c.ticket_id == ticket_id, message.c.direction == "in")
+                        .order_by(message.c.id))
+    return [Written(by_consultant=r.from_addr.lower() in agents, text=r.text if r.text is not None else r.body)
+            for r in rows]
+
+
+def search(conn: Connection, words: str, *, limit: int = 3, kind: DocKind | None = None,
+           published_only: bool = False, exclude_ticket: int | None = None) -> list[Hit]:
+    """The documents most like `words`, best first, each with its score (core/kb/text.coverage)."""
+    q = text.query(words)
+    if not q or limit <= 0:
+        return []
+    cols = (kb_doc.c.kind, kb_doc.c.ref, kb_doc.c.title, kb_doc.c.summary, kb_doc.c.type, kb_doc.c.level,
+            kb_doc.c.published, kb_doc.c.title_terms, kb_doc.c.body_terms)
+    if conn.dialect.name == "sqlite":
+        fts = sa.table("kb_fts", sa.column("rowid"))
+        match = " OR ".join(f'"{t}"' for t in q.terms)
+        stmt = (sa.select(*cols).select_from(fts.join(kb_doc, kb_doc.c.id == fts.c.rowid))
+                .where(sa.text("kb_fts MATCH :match").bindparams(match=match))
+                .order_by(sa.text("bm25(kb_fts, 2.0, 1.0)")))
+    else:
+        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), " | ".join(q.terms))
+        tsv: sa.ColumnElement[object] = sa.literal_column("kb_doc.kb_fts_tsv")
+        stmt = (sa.select(*cols).where(tsv.op("@@")(tsquery))
+                .order_by(sa.func.ts_rank(tsv, tsquery).desc()))
+    if kind is not None:
+        stmt = stmt.where(kb_doc.c.kind == kind.value)
+    if published_only:
+        stmt = stmt.where(kb_doc.c.published.is_(True))
+    hits: list[Hit] = []
+    for r in conn.execute(stmt.limit(limit * CANDIDATES)):
+        if exclude_ticket is not None and r.kind == DocKind.TICKET.value and r.ref == exclude_ticket:
+            continue
+        hits.append(Hit(kind=DocKind(r.kind), ref=r.ref, title=r.title, summary=r.summary,
+                        score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
+                        type=RequestType(r.type) if r.type else None, level=r.level, published=r.published))
+        if len(hits) == limit:
+            break
+    return hits
+
+
+def reindex_tickets(conn: Connection, agents: Iterable[str], now: datetime) -> int:
+    """Every answered or closed ticket indexed again (and no other); returns how many are indexed."""
+    people = frozenset(agents)
+    drop_all(conn, DocKind.TICKET)
+    ids = conn.execute(sa.select(ticket.c.id).where(ticket.c.status.in_([s.value for s in SEARCHABLE]),
+                                                    ticket.c.merged_into.is_(None)).order_by(ticket.c.id))
+    return sum(index_ticket(conn, i, people, now) for (i,) in ids.all())
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Documents indexed, by kind."""
+    rows = conn.execute(sa.select(kb_doc.c.kind, sa.func.count()).group_by(kb_doc.c.kind))
+    return {kind: n for kind, n in rows}
+
+
+SEARCH_BY_MAIL = 10  # hits a consultant's `chercher` gets back
+
+
+def look_up(conn: Connection, asked: list[tuple[str, bool]], policy: Policy) -> list[tuple[tuple[Hit, ...],
+                                                                                        tuple[Hit, ...]]]:
+    """The hits of a batch of mails, before its transaction (worker.py): for each (words, by a consultant),
+    the documents for the consultants and the published articles for the customer."""
+    found: list[tuple[tuple[Hit, ...], tuple[Hit, ...]]] = []
+    for words, by_consultant in asked:
+        if by_consultant:
+            found.append((tuple(search(conn, words, limit=SEARCH_BY_MAIL)), ()))
+            continue
+        similar = search(conn, words, limit=max(policy.similar, PREFILL_EVIDENCE))
+        articles = search(conn, words, limit=policy.self_service_articles, kind=DocKind.ARTICLE,
+                          published_only=True) if policy.self_service else []
+        found.append((tuple(similar), tuple(articles)))
+    return found

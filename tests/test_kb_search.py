@@ -1,0 +1,67 @@
+"""The knowledge base's index and search, on SQLite and PostgreSQL: the same words find the same documents
+(accents, plurals, French and English stems), articles in their states, scores and filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailgate.core.kb import text
+from mailgate.core.kb.model import DocKind, Document
+from mailgate.core.model import RequestType
+from mailgate.store import kb
+from mailgate.store.schema import open_database
+from tests.conftest import make_settings
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+A, I, E = RequestType.ASSISTANCE, RequestType.INCIDENT, RequestType.EVOLUTION
+DOCS = [
+    (1, "Imprimante du 2e étage hors ligne", "L'imprimante ne répond plus.", "Pilote réinstallé.", A, 1),
+    (2, "VPN disconnects every ten minutes", "The VPN drops all the time.", "Client updated to 5.2.", I, 2),
+    (3, "Mot de passe expiré", "Je ne peux plus me connecter, mot de passe expiré.", "Réinitialisé.", A, 1),
+    (4, "Nouvelle colonne dans le rapport des ventes", "Ajouter la marge au rapport.", "Livré en v3.", E, 3),
+]
+
+
+def doc(ref: int, title: str, request: str, fix: str, type_: RequestType, level: int) -> Document:
+    return Document(kind=DocKind.TICKET, ref=ref, title=title, summary=fix, title_terms=text.terms(title),
+                    body_terms=text.terms(f"{request}\n{fix}"), type=type_, level=level)
+
+
+def test_words_fold_accents_plurals_and_both_languages() -> None:
+    assert text.terms("Imprimantes") == text.terms("imprimante")
+    assert set(text.terms("printers").split()) & set(text.terms("printer").split())
+    assert text.terms("Réseau coupé") == text.terms("reseau coupe")
+    assert text.words("Bonjour, le VPN est coupé merci") == ["vpn", "coupe"]
+    assert not text.query("le la les the of")
+
+
+def test_search_finds_by_stem_and_language(db_url: str, tmp_path: Path) -> None:
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    try:
+        with db.transaction() as conn:
+            for row in DOCS:
+                kb.put(conn, doc(*row), NOW)
+        with db.transaction() as conn:
+            printers = kb.search(conn, "nos imprimantes sont hors-ligne")
+            vpn = kb.search(conn, "le vpn se déconnecte", limit=1)
+            report = kb.search(conn, "ajout d'une colonne au rapport")
+            nothing = kb.search(conn, "zzz qqq")
+            excluded = kb.search(conn, "imprimante hors ligne", exclude_ticket=1)
+            articles = kb.search(conn, "imprimante", kind=DocKind.ARTICLE)
+        assert printers[0].ref == 1 and printers[0].type is RequestType.ASSISTANCE and printers[0].level == 1
+        assert 0 < printers[0].score <= 1 and printers[0].label == "#1"
+        assert [h.ref for h in vpn] == [2]
+        assert report[0].ref == 4 and report[0].summary == "Livré en v3."
+        assert nothing == [] and articles == []
+        assert all(h.ref != 1 for h in excluded)
+        with db.transaction() as conn:  # indexed again: replaced, not doubled
+            kb.put(conn, doc(1, "Imprimante réparée", "plus de papier", "Papier ajouté.", I, 2), NOW)
+            assert kb.counts(conn) == {"ticket": 4}
+            again = kb.search(conn, "imprimante papier")
+            kb.drop(conn, DocKind.TICKET, 1)
+            gone = kb.search(conn, "imprimante papier")
+        assert again[0].ref == 1 and again[0].type is RequestType.INCIDENT and again[0].score == 1.0
+        assert all(h.ref != 1 for h in gone)
+    finally:
+        db.close()
