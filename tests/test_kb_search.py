@@ -14,12 +14,12 @@ from mailgate.store.schema import open_database
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-A, I, E = RequestType.ASSISTANCE, RequestType.INCIDENT, RequestType.EVOLUTION
+ASSIST, INCID, EVOL = RequestType.ASSISTANCE, RequestType.INCIDENT, RequestType.EVOLUTION
 DOCS = [
-    (1, "Imprimante du 2e étage hors ligne", "L'imprimante ne répond plus.", "Pilote réinstallé.", A, 1),
-    (2, "VPN disconnects every ten minutes", "The VPN drops all the time.", "Client updated to 5.2.", I, 2),
-    (3, "Mot de passe expiré", "Je ne peux plus me connecter, mot de passe expiré.", "Réinitialisé.", A, 1),
-    (4, "Nouvelle colonne dans le rapport des ventes", "Ajouter la marge au rapport.", "Livré en v3.", E, 3),
+    (1, "Imprimante du 2e étage hors ligne", "L'imprimante ne répond plus.", "Pilote réinstallé.", ASSIST, 1),
+    (2, "VPN disconnects every ten minutes", "The VPN drops all the time.", "Client updated to 5.2.", INCID, 2),
+    (3, "Mot de passe expiré", "Je ne peux plus me connecter, mot de passe expiré.", "Réinitialisé.", ASSIST, 1),
+    (4, "Nouvelle colonne dans le rapport des ventes", "Ajouter la marge au rapport.", "Livré en v3.", EVOL, 3),
 ]
 
 
@@ -56,7 +56,7 @@ def test_search_finds_by_stem_and_language(db_url: str, tmp_path: Path) -> None:
         assert nothing == [] and articles == []
         assert all(h.ref != 1 for h in excluded)
         with db.transaction() as conn:  # indexed again: replaced, not doubled
-            kb.put(conn, doc(1, "Imprimante réparée", "plus de papier", "Papier ajouté.", I, 2), NOW)
+            kb.put(conn, doc(1, "Imprimante réparée", "plus de papier", "Papier ajouté.", INCID, 2), NOW)
             assert kb.counts(conn) == {"ticket": 4}
             again = kb.search(conn, "imprimante papier")
             kb.drop(conn, DocKind.TICKET, 1)
