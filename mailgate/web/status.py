@@ -170,6 +170,7 @@ class StatusPages:
         application = web.Application(middlewares=[self._not_found])
         application.router.add_get(ROUTE, self.show)
         from mailgate.web.desk_auth import DeskAuth  # the supervisors' dashboard, on the same port
+        from mailgate.web.desk_kb import DeskKb
         from mailgate.web.desk_pages import DeskPages
         from mailgate.web.desk_text import TEXT as DESK_TEXT
 
@@ -177,6 +178,7 @@ class StatusPages:
         auth = DeskAuth(self.settings, self.db, self.env, text, self.clock)
         auth.routes(application)
         DeskPages(self.settings, auth, self.env, text, self.clock).routes(application)
+        DeskKb(self.settings, auth, self.env, text, self.clock).routes(application)
         application.on_response_prepare.append(_quiet_server)
         return application
 
