@@ -65,3 +65,33 @@ def test_search_finds_by_stem_and_language(db_url: str, tmp_path: Path) -> None:
         assert all(h.ref != 1 for h in gone)
     finally:
         db.close()
+
+
+def test_term_counts_follow_every_change(db_url: str, tmp_path: Path) -> None:
+    """kb_term holds, for each term, how many documents have it (what a search prunes common words by)."""
+    import sqlalchemy as sa
+
+    from mailgate.store import kb_terms
+    from mailgate.store.kb_tables import kb_doc, kb_term
+
+    def recounted(conn: sa.Connection) -> dict[str, int]:
+        counted: dict[str, int] = {kb_terms.ALL: 0}
+        for row in conn.execute(sa.select(kb_doc.c.title_terms, kb_doc.c.body_terms)):
+            counted[kb_terms.ALL] += 1
+            for t in kb_terms.of(row.title_terms, row.body_terms):
+                counted[t] = counted.get(t, 0) + 1
+        return counted
+
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    try:
+        with db.transaction() as conn:
+            for row in DOCS:
+                kb.put(conn, doc(*row), NOW)
+            kb.put(conn, doc(2, "VPN coupé", "coupures", "Pare-feu corrigé.", INCID, 2), NOW)  # replaced
+            kb.drop(conn, DocKind.TICKET, 3)
+            stored = {t: n for t, n in conn.execute(sa.select(kb_term.c.term, kb_term.c.docs)) if n}
+            assert stored == recounted(conn) and stored[kb_terms.ALL] == 3
+            kb.drop_all(conn, DocKind.TICKET)
+            assert not any(n for _, n in conn.execute(sa.select(kb_term.c.term, kb_term.c.docs)))
+    finally:
+        db.close()

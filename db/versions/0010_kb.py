@@ -1,4 +1,4 @@
-"""Knowledge base (issue 14): searched documents, articles and their versions, and the database's own
+"""Knowledge base (issue 14): searched documents, their terms' document counts, articles and their versions, and the database's own
 full-text index over the documents (FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL).
 
 Revision ID: 0010
@@ -50,6 +50,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "ref", name="uq_kb_doc_kind_ref"),
     )
     op.create_table(
+        "kb_term",
+        sa.Column("term", sa.String(100), nullable=False),
+        sa.Column("docs", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("term", name="pk_kb_term"),
+    )
+    op.create_table(
         "kb_article",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
@@ -96,4 +102,5 @@ def downgrade() -> None:
     op.drop_table("kb_article_version")
     op.drop_index("ix_kb_article_ticket_id", "kb_article")
     op.drop_table("kb_article")
+    op.drop_table("kb_term")
     op.drop_table("kb_doc")

@@ -5,8 +5,10 @@ databases find the same documents. A ticket is indexed in the transaction that a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -15,6 +17,7 @@ from mailgate.core.kb import document, text
 from mailgate.core.kb.document import Written
 from mailgate.core.kb.model import SEARCHABLE, DocKind, Document, Hit, Policy
 from mailgate.core.model import RequestType, Status
+from mailgate.store import kb_terms
 from mailgate.store.kb_tables import kb_doc
 from mailgate.store.tables import message, ticket
 
@@ -28,18 +31,33 @@ def put(conn: Connection, doc: Document, now: datetime) -> None:
                   title_terms=doc.title_terms, body_terms=doc.body_terms,
                   type=doc.type.value if doc.type else None, level=doc.level, published=doc.published,
                   indexed_at=now)
-    updated = conn.execute(kb_doc.update().where(kb_doc.c.kind == doc.kind.value, kb_doc.c.ref == doc.ref)
-                           .values(values))
-    if not updated.rowcount:
+    where = (kb_doc.c.kind == doc.kind.value, kb_doc.c.ref == doc.ref)
+    old = conn.execute(sa.select(kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where)).one_or_none()
+    changes = kb_terms.document(kb_terms.of(doc.title_terms, doc.body_terms), +1)
+    if old is None:
         conn.execute(kb_doc.insert().values(values))
+    else:
+        conn.execute(kb_doc.update().where(*where).values(values))
+        changes.update(kb_terms.document(kb_terms.of(old.title_terms, old.body_terms), -1))
+    kb_terms.add(conn, changes)
 
 
 def drop(conn: Connection, kind: DocKind, ref: int) -> None:
-    conn.execute(kb_doc.delete().where(kb_doc.c.kind == kind.value, kb_doc.c.ref == ref))
+    _delete(conn, kb_doc.c.kind == kind.value, kb_doc.c.ref == ref)
 
 
 def drop_all(conn: Connection, kind: DocKind) -> None:
-    conn.execute(kb_doc.delete().where(kb_doc.c.kind == kind.value))
+    _delete(conn, kb_doc.c.kind == kind.value)
+
+
+def _delete(conn: Connection, *where: sa.ColumnElement[bool]) -> None:
+    """Documents out of the index, and out of the terms' counts."""
+    changes: Counter[str] = Counter()
+    for row in conn.execute(sa.select(kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where)):
+        changes.update(kb_terms.document(kb_terms.of(row.title_terms, row.body_terms), -1))
+    if changes:
+        conn.execute(kb_doc.delete().where(*where))
+        kb_terms.add(conn, changes)
 
 
 def index_ticket(conn: Connection, ticket_id: int, agents: Iterable[str], now: datetime) -> bool:
@@ -65,37 +83,56 @@ def written(conn: Connection, ticket_id: int, agents: frozenset[str]) -> list[Wr
 
 def search(conn: Connection, words: str, *, limit: int = 3, kind: DocKind | None = None,
            published_only: bool = False, exclude_ticket: int | None = None) -> list[Hit]:
-    """The documents most like `words`, best first, each with its score (core/kb/text.coverage)."""
+    """The documents most like `words`, best first, each with its score (core/kb/text.coverage).
+
+    Two steps, so that a large index is searched fast: the documents holding two of the request's rarer words
+    (ranked by bm25 or ts_rank), then, if they are too few, those holding any of them."""
     q = text.query(words)
-    if not q or limit <= 0:
+    asked = kb_terms.rare(conn, q) if q and limit > 0 else []
+    if not asked:
         return []
+    paired = asked[:kb_terms.PAIRED]
+    Word = tuple[str, ...]
+    steps: list[list[tuple[Word, ...]]] = []
+    if len(paired) >= 3:
+        steps.append([(a, b) for i, a in enumerate(paired) for b in paired[i + 1:]])
+    steps.append([(w,) for w in asked])
+    hits: dict[tuple[DocKind, int], Hit] = {}
+    for groups in steps:
+        for r in conn.execute(_ranked(conn, groups, kind, published_only).limit(limit * CANDIDATES)):
+            key = (DocKind(r.kind), r.ref)
+            if key in hits or (key[0] is DocKind.TICKET and r.ref == exclude_ticket):
+                continue
+            hits[key] = Hit(kind=key[0], ref=r.ref, title=r.title, summary=r.summary,
+                            score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
+                            type=RequestType(r.type) if r.type else None, level=r.level, published=r.published)
+            if len(hits) == limit:
+                return list(hits.values())
+    return list(hits.values())
+
+
+def _ranked(conn: Connection, groups: list[tuple[tuple[str, ...], ...]], kind: DocKind | None,
+            published_only: bool) -> sa.Select[Any]:
+    """The documents holding every word of one of `groups` (a word: any of its stems), best ranked first."""
     cols = (kb_doc.c.kind, kb_doc.c.ref, kb_doc.c.title, kb_doc.c.summary, kb_doc.c.type, kb_doc.c.level,
             kb_doc.c.published, kb_doc.c.title_terms, kb_doc.c.body_terms)
     if conn.dialect.name == "sqlite":
         fts = sa.table("kb_fts", sa.column("rowid"))
-        match = " OR ".join(f'"{t}"' for t in q.terms)
+        match = " OR ".join("(" + " AND ".join("(" + " OR ".join(f'"{t}"' for t in w) + ")" for w in g) + ")"
+                            for g in groups)
         stmt = (sa.select(*cols).select_from(fts.join(kb_doc, kb_doc.c.id == fts.c.rowid))
                 .where(sa.text("kb_fts MATCH :match").bindparams(match=match))
                 .order_by(sa.text("bm25(kb_fts, 2.0, 1.0)")))
     else:
-        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), " | ".join(q.terms))
+        words = " | ".join("(" + " & ".join("(" + " | ".join(w) + ")" for w in g) + ")" for g in groups)
+        tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), words)
         tsv: sa.ColumnElement[object] = sa.literal_column("kb_doc.kb_fts_tsv")
-        stmt = (sa.select(*cols).where(tsv.op("@@")(tsquery))
-                .order_by(sa.func.ts_rank(tsv, tsquery).desc()))
+        stmt = sa.select(*cols).where(tsv.op("@@")(tsquery)).order_by(sa.func.ts_rank(tsv, tsquery).desc())
     if kind is not None:
         stmt = stmt.where(kb_doc.c.kind == kind.value)
     if published_only:
         stmt = stmt.where(kb_doc.c.published.is_(True))
-    hits: list[Hit] = []
-    for r in conn.execute(stmt.limit(limit * CANDIDATES)):
-        if exclude_ticket is not None and r.kind == DocKind.TICKET.value and r.ref == exclude_ticket:
-            continue
-        hits.append(Hit(kind=DocKind(r.kind), ref=r.ref, title=r.title, summary=r.summary,
-                        score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
-                        type=RequestType(r.type) if r.type else None, level=r.level, published=r.published))
-        if len(hits) == limit:
-            break
-    return hits
+    return stmt
 
 
 def reindex_tickets(conn: Connection, agents: Iterable[str], now: datetime) -> int:

@@ -29,6 +29,14 @@ kb_doc = sa.Table(
     sa.UniqueConstraint("kind", "ref"),
 )
 
+# How many documents hold each term (core/kb/text.terms), and under the empty term how many documents there
+# are: a search asks the database for a request's rarer words only (store/kb_terms.py).
+kb_term = sa.Table(
+    "kb_term", metadata,
+    sa.Column("term", String(100), primary_key=True),
+    sa.Column("docs", sa.Integer, nullable=False),
+)
+
 # Articles: the current text here, every text it ever had in kb_article_version.
 kb_article = sa.Table(
     "kb_article", metadata,

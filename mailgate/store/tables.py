@@ -252,4 +252,4 @@ desk_session = sa.Table(
 )
 
 # the knowledge base's tables (issue 14) join the same metadata wherever the tables are imported
-from mailgate.store.kb_tables import kb_article, kb_article_version, kb_doc  # noqa: E402, F401
+from mailgate.store.kb_tables import kb_article, kb_article_version, kb_doc, kb_term  # noqa: E402, F401
