@@ -60,9 +60,9 @@ def load() -> tuple[list[tuple[str, Document]], list[tuple[str, str]]]:
     return docs, requests
 
 
-def database(kind: str, folder: Path) -> tuple[Database, Any]:
+def database(kind: str, folder: Path, keep: str | None = None) -> tuple[Database, Any]:
     if kind == "sqlite":
-        url = f"sqlite:///{folder / 'kb.sqlite3'}"
+        url = f"sqlite:///{keep or folder / 'kb.sqlite3'}"
         return _open(url), None
     import sqlalchemy as sa
 
@@ -174,6 +174,8 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--docs", type=int, default=100_000, help="synthetic resolved tickets for the latency")
     parser.add_argument("--searches", type=int, default=500)
+    parser.add_argument("--keep-sqlite", default=None, metavar="FILE",
+                        help="build the SQLite database in FILE and keep it (for smtp_throughput.py --from-sqlite)")
     parser.add_argument("--mix", choices=("topics", "replicas"), default="topics",
                         help="what the synthetic tickets are about (fill's docstring)")
     args = parser.parse_args()
@@ -182,7 +184,7 @@ def main() -> None:
     print(f"evaluation set: {len(docs)} resolved tickets over {topics} topics, {len(requests)} new requests")
     for kind in args.databases.split(","):
         with tempfile.TemporaryDirectory() as folder:
-            db, handle = database(kind, Path(folder))
+            db, handle = database(kind, Path(folder), args.keep_sqlite)
             try:
                 with db.transaction() as conn:
                     for _, d in docs:

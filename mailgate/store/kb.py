@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from mailgate.core.kb import document, text
 from mailgate.core.kb.document import Written
 from mailgate.core.kb.model import SEARCHABLE, DocKind, Document, Hit, Policy
+from mailgate.core.kb.text import Query
 from mailgate.core.model import RequestType, Status
 from mailgate.store import kb_terms
 from mailgate.store.kb_tables import kb_doc
@@ -81,21 +82,25 @@ def written(conn: Connection, ticket_id: int, agents: frozenset[str]) -> list[Wr
             for r in rows]
 
 
-def search(conn: Connection, words: str, *, limit: int = 3, kind: DocKind | None = None,
-           published_only: bool = False, exclude_ticket: int | None = None) -> list[Hit]:
-    """The documents most like `words`, best first, each with its score (core/kb/text.coverage).
+def search(conn: Connection, words: str | Query, *, limit: int = 3, kind: DocKind | None = None,
+           published_only: bool = False, exclude_ticket: int | None = None,
+           known: kb_terms.Counts | None = None) -> list[Hit]:
+    """The documents most like `words`, best first, each with its score (core/kb/text.coverage); `known`: the
+    terms' counts, when read already (a batch's at once).
 
     Two steps, so that a large index is searched fast: the documents holding two of the request's rarer words
-    (ranked by bm25 or ts_rank), then, if they are too few, those holding any of them."""
-    q = text.query(words)
-    asked = kb_terms.rare(conn, q) if q and limit > 0 else []
+    (ranked by bm25 or ts_rank), then, if they are too few, those holding any of them (at most
+    kb_terms.MAX_WORDS words are asked for: a common word's postings cost the index the most)."""
+    q = text.query(words) if isinstance(words, str) else words
+    if not q or limit <= 0:
+        return []
+    asked = kb_terms.rare(q, known if known is not None else kb_terms.counts(conn, q.terms))
     if not asked:
         return []
-    paired = asked[:kb_terms.PAIRED]
     Word = tuple[str, ...]
     steps: list[list[tuple[Word, ...]]] = []
-    if len(paired) >= 3:
-        steps.append([(a, b) for i, a in enumerate(paired) for b in paired[i + 1:]])
+    if len(asked) >= 3:
+        steps.append([(a, b) for i, a in enumerate(asked) for b in asked[i + 1:]])
     steps.append([(w,) for w in asked])
     hits: dict[tuple[DocKind, int], Hit] = {}
     for groups in steps:
@@ -157,13 +162,17 @@ def look_up(conn: Connection, asked: list[tuple[str, bool]], policy: Policy) -> 
                                                                                         tuple[Hit, ...]]]:
     """The hits of a batch of mails, before its transaction (worker.py): for each (words, by a consultant),
     the documents for the consultants and the published articles for the customer."""
+    queries = [text.query(words) for words, _ in asked]
+    known = kb_terms.counts(conn, (t for q in queries for t in q.terms))  # one query for the batch
     found: list[tuple[tuple[Hit, ...], tuple[Hit, ...]]] = []
-    for words, by_consultant in asked:
-        if by_consultant:
-            found.append((tuple(search(conn, words, limit=SEARCH_BY_MAIL)), ()))
-            continue
-        similar = search(conn, words, limit=max(policy.similar, PREFILL_EVIDENCE))
-        articles = search(conn, words, limit=policy.self_service_articles, kind=DocKind.ARTICLE,
-                          published_only=True) if policy.self_service else []
-        found.append((tuple(similar), tuple(articles)))
+    for q, (_, by_consultant) in zip(queries, asked, strict=True):
+        if not known.total:  # an empty index: nothing more to ask
+            found.append(((), ()))
+        elif by_consultant:
+            found.append((tuple(search(conn, q, limit=SEARCH_BY_MAIL, known=known)), ()))
+        else:
+            similar = search(conn, q, limit=max(policy.similar, PREFILL_EVIDENCE), known=known)
+            articles = search(conn, q, limit=policy.self_service_articles, kind=DocKind.ARTICLE,
+                              published_only=True, known=known) if policy.self_service else []
+            found.append((tuple(similar), tuple(articles)))
     return found

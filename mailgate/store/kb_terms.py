@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -15,8 +16,7 @@ from mailgate.core.kb.text import Query
 from mailgate.store.kb_tables import kb_term
 
 ALL = ""  # the row counting the documents themselves
-MAX_WORDS = 10  # a search asks for at most this many of the request's words, the rarest
-PAIRED = 6  # a first search asks for documents with two of the request's this many rarest words
+MAX_WORDS = 6  # a search asks for at most this many of the request's words, the rarest
 MAX_SHARE = 0.05  # ... and leaves out the words more than this share of the documents hold,
 PRUNE_FROM = 2_000  # once there are this many documents (a small index is cheap to search whole)
 
@@ -42,16 +42,29 @@ def document(terms: Iterable[str], by: int) -> Counter[str]:
     return Counter({t: by for t in {*terms, ALL}})
 
 
-def rare(conn: Connection, q: Query) -> list[tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many documents hold each of some terms, and how many documents there are."""
+
+    docs: dict[str, int]
+    total: int
+
+
+def counts(conn: Connection, terms: Iterable[str]) -> Counts:
+    """One query, for one request's terms or a whole batch's."""
+    wanted = sorted({*terms, ALL})
+    rows: dict[str, int] = {term: docs for term, docs in
+                            conn.execute(sa.select(kb_term.c.term, kb_term.c.docs).where(kb_term.c.term.in_(wanted)))}
+    return Counts(docs=rows, total=rows.pop(ALL, 0))
+
+
+def rare(q: Query, known: Counts) -> list[tuple[str, ...]]:
     """The words to ask for, rarest first, each as its stems the index holds: of the request's words found in
-    the index, the MAX_WORDS rarest, without those more than MAX_SHARE of the documents hold (unless that
-    leaves none)."""
-    found_rows = conn.execute(sa.select(kb_term.c.term, kb_term.c.docs).where(kb_term.c.term.in_([*q.terms, ALL])))
-    rows: dict[str, int] = {term: docs for term, docs in found_rows}
-    total = max(rows.pop(ALL, 0), 1)
+    the index, the MAX_WORDS rarest, without those more than MAX_SHARE of the documents hold."""
+    rows, total = known.docs, max(known.total, 1)
     found = [(min(rows[t] for t in w if rows.get(t)), tuple(sorted(t for t in w if rows.get(t))))
              for w in q.words if any(rows.get(t) for t in w)]
     found.sort(key=lambda df_word: df_word[0])
     limit = MAX_SHARE * total if total >= PRUNE_FROM else total
-    kept = [w for df, w in found if df <= limit][:MAX_WORDS] or [w for _, w in found[:2]]
-    return list(dict.fromkeys(kept))
+    kept = [w for df, w in found if df <= limit][:MAX_WORDS]
+    return list(dict.fromkeys(kept))  # none: the request has no word specific enough to compare by

@@ -13,6 +13,7 @@ import Stemmer
 
 MAX_QUERY_WORDS = 24  # a long mail is searched by its first distinct words (the subject comes first)
 MAX_TEXT = 20_000  # characters of a document indexed
+MAX_QUERY_TEXT = 3_000  # characters of a request read for its words
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("""
 a au aux avec ce ces cet cette dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes
@@ -68,7 +69,7 @@ def terms(text: str) -> str:
 
 def query(text: str) -> Query:
     """A request's first MAX_QUERY_WORDS distinct words, each as its stems."""
-    found = list(dict.fromkeys(words(text)))[:MAX_QUERY_WORDS]
+    found = list(dict.fromkeys(words(text[:MAX_QUERY_TEXT])))[:MAX_QUERY_WORDS]
     french, english = _stemmers()
     return Query(tuple(frozenset((fr, en)) for fr, en in zip(french.stemWords(found), english.stemWords(found),
                                                              strict=True)))
