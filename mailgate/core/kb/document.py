@@ -15,7 +15,7 @@ from mailgate.core.workflow import commands
 
 SUMMARY_CHARS = 160
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+|\b0)\d(?:[ .-]?\d{2}){4}\b")
+_PHONE = re.compile(r"\+\d[\d .()-]{7,18}\d|\b0\d(?:[ .-]?\d{2}){4}\b")  # +33 6 12…, +44 (20) 7946…, 06 12…
 _HIDDEN = "[…]"
 
 
