@@ -23,7 +23,7 @@ from mailgate.store.kb_tables import kb_doc
 from mailgate.store.tables import message, ticket
 
 PREFILL_EVIDENCE = 3  # the nearest tickets a type and level are suggested from
-CANDIDATES = 4  # rows read per hit wanted: the published or kind filter and the exclusions leave enough
+CANDIDATES = 1  # rows read beyond the hits wanted: the excluded ticket (kind and published are filtered in SQL)
 
 
 def put(conn: Connection, doc: Document, now: datetime) -> None:
@@ -88,23 +88,26 @@ def search(conn: Connection, words: str | Query, *, limit: int = 3, kind: DocKin
     """The documents most like `words`, best first, each with its score (core/kb/text.coverage); `known`: the
     terms' counts, when read already (a batch's at once).
 
-    Two steps, so that a large index is searched fast: the documents holding two of the request's rarer words
-    (ranked by bm25 or ts_rank), then, if they are too few, those holding any of them (at most
-    kb_terms.MAX_WORDS words are asked for: a common word's postings cost the index the most)."""
+    Fast on a large index: only the request's rarer words are asked for (kb_terms.rare: a common word's
+    postings cost the index the most); the documents holding two of them come first (ranked by bm25 or
+    ts_rank), then, in a small index only, those holding any of them."""
     q = text.query(words) if isinstance(words, str) else words
     if not q or limit <= 0:
         return []
-    asked = kb_terms.rare(q, known if known is not None else kb_terms.counts(conn, q.terms))
+    known = known if known is not None else kb_terms.counts(conn, q.terms)
+    asked = kb_terms.rare(q, known)
     if not asked:
         return []
     Word = tuple[str, ...]
     steps: list[list[tuple[Word, ...]]] = []
-    if len(asked) >= 3:
+    large = known.total >= kb_terms.PRUNE_FROM  # then a document sharing one word with the request is no evidence
+    if len(asked) >= (2 if large else 3):
         steps.append([(a, b) for i, a in enumerate(asked) for b in asked[i + 1:]])
-    steps.append([(w,) for w in asked])
+    if not large or len(asked) == 1:
+        steps.append([(w,) for w in asked])
     hits: dict[tuple[DocKind, int], Hit] = {}
     for groups in steps:
-        for r in conn.execute(_ranked(conn, groups, kind, published_only).limit(limit * CANDIDATES)):
+        for r in conn.execute(_ranked(conn, groups, kind, published_only).limit(limit + CANDIDATES)):
             key = (DocKind(r.kind), r.ref)
             if key in hits or (key[0] is DocKind.TICKET and r.ref == exclude_ticket):
                 continue
