@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from mailgate.core.kb.model import ArticleState
+from mailgate.core.kb.model import SEARCHABLE, ArticleState, DocKind
 from mailgate.core.model import Status, TicketView
-from mailgate.core.outcome import ArticleRequest, EventSpec, Outcome, TicketChange
+from mailgate.core.outcome import EventSpec, Outcome, TicketChange
 from mailgate.core.workflow import drafts
 from mailgate.outbound.queue import Outgoing
 from mailgate.store import attachments, estimates, flags, imputation, kb, kb_articles, tickets
@@ -37,6 +37,7 @@ def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: dateti
         if outcome.add_participants:
             tickets.add_participants(conn, ticket_id, outcome.add_participants, new_ticket=True)
         view = drafts.new_view(ticket_id, outcome.new_ticket)
+        was = view.status
     else:
         assert outcome.ticket_id is not None
         ticket_id = outcome.ticket_id
@@ -48,6 +49,7 @@ def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: dateti
             tickets.add_participants(conn, ticket_id, outcome.add_participants)
         before = views.get(ticket_id) or tickets.load_views(conn, [ticket_id])[ticket_id]
         view = drafts.after(before, outcome.change)
+        was = before.status
     inbound_id = inbound.id if inbound is not None else None
     if outcome.open_task or outcome.time_entries:
         task_id = imputation.ensure_task(conn, ticket_id, view.title, now.date(), now)
@@ -75,18 +77,24 @@ def write(conn: Connection, outgoing: Outgoing, outcome: Outcome, *, now: dateti
     if outcome.flag_addresses:
         flags.flag(conn, outcome.flag_addresses, f"permanent bounce on ticket #{ticket_id}", now,
                    settings.hygiene.bounce_quarantine_days)
-    if settings.kb.enabled and (outcome.article is not None or isinstance(outcome.change.status, Status)):
-        _knowledge(conn, ticket_id, outcome.article, [a.email for a in settings.agents], now, later)
+    if settings.kb.enabled:
+        _knowledge(conn, ticket_id, outcome, was, view, [a.email for a in settings.agents], now, later)
     return ticket_id, len(outcome.outgoing)
 
 
-def _knowledge(conn: Connection, ticket_id: int, article: ArticleRequest | None, agents: list[str], now: datetime,
-               later: Later | None) -> None:
-    """After a move: the ticket indexed when it is answered or closed (this mail's messages written first, the
-    index reads them), taken out of the index otherwise (reopened); and the `kb` command's article written."""
-    if later is not None:
-        later.flush(conn)  # the batch's messages so far, this mail's included
-    kb.index_ticket(conn, ticket_id, agents, now)
+def _knowledge(conn: Connection, ticket_id: int, outcome: Outcome, was: Status, view: TicketView, agents: list[str],
+               now: datetime, later: Later | None) -> None:
+    """The ticket indexed when this mail answers or closes it (its messages written first: the index reads
+    them), taken out of the index when it leaves those statuses (reopened, merged); the `kb` command's
+    article written. Any other mail costs nothing here."""
+    searchable = view.status in SEARCHABLE and view.merged_into is None and outcome.merge_into is None
+    article = outcome.article
+    if article is not None or (searchable and isinstance(outcome.change.status, Status)):
+        if later is not None:
+            later.flush(conn)  # the batch's messages so far, this mail's included
+        kb.index_ticket(conn, ticket_id, agents, now)
+    elif was in SEARCHABLE and not searchable:
+        kb.drop(conn, DocKind.TICKET, ticket_id)
     if article is None:
         return
     number = kb_articles.latest_of_ticket(conn, ticket_id) if article.publish else None

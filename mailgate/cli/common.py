@@ -17,6 +17,8 @@ from mailgate.exits import EX_CONFIG
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from mailgate.store.db import Database
+
 T = TypeVar("T")
 
 
@@ -58,20 +60,15 @@ def with_engine(ctx: click.Context, fn: Callable[[sa.Engine], T]) -> T:
 
 def query(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
     """`fn(conn, *args)` on a read-only connection to a database at the current schema."""
-    from mailgate.store.schema import SchemaError, open_database
-
-    try:
-        db = open_database(settings_of(ctx), upgrade_sqlite=False)
-    except SchemaError as exc:
-        fail(str(exc), 1)
-    try:
-        return db.read_now(fn, *args)
-    finally:
-        db.close()
+    return _at_current_schema(ctx, lambda db: db.read_now(fn, *args))
 
 
 def change(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
     """`fn(conn, *args)` in one write transaction on a database at the current schema."""
+    return _at_current_schema(ctx, lambda db: db.write_now(fn, *args))
+
+
+def _at_current_schema(ctx: click.Context, run: Callable[[Database], T]) -> T:
     from mailgate.store.schema import SchemaError, open_database
 
     try:
@@ -79,6 +76,6 @@ def change(ctx: click.Context, fn: Callable[..., T], *args: Any) -> T:
     except SchemaError as exc:
         fail(str(exc), 1)
     try:
-        return db.write_now(fn, *args)
+        return run(db)
     finally:
         db.close()

@@ -168,10 +168,10 @@ def look_up(conn: Connection, asked: list[tuple[str, bool]], policy: Policy) -> 
     queries = [text.query(words) for words, _ in asked]
     known = kb_terms.counts(conn, (t for q in queries for t in q.terms))  # one query for the batch
     found: list[tuple[tuple[Hit, ...], tuple[Hit, ...]]] = []
+    if not known.total:  # an empty index: nothing more to ask
+        return [((), ())] * len(asked)
     for q, (_, by_consultant) in zip(queries, asked, strict=True):
-        if not known.total:  # an empty index: nothing more to ask
-            found.append(((), ()))
-        elif by_consultant:
+        if by_consultant:
             found.append((tuple(search(conn, q, limit=SEARCH_BY_MAIL, known=known)), ()))
         else:
             similar = search(conn, q, limit=max(policy.similar, PREFILL_EVIDENCE), known=known)
