@@ -28,10 +28,9 @@ from aiosmtpd.smtp import SMTP
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshot_status_page import CUSTOMER, Sink, free_port, notice, query, send  # noqa: E402
+from screenshot_status_page import CUSTOMER, Sink, demo_settings, free_port, notice, query, send  # noqa: E402
 
 from mailgate import log  # noqa: E402
-from mailgate.config.settings import from_dict  # noqa: E402
 from mailgate.daemon import Daemon  # noqa: E402
 from mailgate.store.tables import inbound_mail, outbox  # noqa: E402
 
@@ -54,18 +53,8 @@ async def demo(folder_out: Path, locale: str) -> None:
         loop = asyncio.get_running_loop()
         sink = await loop.create_server(lambda: SMTP(Sink()), host="127.0.0.1", port=0)
         web_port = free_port()
-        settings = from_dict({
-            "gateway": {"addresses": ["support@example.test"], "from": "Support <support@example.test>",
-                        "locale": locale, "secret": "demo-secret-0123456789abcdef"},
-            "database": {"url": f"sqlite:///{folder}/demo.sqlite3"},
-            "smtp": {"host": "127.0.0.1", "port": 0},
-            "outbound": {"host": "127.0.0.1", "port": sink.sockets[0].getsockname()[1], "poll_interval": 0.2},
-            "log": {"level": "warning"},
-            "agents": [{"email": "alice@example.test", "name": "Alice Martin", "level": 1},
-                       {"email": "bruno@example.test", "name": "Bruno Durand", "level": 2}],
-            "supervisors": [{"email": CHIEF, "name": "Chloé Durand"}],
-            "web": {"enabled": True, "port": web_port},
-        }, f"{folder}/config.toml")
+        settings = demo_settings(folder, locale, sink.sockets[0].getsockname()[1], web_port,
+                                 supervisors=[{"email": CHIEF, "name": "Chloé Durand"}])
         daemon = Daemon(settings)
         await daemon.start()
         task = asyncio.create_task(daemon.run())

@@ -30,7 +30,6 @@ from mailgate.core import status_link  # noqa: E402
 from mailgate.daemon import Daemon  # noqa: E402
 from mailgate.store.schema import database_for  # noqa: E402
 from mailgate.store.tables import inbound_mail, outbox  # noqa: E402
-from mailgate.web.status import StatusServer  # noqa: E402
 
 CUSTOMER = "fabrice@client.example"
 
@@ -46,6 +45,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def demo_settings(folder: str, locale: str, smart_host_port: int, web_port: int, **extra: Any) -> Settings:
+    """A demo daemon's settings: a SQLite file in `folder`, two consultants, the web pages on `web_port`."""
+    return from_dict({
+        "gateway": {"addresses": ["support@example.test"], "from": "Support <support@example.test>",
+                    "locale": locale, "secret": "demo-secret-0123456789abcdef"},
+        "database": {"url": f"sqlite:///{folder}/demo.sqlite3"},
+        "smtp": {"host": "127.0.0.1", "port": 0},
+        "outbound": {"host": "127.0.0.1", "port": smart_host_port, "poll_interval": 0.2},
+        "log": {"level": "warning"},
+        "agents": [{"email": "alice@example.test", "name": "Alice Martin", "level": 1},
+                   {"email": "bruno@example.test", "name": "Bruno Durand", "level": 2}],
+        "web": {"enabled": True, "port": web_port},
+        **extra,
+    }, f"{folder}/config.toml")
 
 
 def screenshot(url: str, out: Path) -> None:
@@ -96,22 +111,11 @@ async def demo(out: Path, locale: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         loop = asyncio.get_running_loop()
         sink = await loop.create_server(lambda: SMTP(Sink()), host="127.0.0.1", port=0)
-        settings = from_dict({
-            "gateway": {"addresses": ["support@example.test"], "from": "Support <support@example.test>",
-                        "locale": locale, "secret": "demo-secret-0123456789abcdef"},
-            "database": {"url": f"sqlite:///{folder}/demo.sqlite3"},
-            "smtp": {"host": "127.0.0.1", "port": 0},
-            "outbound": {"host": "127.0.0.1", "port": sink.sockets[0].getsockname()[1], "poll_interval": 0.2},
-            "log": {"level": "warning"},
-            "agents": [{"email": "alice@example.test", "name": "Alice Martin", "level": 1},
-                       {"email": "bruno@example.test", "name": "Bruno Durand", "level": 2}],
-            "customers": [{"name": "Client SA", "domains": ["client.example"]}],
-            "web": {"enabled": True, "port": free_port()},  # the mails' links name it
-        }, f"{folder}/config.toml")
+        settings = demo_settings(folder, locale, sink.sockets[0].getsockname()[1], free_port(),  # links name it
+                                 customers=[{"name": "Client SA", "domains": ["client.example"]}])
         daemon = Daemon(settings)
         await daemon.start()
         task = asyncio.create_task(daemon.run())
-        pages = StatusServer(settings)
         try:
             port = daemon.smtp_port
             await send(settings, port, CUSTOMER, "Bonjour, il manque la colonne TVA dans l'export mensuel.", 1)
@@ -121,13 +125,11 @@ async def demo(out: Path, locale: str) -> None:
             escalated = await notice(settings, "notify_escalated", "bruno@example.test")
             await send(settings, port, "bruno@example.test", "prendre\nchiffrage 1500 € 3j\n\nVoici notre "
                        "proposition : la colonne TVA, avec les totaux par taux.", 3, escalated)
-            await pages.start()
             number = query(settings, sa.select(sa.func.max(inbound_mail.c.ticket_id)))[0][0]
             token = status_link.make_token(number, CUSTOMER, settings.secret)
-            url = f"http://127.0.0.1:{pages.port}/t/{number}/{token}"
+            url = f"http://127.0.0.1:{settings.web.port}/t/{number}/{token}"  # the daemon serves the pages
             await asyncio.to_thread(screenshot, url, out)
         finally:
-            await pages.close()
             daemon.stop()
             await asyncio.wait_for(task, timeout=15)
             sink.close()
