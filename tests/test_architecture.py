@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mailgate"
 # and itself. Anything else (I/O, the clock, logging, randomness, the shell) fails the test.
 CORE_MAY_IMPORT = {
     "__future__", "base64", "binascii", "codecs", "collections", "dataclasses", "datetime", "decimal", "email", "enum",
-    "functools", "hashlib", "heapq", "hmac", "html", "itertools", "json", "math", "re", "string", "textwrap",
-    "typing", "unicodedata",
+    "functools", "hashlib", "heapq", "hmac", "html", "itertools", "json", "math", "operator", "re", "string",
+    "struct", "textwrap", "typing", "unicodedata",
     "inscriptis", "tnefparse", "authres",  # HTML to text, winmail.dat, Authentication-Results: pure parsers
     "Stemmer",  # PyStemmer: French and English stemming of the knowledge base's words (core/kb/text.py): pure
     "mailgate.core",

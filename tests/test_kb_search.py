@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from mailgate.core.kb import text
 from mailgate.core.kb.model import DocKind, Document
 from mailgate.core.model import RequestType
@@ -95,3 +97,123 @@ def test_term_counts_follow_every_change(db_url: str, tmp_path: Path) -> None:
             assert not any(n for _, n in conn.execute(sa.select(kb_term.c.term, kb_term.c.docs)))
     finally:
         db.close()
+
+
+def test_similar_finds_by_stem_and_language(db_url: str, tmp_path: Path) -> None:
+    """What the per-mail path lists (kb.similar, over each term's best documents) finds what search finds."""
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    try:
+        with db.transaction() as conn:
+            for row in DOCS:
+                kb.put(conn, doc(*row), NOW)
+        with db.transaction() as conn:
+            printers = kb.similar(conn, "nos imprimantes sont hors-ligne")
+            vpn = kb.similar(conn, "the vpn keeps disconnecting", limit=1)
+            report = kb.similar(conn, "ajout d'une colonne au rapport")
+            nothing = kb.similar(conn, "zzz qqq")
+            excluded = kb.similar(conn, "imprimante hors ligne", exclude_ticket=1)
+        assert printers[0].ref == 1 and printers[0].type is RequestType.ASSISTANCE and printers[0].level == 1
+        assert 0 < printers[0].score <= 1
+        assert [h.ref for h in vpn] == [2]
+        assert report[0].ref == 4 and report[0].summary == "Livré en v3."
+        assert nothing == [] and all(h.ref != 1 for h in excluded)
+        with db.transaction() as conn:
+            kb.put(conn, doc(1, "Imprimante réparée", "plus de papier", "Papier ajouté.", INCID, 2), NOW)
+            again = kb.similar(conn, "imprimante papier")
+            kb.drop(conn, DocKind.TICKET, 1)
+            gone = kb.similar(conn, "imprimante papier")
+        assert again[0].ref == 1 and again[0].type is RequestType.INCIDENT
+        assert all(h.ref != 1 for h in gone)
+    finally:
+        db.close()
+
+
+def test_best_lists_follow_every_change(db_url: str, tmp_path: Path) -> None:
+    """Each term's list of best documents, kept with every put and drop, is what a rebuild makes; past BEST
+    documents it keeps the heaviest; a drop leaves room that a rebuild fills."""
+    import sqlalchemy as sa
+
+    from mailgate.core.kb import best
+    from mailgate.store import kb_terms
+    from mailgate.store.kb_tables import kb_term
+
+    def lists(conn: sa.Connection) -> dict[str, list[tuple[int, int]]]:
+        return {t: best.unpack(b) for t, b in conn.execute(sa.select(kb_term.c.term, kb_term.c.best)) if b}
+
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    try:
+        with db.transaction() as conn:
+            for row in DOCS:
+                kb.put(conn, doc(*row), NOW)
+            kb.put(conn, doc(2, "VPN coupé", "coupures", "Pare-feu corrigé.", INCID, 2), NOW)  # replaced
+            kb.drop(conn, DocKind.TICKET, 3)
+            kept = lists(conn)
+            assert kb_terms.rebuild(conn) == len(kept)
+            assert lists(conn) == kept and text.terms("pare-feu").split()[0] in kept
+            for n in range(best.BEST + 5):  # `imprim` in more documents than a list holds: the heaviest stay
+                body = " ".join(["imprimante"] * (1 + n % 7) + ["papier"] * 20)
+                kb.put(conn, doc(100 + n, "Toner", body, "Changé.", ASSIST, 1), NOW)
+            term = text.terms("imprimante").split()[0]
+            listed = lists(conn)[term]
+            assert len(listed) == best.BEST and listed == sorted(listed, reverse=True)
+            kb_terms.rebuild(conn)
+            assert lists(conn)[term] == listed
+            kb.drop(conn, DocKind.TICKET, 106)  # imprimante 7 times: listed
+            assert len(lists(conn)[term]) == best.BEST - 1
+            kb_terms.rebuild(conn)
+            assert len(lists(conn)[term]) == best.BEST
+            kb.drop_all(conn, DocKind.TICKET)
+            assert lists(conn) == {}
+    finally:
+        db.close()
+
+
+def test_an_index_made_before_the_lists_gets_them_at_upgrade(db_url: str, tmp_path: Path) -> None:
+    """Migration 0011 fills each term's list from the documents a 0010 database indexed."""
+    import sqlalchemy as sa
+
+    from mailgate.core.kb import best
+    from mailgate.store import kb_terms, migrate
+    from mailgate.store.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        if migrate.current(engine) is None:
+            migrate.upgrade(engine, "0010")
+        else:  # the tests' PostgreSQL database is at the head already
+            _downgrade(engine, "0010")
+        with engine.begin() as conn:  # documents and counts as 0010's code wrote them
+            for row in DOCS:
+                d = doc(*row)
+                conn.execute(sa.text("INSERT INTO kb_doc (kind, ref, title, summary, title_terms, body_terms,"
+                                     " published, indexed_at) VALUES ('ticket', :ref, :title, '', :tt, :bt, false,"
+                                     " :at)"), {"ref": d.ref, "title": d.title, "tt": d.title_terms,
+                                                 "bt": d.body_terms, "at": NOW})
+                kb_terms.add(conn, kb_terms.document(kb_terms.of(d.title_terms, d.body_terms), +1))
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            term = text.terms("imprimante").split()[0]
+            packed = conn.execute(sa.text("SELECT best FROM kb_term WHERE term = :t"), {"t": term}).scalar_one()
+            ids = conn.execute(sa.text("SELECT id FROM kb_doc WHERE ref = 1")).scalar_one()
+    finally:
+        engine.dispose()
+    assert [doc_id for _, doc_id in best.unpack(packed)] == [ids]
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    try:
+        with db.transaction() as conn:
+            assert kb.similar(conn, "imprimante hors ligne")[0].ref == 1
+    finally:
+        db.close()
+
+
+def _downgrade(engine: sa.Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from mailgate.config.settings import data_dir
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(data_dir("db")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

@@ -69,7 +69,7 @@ def tickets_show(ctx: click.Context, number: int, as_json: bool) -> None:
             found["estimate"] = found["estimates"][-1] if found["estimates"] else None
             found["attachments"] = attachments.of_ticket(conn, number)
             first = next((m["text"] for m in found["messages"] if m["direction"] == "in"), "")
-            found["similar"] = [hit_json(h) for h in kb.search(conn, f"{found['title']}\n{first}", limit=3,
+            found["similar"] = [hit_json(h) for h in kb.similar(conn, f"{found['title']}\n{first}", limit=3,
                                                                exclude_ticket=number)]
         return found
 

@@ -5,7 +5,6 @@ databases find the same documents. A ticket is indexed in the transaction that a
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from mailgate.core.kb import document, text
+from mailgate.core.kb import best, document, text
 from mailgate.core.kb.document import Written
 from mailgate.core.kb.model import SEARCHABLE, DocKind, Document, Hit, Policy
 from mailgate.core.kb.text import Query
@@ -24,6 +23,8 @@ from mailgate.store.tables import message, ticket
 
 PREFILL_EVIDENCE = 3  # the nearest tickets a type and level are suggested from
 CANDIDATES = 1  # rows read beyond the hits wanted: the excluded ticket (kind and published are filtered in SQL)
+_SHOWN = (kb_doc.c.kind, kb_doc.c.ref, kb_doc.c.title, kb_doc.c.summary, kb_doc.c.type, kb_doc.c.level,
+          kb_doc.c.published, kb_doc.c.title_terms, kb_doc.c.body_terms)  # what a hit is made of
 
 
 def put(conn: Connection, doc: Document, now: datetime) -> None:
@@ -33,14 +34,15 @@ def put(conn: Connection, doc: Document, now: datetime) -> None:
                   type=doc.type.value if doc.type else None, level=doc.level, published=doc.published,
                   indexed_at=now)
     where = (kb_doc.c.kind == doc.kind.value, kb_doc.c.ref == doc.ref)
-    old = conn.execute(sa.select(kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where)).one_or_none()
-    changes = kb_terms.document(kb_terms.of(doc.title_terms, doc.body_terms), +1)
+    old = conn.execute(sa.select(kb_doc.c.id, kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where)).one_or_none()
     if old is None:
-        conn.execute(kb_doc.insert().values(values))
+        doc_id = conn.execute(kb_doc.insert().values(values).returning(kb_doc.c.id)).scalar_one()
+        removed = {}
     else:
+        doc_id = old.id
         conn.execute(kb_doc.update().where(*where).values(values))
-        changes.update(kb_terms.document(kb_terms.of(old.title_terms, old.body_terms), -1))
-    kb_terms.add(conn, changes)
+        removed = {doc_id: kb_terms.of(old.title_terms, old.body_terms)}
+    kb_terms.change(conn, {doc_id: best.weights(doc.title_terms, doc.body_terms)}, removed)
 
 
 def drop(conn: Connection, kind: DocKind, ref: int) -> None:
@@ -52,13 +54,12 @@ def drop_all(conn: Connection, kind: DocKind) -> None:
 
 
 def _delete(conn: Connection, *where: sa.ColumnElement[bool]) -> None:
-    """Documents out of the index, and out of the terms' counts."""
-    changes: Counter[str] = Counter()
-    for row in conn.execute(sa.select(kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where)):
-        changes.update(kb_terms.document(kb_terms.of(row.title_terms, row.body_terms), -1))
-    if changes:
+    """Documents out of the index, and out of the terms' counts and lists."""
+    removed = {row.id: kb_terms.of(row.title_terms, row.body_terms) for row in
+               conn.execute(sa.select(kb_doc.c.id, kb_doc.c.title_terms, kb_doc.c.body_terms).where(*where))}
+    if removed:
         conn.execute(kb_doc.delete().where(*where))
-        kb_terms.add(conn, changes)
+        kb_terms.change(conn, {}, removed)
 
 
 def index_ticket(conn: Connection, ticket_id: int, agents: Iterable[str], now: datetime) -> bool:
@@ -111,31 +112,54 @@ def search(conn: Connection, words: str | Query, *, limit: int = 3, kind: DocKin
             key = (DocKind(r.kind), r.ref)
             if key in hits or (key[0] is DocKind.TICKET and r.ref == exclude_ticket):
                 continue
-            hits[key] = Hit(kind=key[0], ref=r.ref, title=r.title, summary=r.summary,
-                            score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
-                            type=RequestType(r.type) if r.type else None, level=r.level, published=r.published)
+            hits[key] = _hit(r, q)
             if len(hits) == limit:
                 return list(hits.values())
     return list(hits.values())
 
 
+def similar(conn: Connection, words: str | Query, *, limit: int = 3, exclude_ticket: int | None = None) -> list[Hit]:
+    """The documents most like a new request, best first: ranked over its terms' lists of best documents
+    (core/kb/best.rank), then one read of the documents found. What the per-mail path lists (look_up, for a
+    batch at once): no full-text query runs."""
+    q = text.query(words) if isinstance(words, str) else words
+    if not q or limit <= 0:
+        return []
+    return _nearest(conn, [q], kb_terms.counts(conn, q.terms, lists=True), limit, exclude_ticket)[0]
+
+
+def _nearest(conn: Connection, queries: list[Query], known: kb_terms.Counts, limit: int,
+             exclude_ticket: int | None = None) -> list[list[Hit]]:
+    """`similar` for several requests, their documents read in one statement."""
+    ranked = [best.rank(q, known.docs, known.lists, known.total, limit=limit + CANDIDATES) for q in queries]
+    ids = sorted({s.doc for found in ranked for s in found})
+    rows = {r.id: r for r in conn.execute(sa.select(kb_doc.c.id, *_SHOWN).where(kb_doc.c.id.in_(ids)))} if ids else {}
+    hits = [[_hit(rows[s.doc], q) for s in found if s.doc in rows] for q, found in zip(queries, ranked, strict=True)]
+    return [[h for h in each if not (h.kind is DocKind.TICKET and h.ref == exclude_ticket)][:limit] for each in hits]
+
+
+def _hit(r: Any, q: Query) -> Hit:
+    return Hit(kind=DocKind(r.kind), ref=r.ref, title=r.title, summary=r.summary,
+               score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
+               type=RequestType(r.type) if r.type else None, level=r.level, published=r.published)
+
+
+
 def _ranked(conn: Connection, groups: list[tuple[tuple[str, ...], ...]], kind: DocKind | None,
             published_only: bool) -> sa.Select[Any]:
     """The documents holding every word of one of `groups` (a word: any of its stems), best ranked first."""
-    cols = (kb_doc.c.kind, kb_doc.c.ref, kb_doc.c.title, kb_doc.c.summary, kb_doc.c.type, kb_doc.c.level,
-            kb_doc.c.published, kb_doc.c.title_terms, kb_doc.c.body_terms)
     if conn.dialect.name == "sqlite":
         fts = sa.table("kb_fts", sa.column("rowid"))
         match = " OR ".join("(" + " AND ".join("(" + " OR ".join(f'"{t}"' for t in w) + ")" for w in g) + ")"
                             for g in groups)
-        stmt = (sa.select(*cols).select_from(fts.join(kb_doc, kb_doc.c.id == fts.c.rowid))
+        stmt = (sa.select(*_SHOWN).select_from(fts.join(kb_doc, kb_doc.c.id == fts.c.rowid))
                 .where(sa.text("kb_fts MATCH :match").bindparams(match=match))
                 .order_by(sa.text("bm25(kb_fts, 2.0, 1.0)")))
     else:
         words = " | ".join("(" + " & ".join("(" + " | ".join(w) + ")" for w in g) + ")" for g in groups)
         tsquery = sa.func.to_tsquery(sa.literal_column("'simple'"), words)
         tsv: sa.ColumnElement[object] = sa.literal_column("kb_doc.kb_fts_tsv")
-        stmt = sa.select(*cols).where(tsv.op("@@")(tsquery)).order_by(sa.func.ts_rank(tsv, tsquery).desc())
+        stmt = sa.select(*_SHOWN).where(tsv.op("@@")(tsquery)).order_by(sa.func.ts_rank(tsv, tsquery).desc())
     if kind is not None:
         stmt = stmt.where(kb_doc.c.kind == kind.value)
     if published_only:
@@ -166,16 +190,17 @@ def look_up(conn: Connection, asked: list[tuple[str, bool]], policy: Policy) -> 
     """The hits of a batch of mails, before its transaction (worker.py): for each (words, by a consultant),
     the documents for the consultants and the published articles for the customer."""
     queries = [text.query(words) for words, _ in asked]
-    known = kb_terms.counts(conn, (t for q in queries for t in q.terms))  # one query for the batch
+    known = kb_terms.counts(conn, (t for q in queries for t in q.terms), lists=True)  # one query for the batch
     found: list[tuple[tuple[Hit, ...], tuple[Hit, ...]]] = []
     if not known.total:  # an empty index: nothing more to ask
         return [((), ())] * len(asked)
+    customers = [q for q, (_, by_consultant) in zip(queries, asked, strict=True) if not by_consultant]
+    near = iter(_nearest(conn, customers, known, max(policy.similar, PREFILL_EVIDENCE)))
     for q, (_, by_consultant) in zip(queries, asked, strict=True):
         if by_consultant:
             found.append((tuple(search(conn, q, limit=SEARCH_BY_MAIL, known=known)), ()))
         else:
-            similar = search(conn, q, limit=max(policy.similar, PREFILL_EVIDENCE), known=known)
             articles = search(conn, q, limit=policy.self_service_articles, kind=DocKind.ARTICLE,
                               published_only=True, known=known) if policy.self_service else []
-            found.append((tuple(similar), tuple(articles)))
+            found.append((tuple(next(near)), tuple(articles)))
     return found

@@ -30,11 +30,13 @@ kb_doc = sa.Table(
 )
 
 # How many documents hold each term (core/kb/text.terms), and under the empty term how many documents there
-# are: a search asks the database for a request's rarer words only (store/kb_terms.py).
+# are: a search asks the database for a request's rarer words only; and the term's best documents, packed
+# (core/kb/best.py), that a new mail's similar documents are ranked over (store/kb_terms.py).
 kb_term = sa.Table(
     "kb_term", metadata,
     sa.Column("term", String(100), primary_key=True),
     sa.Column("docs", sa.Integer, nullable=False),
+    sa.Column("best", sa.LargeBinary),
 )
 
 # Articles: the current text here, every text it ever had in kb_article_version.
