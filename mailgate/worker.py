@@ -50,10 +50,6 @@ class Result:
     queued: int = 0  # outgoing mails queued with it
 
 
-class _Lost(Exception):
-    """The mail is no longer this worker's: its lease ran out and another worker claimed it."""
-
-
 class _MailFailed(Exception):
     """Mail `index` of the transaction raised (`error`: its traceback) or was lost (`error` None)."""
 
@@ -202,16 +198,19 @@ class Worker:
         rest: list[_Pending] = []
         later = Later()  # the batch's messages and events, inserted once at the end
         with self.db.transaction() as conn:
+            people = snapshot.People(self.desk, now)  # the batch's people's flags and counts, read at once
+            people.read_all(conn, [p for _, p in pending if isinstance(p, Prepared)])
+            ours = inbound.mine(conn, [row.id for row, _ in pending], self.me)  # and no other worker's till the commit
             for n, (row, prepared) in enumerate(pending):
                 if n and time.perf_counter() - started > self.budget:
                     rest = pending[n:]
                     break
+                if row.id not in ours:  # its lease ran out and another worker took it
+                    raise _MailFailed(n, None)
                 if isinstance(prepared, _Failed):
                     raise _MailFailed(n, prepared.error)
                 try:
-                    done.append(self._decide_and_write(conn, row, prepared, now, later))
-                except _Lost:
-                    raise _MailFailed(n, None) from None
+                    done.append(self._decide_and_write(conn, row, prepared, now, later, people))
                 except Exception as exc:
                     if database_unavailable(exc):
                         raise  # the transaction is lost with its connection: every mail of it is tried again
@@ -221,16 +220,17 @@ class Worker:
             later.flush(conn)
         return done, rest
 
-    def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime,
-                          later: Later | None = None) -> Result:
-        known = snapshot.load(conn, p, self.desk, now)
+    def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime, later: Later,
+                          people: snapshot.People) -> Result:
+        known = snapshot.load(conn, p, self.desk, now, people)
         outcome = process(p, known, self.desk, now)
+        people.changed(outcome)
         replied = queue_replies(conn, self.outgoing, outcome.replies, now) if outcome.replies else 0
         if outcome.disposition is Disposition.ANSWERED:  # a list by mail (`statut`, `file`): on no ticket
-            self._finish(conn, row, "processed", None, now)
+            self._finish(later, row, "processed", None, now)
             return Result(inbound_id=row.id, status="processed", detail=outcome.reason, queued=replied)
         if outcome.disposition in (Disposition.IGNORED, Disposition.QUARANTINED):
-            self._finish(conn, row, outcome.disposition.value, None, now, outcome.reason)
+            self._finish(later, row, outcome.disposition.value, None, now, outcome.reason)
             return Result(inbound_id=row.id, status=outcome.disposition.value, detail=outcome.reason)
         mail = p.mail
         message = dict(
@@ -240,15 +240,13 @@ class Worker:
         )
         ticket_id, queued = write(conn, self.outgoing, outcome, now=now, views=dict(known.tickets),
                                   inbound=Inbound(row.id, message), later=later)
-        self._finish(conn, row, "processed", ticket_id, now)
+        self._finish(later, row, "processed", ticket_id, now)
         return Result(inbound_id=row.id, status="processed", ticket_id=ticket_id,
                       detail=outcome.disposition.value, queued=queued + replied)
 
-    def _finish(self, conn: Connection, row: InboundRow, status: str, ticket_id: int | None, now: datetime,
+    def _finish(self, later: Later, row: InboundRow, status: str, ticket_id: int | None, now: datetime,
                 error: str | None = None) -> None:
-        """The mail's end, if it is still ours (its lease ran out and another worker took it: _Lost)."""
-        if not inbound.finish(conn, row.id, status=status, ticket_id=ticket_id, now=now, error=error, me=self.me):
-            raise _Lost(row.id)
+        inbound.finish(later, row.id, status=status, ticket_id=ticket_id, now=now, error=error, me=self.me)
 
     def _shunt(self, conn: Connection, row: InboundRow, error: str, now: datetime) -> Result:
         self._temporary.pop(row.id, None)

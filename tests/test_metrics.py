@@ -24,6 +24,7 @@ from mailgate.config.settings import Settings, from_dict
 from mailgate.core.model import Address, NewTicket, Priority, RequestType
 from mailgate.store import imap_state, inbound, outbox, tickets
 from mailgate.store.inbound import Arrival
+from mailgate.store.later import Later
 from mailgate.store.tables import event, ticket
 from mailgate.web.metrics import MetricsServer
 from tests.conftest import SmartHostSink, make_settings, running, settings_data, until, write
@@ -46,8 +47,11 @@ def _populate(conn: Connection) -> None:
     conn.execute(sa.update(ticket).where(ticket.c.id == second).values(status="in_progress"))
     claimed = inbound.claim(conn, "test", T0, T0 + timedelta(minutes=1), 3)
     assert [r.id for r in claimed] == [1, 2, 3]
-    assert inbound.finish(conn, 1, status="processed", ticket_id=first, now=T0, me="test")
-    assert inbound.finish(conn, 2, status="quarantined", ticket_id=None, now=T0, me="test")
+    assert inbound.mine(conn, [1, 2, 3], "test") == {1, 2, 3}
+    ended = Later()
+    inbound.finish(ended, 1, status="processed", ticket_id=first, now=T0, me="test")
+    inbound.finish(ended, 2, status="quarantined", ticket_id=None, now=T0, me="test")
+    ended.flush(conn)
     inbound.shunt(conn, 3, "Traceback: boom", T0)
     ids = [outbox.enqueue(conn, ticket_id=first, kind="ack", message_id=f"<o{ago}@example.test>",
                           envelope_from="support@example.test", envelope_to=["c1@client.example"], raw=b"x",
@@ -117,8 +121,10 @@ async def test_metrics_are_read_from_the_database_at_each_scrape(db_url: str, tm
 
         # the next scrape reads again: what another process changed shows at once
         def drain(conn: Connection) -> None:
+            ended = Later()
             for row in inbound.claim(conn, "other", T0, T0 + timedelta(minutes=1), 10):
-                inbound.finish(conn, row.id, status="ignored", ticket_id=None, now=T0, me="other")
+                inbound.finish(ended, row.id, status="ignored", ticket_id=None, now=T0, me="other")
+            ended.flush(conn)
 
         await write(settings, drain)
         _, _, samples = await asyncio.to_thread(_scrape, url)
@@ -235,8 +241,10 @@ async def test_mail_waiting_or_queued_too_long_fails_its_part(db_url: str, tmp_p
         assert report["parts"]["database"]["ok"] and report["parts"]["listener"]["ok"]
 
         def drain(conn: Connection) -> None:
+            ended = Later()
             for row in inbound.claim(conn, "w", T0, T0 + timedelta(minutes=1), 10):
-                inbound.finish(conn, row.id, status="processed", ticket_id=None, now=T0, me="w")
+                inbound.finish(ended, row.id, status="processed", ticket_id=None, now=T0, me="w")
+            ended.flush(conn)
 
         await write(settings, drain)
         status, report = await asyncio.to_thread(_health, server.port)

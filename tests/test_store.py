@@ -4,6 +4,7 @@ double a mail, a poisoned mail is shunted alone, a worker killed between claim a
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,30 @@ async def test_a_batch_commits_within_its_time_budget(db_url: str, tmp_path: Pat
         w.db.close()
     assert [r.status for r in results] == ["processed"] * 5
     assert commits == 5  # a budget this small: one mail per transaction, none left behind
+
+
+async def test_a_mail_sees_what_the_mails_before_it_in_its_batch_queued(db_url: str, tmp_path: Path) -> None:
+    """The batch reads its people's counts once (store/snapshot.People); a person an earlier mail of the batch
+    wrote to is read again, so the caps hold inside one batch as across batches."""
+    import sqlalchemy as sa
+
+    from mailgate.store.tables import outbox
+
+    settings = make_settings(db_url, 25, tmp_path, hygiene__acks_per_recipient_per_hour=2,
+                             worker__max_transaction_ms=60_000)  # one transaction
+    same = [request(i) for i in range(4)]  # four new tickets from one sender, in one batch
+    same = [replace(a, raw=a.raw.replace(f"customer{i}@".encode(), b"loop@"), sender="loop@client.example")
+            for i, a in enumerate(same)]
+    await write(settings, inbound.store_many, [*same, request(9)], utcnow())
+    w = worker_for(settings, batch=10)
+    try:
+        results = await w.process_batch()
+        assert [r.status for r in results] == ["processed"] * 5
+        acks = await w.db.read(lambda conn: conn.execute(
+            sa.select(outbox.c.recipient).where(outbox.c.kind == "ack")).scalars().all())
+    finally:
+        w.db.close()
+    assert sorted(acks) == ["customer9@client.example", "loop@client.example", "loop@client.example"]
 
 
 def test_the_head_revision_read_without_alembic_is_alembics() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store.columns import fit
+from mailgate.store.later import Later
 from mailgate.store.tables import inbound_mail
 
 STATUSES = ("received", "processed", "ignored", "quarantined", "shunted")  # every status a stored mail can have
@@ -132,15 +133,22 @@ def claim_for_replay(conn: Connection, inbound_id: int, statuses: tuple[str, ...
     return InboundRow(*row) if row else None
 
 
-def finish(
-    conn: Connection, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime, me: str,
-    error: str | None = None,
-) -> bool:
-    """Record the end of processing (processed, ignored, quarantined), if the mail is still `me`'s claim:
-    False when its lease ran out and another worker took it (the caller rolls back what it did)."""
-    result = conn.execute(_FINISH, dict(b_id=inbound_id, b_me=me, b_status=status, b_ticket=ticket_id, b_now=now,
-                                        b_error=error))
-    return bool(result.rowcount)
+def mine(conn: Connection, ids: list[int], me: str) -> set[int]:
+    """Of these mails, those still `me`'s claim (a lease that ran out may have let another worker take one),
+    locked on PostgreSQL until the transaction ends (on SQLite it holds the write lock already): no other
+    worker can take them before `finish` records their end."""
+    stmt = sa.select(_c.id).where(_c.id.in_(ids), _c.claimed_by == me)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return set(conn.execute(stmt).scalars())
+
+
+def finish(later: Later, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime, me: str,
+           error: str | None = None) -> None:
+    """Record the end of processing (processed, ignored, quarantined) with the batch's other rows (`later`),
+    for a mail `mine` found still `me`'s in this transaction."""
+    later.add(_FINISH, [dict(b_id=inbound_id, b_me=me, b_status=status, b_ticket=ticket_id, b_now=now,
+                             b_error=error)])
 
 
 def shunt(conn: Connection, inbound_id: int, error: str, now: datetime) -> None:

@@ -1,6 +1,6 @@
-"""Store: rows that nothing in the transaction reads back (a mail's messages and events), inserted at its end:
-one statement per table for a whole batch of mails, an executemany (one round trip on PostgreSQL, where each
-statement costs one)."""
+"""Store: rows that nothing in the transaction reads back (a mail's messages and events, the end of its
+processing), inserted or updated at its end: one statement each for a whole batch of mails, an executemany
+(one round trip on PostgreSQL, where each statement costs one)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlalchemy import Connection
 
 class Later:
     def __init__(self) -> None:
-        self._rows: dict[sa.Insert, list[dict[str, Any]]] = {}
+        self._rows: dict[sa.Insert | sa.Update, list[dict[str, Any]]] = {}
 
-    def insert(self, statement: sa.Insert, rows: list[dict[str, Any]]) -> None:
+    def add(self, statement: sa.Insert | sa.Update, rows: list[dict[str, Any]]) -> None:
+        """Rows for any statement built once (an insert, or an update by bound parameters)."""
         self._rows.setdefault(statement, []).extend(rows)
 
     def flush(self, conn: Connection) -> None:

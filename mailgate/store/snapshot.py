@@ -1,7 +1,8 @@
 """Store, the second step of the per-mail path: what the core needs to decide on a prepared mail, read inside
 its transaction: the tickets it names (locked), our mails it answers, the open alert ticket, for the
-people who may get mail their bounce flags and the hour's automatic-mail counts, and, only for a mail whose
-first line asks for a list (`statut`, `file`), the sender's open tickets."""
+people who may get mail their bounce flags and the hour's automatic-mail counts (read for a whole batch at
+once: People), and, only for a mail whose first line asks for a list (`statut`, `file`), the sender's open
+tickets."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from mailgate.core.desk import Desk, Snapshot
+from mailgate.core.desk import Desk, Flag, Snapshot
 from mailgate.core.model import Priority, Status, TicketLine, TicketView
+from mailgate.core.outcome import Outcome
 from mailgate.core.prepare import Prepared
 from mailgate.core.workflow import lookups
 from mailgate.core.workflow.authn import SentMail
@@ -24,13 +26,55 @@ from mailgate.store.tables import ticket
 HOUR = timedelta(hours=1)
 
 
-def load(conn: Connection, p: Prepared, desk: Desk, now: datetime) -> Snapshot:
+class People:
+    """A batch's reads of its people's bounce flags and automatic-mail counts of the hour: one statement each
+    for every person of the batch's mails at its start (`read_all`), then only for a person no read covers yet
+    (someone on a ticket a reply names) or again for one the batch has since mailed or flagged (`changed`), so
+    that each mail sees what the mails before it in the batch wrote."""
+
+    def __init__(self, desk: Desk, now: datetime) -> None:
+        self.desk, self.now = desk, now
+        self._read: set[str] = set()
+        self._flags: dict[str, Flag] = {}
+        self._others: dict[str, int] = {}
+        self._acks: dict[str, int] = {}
+
+    def read_all(self, conn: Connection, mails: Iterable[Prepared]) -> None:
+        self._ensure(conn, {e for p in mails for e in (p.sender_email, *(a.email for a in (*p.mail.to, *p.mail.cc)))})
+
+    def of(self, conn: Connection, emails: set[str]) -> tuple[dict[str, Flag], dict[str, int], dict[str, int]]:
+        """(flags, automatic mails but acknowledgements, acknowledgements) of these people."""
+        wanted = self._ensure(conn, emails)
+        return ({e: f for e in wanted if (f := self._flags.get(e))},
+                {e: n for e in wanted if (n := self._others.get(e))},
+                {e: n for e in wanted if (n := self._acks.get(e))})
+
+    def changed(self, outcome: Outcome) -> None:
+        """The people a mail's outcome mails or flags: read again when a later mail of the batch needs them."""
+        self._read.difference_update([*outcome.flag_addresses, *(a.email for d in (*outcome.outgoing, *outcome.replies)
+                                                                 for a in (d.to, *d.cc))])
+
+    def _ensure(self, conn: Connection, emails: set[str]) -> set[str]:
+        wanted = {e for e in emails if e} - self.desk.agent_emails - self.desk.support_addresses
+        missing = wanted - self._read
+        if missing:
+            for known in (self._flags, self._others, self._acks):
+                for e in missing:
+                    known.pop(e, None)
+            self._flags.update(flags.flagged(conn, missing, self.now))
+            others, acks = flags.recent_to(conn, missing, self.now - HOUR)
+            self._others.update(others)
+            self._acks.update(acks)
+            self._read |= missing
+        return wanted
+
+
+def load(conn: Connection, p: Prepared, desk: Desk, now: datetime, people: People | None = None) -> Snapshot:
     key = p.decision.dedupe_key if p.decision is not None else None
     alert = tickets.open_with_key(conn, key) if key else None
     views = tickets.load_views(conn, (*p.wanted, *((alert,) if alert else ())))
-    people = {p.sender_email, *(a.email for a in (*p.mail.to, *p.mail.cc))}
-    known = _with_people(conn, views, people, desk, now, sent=outbox.sent_mails(conn, p.refs.signed_ids),
-                         alert=alert)
+    known = _with_people(conn, views, {p.sender_email, *(a.email for a in (*p.mail.to, *p.mail.cc))},
+                         people or People(desk, now), sent=outbox.sent_mails(conn, p.refs.signed_ids), alert=alert)
     if p.asks is None or not p.sender_email:  # every other mail: no extra statement
         return known
     if p.asks == lookups.QUEUE:
@@ -40,20 +84,17 @@ def load(conn: Connection, p: Prepared, desk: Desk, now: datetime) -> Snapshot:
 
 def for_ticket(conn: Connection, ticket_id: int, desk: Desk, now: datetime) -> Snapshot:
     """For the sweeper: one ticket (locked), and its people's flags and counts."""
-    return _with_people(conn, tickets.load_views(conn, [ticket_id]), set(), desk, now)
+    return _with_people(conn, tickets.load_views(conn, [ticket_id]), set(), People(desk, now))
 
 
-def _with_people(conn: Connection, views: dict[int, TicketView], people: set[str], desk: Desk, now: datetime, *,
+def _with_people(conn: Connection, views: dict[int, TicketView], emails: set[str], people: People, *,
                  sent: Mapping[str, SentMail] | None = None, alert: int | None = None) -> Snapshot:
     for view in views.values():
-        people |= set(_people(view))
-    people -= desk.agent_emails | desk.support_addresses | {""}
-    since = now - HOUR
-    on_tickets, to_consultants = flags.recent_on(conn, set(views), since, desk.agent_emails)
-    to_people, acks_to = flags.recent_to(conn, people, since)
-    return Snapshot(tickets=views, sent=sent or {}, alert_ticket=alert, flags=flags.flagged(conn, people, now),
-                    recent_to=to_people, recent_acks_to=acks_to, recent_on=on_tickets,
-                    recent_to_consultant=to_consultants)
+        emails |= set(_people(view))
+    on_tickets, to_consultants = flags.recent_on(conn, set(views), people.now - HOUR, people.desk.agent_emails)
+    flagged, to_people, acks_to = people.of(conn, emails)
+    return Snapshot(tickets=views, sent=sent or {}, alert_ticket=alert, flags=flagged, recent_to=to_people,
+                    recent_acks_to=acks_to, recent_on=on_tickets, recent_to_consultant=to_consultants)
 
 
 def _people(view: TicketView) -> Iterable[str]:

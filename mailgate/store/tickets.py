@@ -174,7 +174,7 @@ def add_messages(conn: Connection, rows: list[dict[str, Any]], later: Later | No
     fitted = [dict(r, from_addr=fit(message.c.from_addr, r["from_addr"]),
                    message_id=fit(message.c.message_id, r["message_id"])) for r in rows]
     if later is not None:
-        later.insert(_ADD_MESSAGES, fitted)
+        later.add(_ADD_MESSAGES, fitted)
     elif fitted:
         conn.execute(_ADD_MESSAGES, fitted)
 
@@ -186,7 +186,7 @@ def add_events(
     rows = [dict(ticket_id=ticket_id, at=now, kind=e.kind, data=dict(e.data), inbound_id=inbound_id)
             for e in events]
     if later is not None:
-        later.insert(_ADD_EVENTS, rows)
+        later.add(_ADD_EVENTS, rows)
     elif rows:
         conn.execute(_ADD_EVENTS, rows)
 
