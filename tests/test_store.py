@@ -179,3 +179,11 @@ def test_the_head_revision_read_without_alembic_is_alembics() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(data_dir("db")))
     assert migrate.head() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def test_the_transaction_budget_depends_on_the_database_unless_set(tmp_path: Path) -> None:
+    """SQLite's one writer makes the listener wait for the worker: short transactions; PostgreSQL does not."""
+    default = make_settings("sqlite:///x.sqlite3", 25, tmp_path).worker
+    assert (default.budget_ms("sqlite"), default.budget_ms("postgresql")) == (10.0, 50.0)
+    set_ = make_settings("sqlite:///x.sqlite3", 25, tmp_path, worker__max_transaction_ms=25).worker
+    assert (set_.budget_ms("sqlite"), set_.budget_ms("postgresql")) == (25, 25)
