@@ -33,6 +33,7 @@ def statements() -> list[tuple[str, Any, dict[str, Any]]]:
     emails = ["person17@customer17.example", "cc17@customer17.example"]
     return [
         ("worker: claim a batch", inbound._CLAIM, dict(b_me="w", b_now=NOW, b_until=NOW, b_limit=50)),
+        ("worker: its claims, still its own", inbound._STILL_MINE, dict(b_ids=[17, 18], b_me="w")),
         ("load: flagged addresses", flags._FLAGGED, dict(b_emails=emails, b_now=NOW)),
         ("load: automatic mail to each address, last hour", flags._RECENT_TO, dict(b_emails=emails, b_since=NOW)),
         ("load: automatic mail on each ticket, last hour", flags._RECENT_ON,

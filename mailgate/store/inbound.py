@@ -137,10 +137,12 @@ def mine(conn: Connection, ids: list[int], me: str) -> set[int]:
     """Of these mails, those still `me`'s claim (a lease that ran out may have let another worker take one),
     locked on PostgreSQL until the transaction ends (on SQLite it holds the write lock already): no other
     worker can take them before `finish` records their end."""
-    stmt = sa.select(_c.id).where(_c.id.in_(ids), _c.claimed_by == me)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return set(conn.execute(stmt).scalars())
+    stmt = _STILL_MINE.with_for_update() if conn.dialect.name == "postgresql" else _STILL_MINE
+    return set(conn.execute(stmt, dict(b_ids=ids, b_me=me)).scalars())
+
+
+_STILL_MINE = sa.select(_c.id).where(_c.id.in_(sa.bindparam("b_ids", expanding=True)),
+                                     _c.claimed_by == sa.bindparam("b_me"))
 
 
 def finish(later: Later, inbound_id: int, *, status: str, ticket_id: int | None, now: datetime, me: str,

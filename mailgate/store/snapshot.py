@@ -51,8 +51,8 @@ class People:
 
     def changed(self, outcome: Outcome) -> None:
         """The people a mail's outcome mails or flags: read again when a later mail of the batch needs them."""
-        self._read.difference_update([*outcome.flag_addresses, *(a.email for d in (*outcome.outgoing, *outcome.replies)
-                                                                 for a in (d.to, *d.cc))])
+        self._read.difference_update([e.lower() for e in outcome.flag_addresses])
+        self._read.difference_update(a.email for d in (*outcome.outgoing, *outcome.replies) for a in (d.to, *d.cc))
 
     def _ensure(self, conn: Connection, emails: set[str]) -> set[str]:
         wanted = {e for e in emails if e} - self.desk.agent_emails - self.desk.support_addresses
