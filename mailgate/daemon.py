@@ -28,8 +28,8 @@ from mailgate.outbound.sender import Sender
 from mailgate.peer import Peer
 from mailgate.rules.load import RulesError, RulesHolder
 from mailgate.rules.record import RulesRecord, daemon_name
-from mailgate.store import inbound, leases
-from mailgate.store.db import Database, one_line
+from mailgate.store import inbound, intake, leases
+from mailgate.store.db import Database, one_line, sqlite_path
 from mailgate.store.faults import is_configuration, is_temporary
 from mailgate.store.group import GroupWriter
 from mailgate.store.inbound import Arrival
@@ -72,7 +72,8 @@ class Daemon:
         self.peer = peer  # the other process, when the roles are split
         self.stop_event = asyncio.Event()
         self.db: Database | None = None
-        self.commits: GroupWriter[Arrival, int | None] | None = None
+        self.intake: Database | None = None  # SQLite: the file the SMTP listener stores mail in (store/intake.py)
+        self.commits: GroupWriter[Arrival, int | None] | None = None  # the SMTP listener's group commit
         self.server: asyncio.Server | None = None
         self.worker: Worker | None = None  # (type names only: imported when the role is this process's)
         self.sender: Sender | None = None
@@ -110,6 +111,9 @@ class Daemon:
         if Role.WORK in self.roles:
             self.rules = rules
         self.db = db = await self._open_store()
+        if (path := sqlite_path(self.settings.database_url)) and self.roles & {Role.INGEST, Role.WORK}:
+            self.intake = await asyncio.to_thread(intake.open_intake, path,
+                                                 busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self.leases = leases.leases_for(db.engine)
         if self.rules is not None:
             self.rules_record = RulesRecord(self.rules, db, daemon_name(self.settings), self.clock)
@@ -119,7 +123,7 @@ class Daemon:
         if Role.WORK in self.roles:
             from mailgate.worker import Worker  # the listener process of two does without the core's worker
 
-            self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules)
+            self.worker = Worker(self.settings, db, outgoing, self.clock, self.rules, intake=self.intake)
             self.worker.on_queued.append(self._mail_queued)
         if Role.SWEEP in self.roles:
             from mailgate.sweeper import Sweeper
@@ -127,11 +131,13 @@ class Daemon:
             self.sweeper = Sweeper(self.settings, db, outgoing, self.clock)
             self.sweeper.on_queued.append(self._mail_queued)
         if Role.INGEST in self.roles:
-            self.commits = GroupWriter(db, inbound.store_many, self.clock)
-            self.pollers = [MailboxPoller(self.settings, mailbox, self.commits, self.clock, on_stored=self._mail_stored)
+            stored = GroupWriter(db, inbound.store_many, self.clock)  # IMAP: its count of new mail is kept
+            self.commits = GroupWriter(self.intake, intake.store_many, self.clock) if self.intake else stored
+            self.pollers = [MailboxPoller(self.settings, mailbox, stored, self.clock, on_stored=self._mail_stored)
                             for mailbox in self.settings.imap]
             if self.settings.smtp.enabled:
-                handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self._mail_stored)
+                handler = smtp_in.InboundHandler(self.settings, self.commits, on_stored=self._mail_stored,
+                                                 intake=self.intake is not None)
                 self.server = await smtp_in.start(self.settings, handler)
                 logger.info("smtp listening", host=self.settings.smtp.host, port=self.smtp_port)
             if self.settings.metrics.enabled:
@@ -228,7 +234,9 @@ class Daemon:
         finally:
             if self.leases is not None:
                 await asyncio.to_thread(self.leases.close)
-            await asyncio.to_thread(self.db.close)
+            for db in (self.db, self.intake):
+                if db is not None:
+                    await asyncio.to_thread(db.close)
             logger.info("stopped", roles=sorted(r.value for r in self.roles))
 
     async def _held(self, name: str, role: Callable[[asyncio.Event], Awaitable[None]],

@@ -28,7 +28,7 @@ from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.outbound.replies import queue_replies
 from mailgate.rules.load import RulesError, RulesHolder
-from mailgate.store import inbound, kb, snapshot
+from mailgate.store import inbound, intake, kb, snapshot
 from mailgate.store.db import Database, repeat_while_up
 from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import InboundRow
@@ -70,12 +70,13 @@ _Pending = tuple[InboundRow, Prepared | _Failed]  # a claimed mail, prepared
 
 class Worker:
     def __init__(self, settings: Settings, db: Database, outgoing: Outgoing, clock: Clock,
-                 rules: RulesHolder | None = None) -> None:
+                 rules: RulesHolder | None = None, *, intake: Database | None = None) -> None:
         self.settings = settings
         self.db = db
         self.outgoing = outgoing
         self.clock = clock
         self.rules = rules  # None: no rules (the defaults of the config apply)
+        self.intake = intake  # SQLite: where the SMTP listener stores mail, moved into inbound_mail when claiming
         self.desk = desk_of(settings)  # derived from the settings once, not per mail
         self.me = instance.name()
         self.batch = settings.worker.batch
@@ -105,9 +106,13 @@ class Worker:
         await repeat_while_up(stop, step, idle, logger)
 
     async def process_batch(self) -> list[Result]:
-        """Claim up to `batch` stored mails and process them; [] when there were none."""
-        now = self.clock()
-        rows = await self.db.write(inbound.claim, self.me, now, now + LEASE, self.batch)
+        """Claim up to `batch` stored mails (the intake's moved in first) and process them; [] when there were none."""
+        now, intake_db = self.clock(), self.intake
+        waiting = await intake_db.read(intake.waiting, self.batch) if intake_db else []
+        rows = await self.db.write(intake.moved_and_claimed, waiting, me=self.me, now=now, until=now + LEASE,
+                                   limit=self.batch)
+        if intake_db and waiting:  # only once they are in inbound_mail for good
+            await intake_db.write(intake.drop, waiting[-1].id)
         return await self._run(rows)
 
     async def process_next(self) -> Result | None:

@@ -16,7 +16,7 @@ from mailgate.config.settings import Settings
 from mailgate.core.mail.signing import verify_message_id
 from mailgate.daemon import Daemon
 from mailgate.ingest import smtp as smtp_in
-from mailgate.store import inbound
+from mailgate.store import inbound, intake
 from mailgate.store.group import GroupWriter
 from mailgate.store.schema import database_for
 from tests.conftest import (
@@ -183,8 +183,8 @@ async def test_sqlite_locked_answers_451_then_accepts(smart_host: SmartHostSink,
     await daemon.start()
     task = asyncio.create_task(daemon.run())
     try:
-        blocker = sqlite3.connect(path, isolation_level=None)
-        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database: writes cannot commit
+        blocker = sqlite3.connect(intake.path_of(str(path)), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the listener's file: its writes cannot commit
         with pytest.raises(smtplib.SMTPDataError) as info:
             await smtp_send(daemon.smtp_port, eml("new_request.eml"))
         assert info.value.smtp_code == 451 and info.value.smtp_error.startswith(b"4.3.0")
@@ -195,6 +195,26 @@ async def test_sqlite_locked_answers_451_then_accepts(smart_host: SmartHostSink,
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 15)
+
+
+async def test_sqlite_the_250_does_not_wait_for_the_database(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    """The listener stores mail in its intake: a transaction holding the database (the worker's, a command's)
+    does not hold the 250 back; the mail is processed once the database is free, once."""
+    path = tmp_path / "held.sqlite3"
+    settings = make_settings(f"sqlite:///{path}", smart_host.port, tmp_path, database__busy_timeout_ms=200)
+    async with running(settings) as daemon:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            assert [await smtp_send(daemon.smtp_port, raw) for raw in _distinct(3)] == [{}, {}, {}]
+            assert intake.peek(str(path))[0] == 3  # answered 250 from the intake, not yet moved
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await until(lambda: _processed(settings, 3), what="the three mails in the intake")
+        await until(lambda: intake.peek(str(path))[0] == 0, what="the intake emptied")
+        await until(lambda: len(smart_host.received) == 3, what="three acknowledgements")
+    assert (await counts(settings))["inbound"] == {"processed": 3}
 
 
 @pytest.mark.postgres
@@ -239,7 +259,7 @@ async def _share_one_commit(daemon: Daemon, settings: Settings) -> None:
 
     assert daemon.db is not None and daemon.commits is not None
     release = threading.Event()
-    busy = asyncio.ensure_future(daemon.db.call(release.wait, 10))  # the database thread is busy meanwhile
+    busy = asyncio.ensure_future(daemon.commits.db.call(release.wait, 10))  # the listener's store is busy meanwhile
     sends = [asyncio.ensure_future(smtp_send(daemon.smtp_port, raw)) for raw in _distinct(4)]
     before = daemon.commits.commits
 
@@ -252,6 +272,7 @@ async def _share_one_commit(daemon: Daemon, settings: Settings) -> None:
     await busy
     assert [await s for s in sends] == [{}, {}, {}, {}]
     assert daemon.commits.commits == before + 1  # one transaction, one fsync, for the four
+    await until(lambda: _processed(settings, 4), what="the four mails")
     assert sum((await counts(settings))["inbound"].values()) == 4
 
 
@@ -260,8 +281,8 @@ async def test_a_failing_commit_answers_451_to_every_session_waiting_on_it_and_s
     path = tmp_path / "locked.sqlite3"
     settings = make_settings(f"sqlite:///{path}", smart_host.port, tmp_path, database__busy_timeout_ms=300)
     async with running(settings) as daemon:
-        blocker = sqlite3.connect(path, isolation_level=None)
-        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the file: no commit can happen
+        blocker = sqlite3.connect(intake.path_of(str(path)), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the listener's file: no commit can happen
         try:
             results = await asyncio.gather(*(smtp_send(daemon.smtp_port, raw) for raw in _distinct(4)),
                                            return_exceptions=True)
@@ -269,7 +290,7 @@ async def test_a_failing_commit_answers_451_to_every_session_waiting_on_it_and_s
             blocker.execute("ROLLBACK")
             blocker.close()
         assert all(isinstance(r, smtplib.SMTPDataError) and r.smtp_code == 451 for r in results), results
-        assert (await counts(settings))["inbound"] == {}  # none stored, not even half
+        assert (await counts(settings))["inbound"] == {} and intake.peek(str(path))[0] == 0  # none stored, not half
         assert [await smtp_send(daemon.smtp_port, raw) for raw in _distinct(4)] == [{}, {}, {}, {}]  # the retries
         await until(lambda: _processed(settings, 4), what="the four retried mails")
     assert (await counts(settings))["inbound"] == {"processed": 4}

@@ -184,6 +184,6 @@ def test_the_head_revision_read_without_alembic_is_alembics() -> None:
 def test_the_transaction_budget_depends_on_the_database_unless_set(tmp_path: Path) -> None:
     """SQLite's one writer makes the listener wait for the worker: short transactions; PostgreSQL does not."""
     default = make_settings("sqlite:///x.sqlite3", 25, tmp_path).worker
-    assert (default.budget_ms("sqlite"), default.budget_ms("postgresql")) == (10.0, 50.0)
+    assert (default.budget_ms("sqlite"), default.budget_ms("postgresql")) == (20.0, 50.0)
     set_ = make_settings("sqlite:///x.sqlite3", 25, tmp_path, worker__max_transaction_ms=25).worker
     assert (set_.budget_ms("sqlite"), set_.budget_ms("postgresql")) == (25, 25)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from mailgate.cli.common import config_path, fail, query, with_engine
+from mailgate.cli.common import config_path, fail, query, settings_of, with_engine
 from mailgate.exits import EX_CONFIG
 
 
@@ -78,17 +78,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
     then every status: received (waiting), processed, ignored, quarantined, shunted), of the outbox (queued,
     sent, failed), and each IMAP mailbox's state."""
     from mailgate.clock import utcnow
-    from mailgate.store import imap_state, inbound, leases, outbox
+    from mailgate.store import imap_state, inbound, intake, leases, outbox
+    from mailgate.store.db import sqlite_path
 
     def counts(conn: Any) -> dict[str, Any]:
-        i, o, now = inbound.counts(conn), outbox.counts(conn), utcnow()
+        o, now = outbox.counts(conn), utcnow()
+        i, waiting = intake.counted(sqlite_path(settings_of(ctx).database_url), inbound.counts(conn),
+                                    inbound.oldest_waiting(conn))
         return {
             "daemon": {"running": leases.probe(conn, leases.SWEEPER)},
             "imap": imap_state.all_states(conn),
             "inbound": {"total": sum(i.values()),
                         **{k: i.get(k, 0) for k in inbound.STATUSES}},
             "outbox": {k: o.get(k, 0) for k in outbox.STATUSES},
-            "oldest": {"inbound_received": _age(inbound.oldest_waiting(conn), now),
+            "oldest": {"inbound_received": _age(waiting, now),
                        "outbox_queued": _age(outbox.oldest_queued(conn), now)},
         }
 

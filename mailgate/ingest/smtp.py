@@ -28,9 +28,10 @@ class InboundHandler:
     """aiosmtpd handler: only RCPT and DATA, no parsing or rules inside the SMTP session."""
 
     def __init__(self, settings: Settings, commits: GroupWriter[Arrival, int | None],
-                 on_stored: Callable[[], None] = lambda: None) -> None:
+                 on_stored: Callable[[], None] = lambda: None, *, intake: bool = False) -> None:
         self.accepted = frozenset(settings.gateway.addresses)
         self.commits = commits
+        self.queue_id = "I{}" if intake else "{}"  # an intake id (store/intake.py) or the inbound_mail id
         self.on_stored = on_stored
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -57,8 +58,9 @@ class InboundHandler:
             logger.info("duplicate delivery ignored", message_id=message_id, peer=_peer(session))
             return "250 2.0.0 OK: already received"
         self.on_stored()
-        logger.debug("mail stored", inbound_id=new_id, size=len(raw))
-        return f"250 2.0.0 OK: queued as {new_id}"
+        queue_id = self.queue_id.format(new_id)
+        logger.debug("mail stored", queue_id=queue_id, size=len(raw))
+        return f"250 2.0.0 OK: queued as {queue_id}"
 
 
 def _peer(session: Session) -> str:

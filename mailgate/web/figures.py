@@ -4,7 +4,7 @@ whichever process of the daemon, or whichever daemon sharing the database, serve
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from mailgate import log
 from mailgate.clock import Clock, utcnow
 from mailgate.core.model import Status
-from mailgate.store import imap_state, inbound, outbox, rules_state, scrape, tickets
+from mailgate.store import imap_state, inbound, intake, outbox, rules_state, scrape, tickets
 from mailgate.store.db import Database, one_line
 from mailgate.store.rules_state import RulesState
 from mailgate.store.scrape import Latency
@@ -140,6 +140,9 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             reading = self.db.read_now(read)
+            waiting, oldest = intake.counted(self.db.engine.url.database if self.db.is_sqlite else None,
+                                             reading.inbound, reading.oldest_received)
+            reading = replace(reading, inbound=waiting, oldest_received=oldest)
         except Exception as exc:  # a scrape says the database is unreadable; it never fails
             logger.warning("metrics: cannot read the database", error=one_line(exc))
             yield _one("mailgate_database_up", 0)

@@ -1,0 +1,129 @@
+"""Store, SQLite only: the SMTP listener's intake, a file of its own (`<database>.intake`) where it stores
+each mail it receives, committed (WAL, synchronous=FULL: on disk) before it answers 250.
+
+On one SQLite file the listener's commit had to wait for the worker's transaction (one writer at a time):
+the 250 of a mail arriving then waited up to a whole batch. The intake has its own write lock, so a 250 only
+ever waits for other SMTP sessions' commits. The worker moves what the intake holds into `inbound_mail`, in
+its claim transaction; only after that commit does it drop the moved rows from the intake. A crash between
+the two leaves rows that are moved again: the move inserts on the mail's dedupe key and a row already there
+is passed by, so nothing is lost and nothing doubled (the same rule turns away a second delivery of a mail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from mailgate import log
+from mailgate.store.columns import UTCDateTime
+from mailgate.store.db import Database, make_engine
+from mailgate.store.inbound import Arrival, InboundRow, claim, store
+
+logger = log.get("intake")
+intake_metadata = sa.MetaData()
+intake_mail = sa.Table(
+    "intake_mail", intake_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("source_ref", sa.String, nullable=False),
+    sa.Column("envelope_from", sa.String),
+    sa.Column("envelope_to", sa.JSON, nullable=False),
+    sa.Column("message_id", sa.String),
+    sa.Column("sender", sa.String),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sqlite_autoincrement=True,  # an id is never given twice, even after the rows before it were dropped
+)
+_c = intake_mail.c
+_INSERT = sa.insert(intake_mail).returning(_c.id)
+_WAITING = sa.select(intake_mail).order_by(_c.id).limit(sa.bindparam("b_limit"))
+_DROP = sa.delete(intake_mail).where(_c.id <= sa.bindparam("b_last"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrived:
+    """A mail in the intake: its intake id, when it arrived, and the mail as the edge received it."""
+
+    id: int
+    received_at: datetime
+    arrival: Arrival
+
+
+def path_of(database_path: str) -> str:
+    return f"{database_path}.intake"
+
+
+def open_intake(database_path: str, *, busy_timeout_ms: int = 10_000) -> Database:
+    """The intake of this SQLite database file, created when missing."""
+    db = Database(make_engine(f"sqlite:///{path_of(database_path)}", busy_timeout_ms=busy_timeout_ms))
+    try:
+        intake_metadata.create_all(db.engine)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
+    """Spool received mails in the caller's one transaction: their intake ids, in order (a second delivery of a
+    mail is told apart only when it is moved)."""
+    return [int(conn.execute(_INSERT, dict(
+        received_at=now, source=a.source, source_ref=a.source_ref, envelope_from=a.envelope_from,
+        envelope_to=a.envelope_to, message_id=a.message_id, sender=a.sender, raw=a.raw)).scalar_one())
+        for a in arrivals]
+
+
+def waiting(conn: Connection, limit: int) -> list[Arrived]:
+    """The oldest `limit` mails of the intake, oldest first."""
+    return [Arrived(id=r.id, received_at=r.received_at, arrival=Arrival(
+        raw=r.raw, source=r.source, source_ref=r.source_ref, envelope_from=r.envelope_from,
+        envelope_to=list(r.envelope_to), message_id=r.message_id, sender=r.sender))
+        for r in conn.execute(_WAITING, dict(b_limit=limit))]
+
+
+def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: datetime, until: datetime,
+                      limit: int) -> list[InboundRow]:
+    """The worker's claim (inbound.claim), after moving these intakeed mails into inbound_mail, oldest first, in
+    the same transaction. A mail already there (moved before a crash, or delivered twice) is passed by."""
+    for mail in mails:
+        if store(conn, mail.arrival, mail.received_at) is None:
+            logger.info("duplicate delivery ignored", message_id=mail.arrival.message_id, intake_id=mail.id)
+    return claim(conn, me, now, until, limit)
+
+
+def drop(conn: Connection, last_id: int) -> int:
+    """Forget the intakeed mails up to `last_id`, once the transaction that moved them is committed."""
+    return int(conn.execute(_DROP, dict(b_last=last_id)).rowcount)
+
+
+def peek(database_path: str) -> tuple[int, datetime | None]:
+    """How many mails the intake holds and when the oldest arrived, read without writing (for `mailgate status`
+    and /metrics); (0, None) when there is no intake."""
+    file = Path(path_of(database_path))
+    if not file.exists():
+        return 0, None
+    engine = sa.create_engine(f"sqlite:///{file.as_uri()}?mode=ro&uri=true", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(_c.id))).one()
+            at = conn.execute(sa.select(_c.received_at).where(_c.id == oldest)).scalar() if count else None
+    except sa.exc.OperationalError:  # created, not yet given its table
+        return 0, None
+    finally:
+        engine.dispose()
+    return int(count), at
+
+
+def counted(database_path: str | None, counts: dict[str, int],
+            oldest: datetime | None) -> tuple[dict[str, int], datetime | None]:
+    """Inbound counts by status and the oldest waiting mail's arrival, with the intake's mails counted as
+    received (waiting for the worker): what `mailgate status` and /metrics show."""
+    held, first = peek(database_path) if database_path else (0, None)
+    if not held:
+        return counts, oldest
+    return ({**counts, "received": counts.get("received", 0) + held},
+            min(at for at in (oldest, first) if at is not None))

@@ -1,0 +1,122 @@
+"""SQLite's intake (store/intake.py): the SMTP listener's own file. Mail moves into inbound_mail once, in
+order, whatever crashes between the move and the drop; the worker never drops what it has not committed;
+a mail left in the intake by a stop is processed at the next start; `mailgate status` counts it as waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mailgate.clock import utcnow
+from mailgate.config.settings import Settings
+from mailgate.outbound.queue import Outgoing
+from mailgate.outbound.render import Renderer
+from mailgate.store import inbound, intake
+from mailgate.store.schema import open_database
+from mailgate.store.tables import inbound_mail
+from mailgate.worker import LEASE, Worker
+from tests.conftest import (
+    SmartHostSink,
+    cli,
+    counts,
+    make_settings,
+    running,
+    settings_data,
+    smtp_send,
+    until,
+    write_config,
+)
+from tests.test_store import request
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return make_settings(f"sqlite:///{tmp_path / 'desk.sqlite3'}", 25, tmp_path, database__busy_timeout_ms=200)
+
+
+def _path(settings: Settings) -> str:
+    return settings.database_url.removeprefix("sqlite:///")
+
+
+def _spool(settings: Settings, arrivals: list[inbound.Arrival]) -> list[int | None]:
+    taken = intake.open_intake(_path(settings))
+    try:
+        return taken.write_now(intake.store_many, arrivals, utcnow())
+    finally:
+        taken.close()
+
+
+def test_a_move_done_twice_stores_each_mail_once_in_order(sqlite_settings: Settings) -> None:
+    ids = _spool(sqlite_settings, [request(i) for i in range(5)] + [request(2)])  # the last: a second delivery
+    assert ids == [1, 2, 3, 4, 5, 6]  # the intake tells no duplicate apart: the move does
+    db, taken = open_database(sqlite_settings), intake.open_intake(_path(sqlite_settings))
+    try:
+        waiting = taken.read_now(intake.waiting, 50)
+        now = utcnow()
+        for _ in range(2):  # the second time: a crash came between the commit and the drop
+            claimed = db.write_now(intake.moved_and_claimed, waiting, me="w", now=now, until=now + LEASE, limit=50)
+        rows = db.read_now(lambda c: c.execute(sa.select(inbound_mail.c.id, inbound_mail.c.message_id)
+                                               .order_by(inbound_mail.c.id)).all())
+        assert [m for _, m in rows] == [f"race-{i}@client.example" for i in range(5)]
+        assert [r.id for r in claimed] == [1, 2, 3, 4, 5]
+        assert taken.write_now(intake.drop, waiting[-1].id) == 6 and intake.peek(_path(sqlite_settings)) == (0, None)
+    finally:
+        db.close()
+        taken.close()
+
+
+async def test_the_worker_drops_nothing_it_could_not_commit(sqlite_settings: Settings) -> None:
+    _spool(sqlite_settings, [request(i) for i in range(3)])
+    db, taken = open_database(sqlite_settings), intake.open_intake(_path(sqlite_settings))
+    worker = Worker(sqlite_settings, db, Outgoing(sqlite_settings, Renderer(sqlite_settings.templates_dir)), utcnow,
+                    intake=taken)
+    try:
+        blocker = sqlite3.connect(_path(sqlite_settings), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # the database refuses the move's commit
+        with pytest.raises(sa.exc.OperationalError):
+            await worker.process_batch()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert intake.peek(_path(sqlite_settings))[0] == 3  # all still there
+        results = await worker.process_batch()
+        assert [(r.inbound_id, r.status) for r in results] == [(1, "processed"), (2, "processed"), (3, "processed")]
+        assert intake.peek(_path(sqlite_settings))[0] == 0
+    finally:
+        db.close()
+        taken.close()
+    assert (await counts(sqlite_settings))["inbound"] == {"processed": 3}
+
+
+async def test_mail_left_in_the_intake_is_processed_at_the_next_start(smart_host: SmartHostSink,
+                                                                       tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'desk.sqlite3'}", smart_host.port, tmp_path)
+    open_database(settings).close()
+    _spool(settings, [request(i) for i in range(2)])  # answered 250 by a listener whose worker stopped first
+    async with running(settings) as daemon:
+        await until(lambda: _processed(settings, 2), what="the two mails of the intake")
+        assert await smtp_send(daemon.smtp_port, request(7).raw) == {}
+        await until(lambda: _processed(settings, 3), what="a new mail after them")
+    assert intake.peek(_path(settings))[0] == 0
+    assert (await counts(settings))["inbound"] == {"processed": 3}
+
+
+async def _processed(settings: Settings, n: int) -> bool:
+    return (await counts(settings))["inbound"].get("processed", 0) >= n
+
+
+async def test_status_counts_the_intake_as_waiting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    config = write_config(tmp_path / "mailgate.toml", settings_data(url, 25))
+    settings = make_settings(url, 25, tmp_path)
+    open_database(settings).close()
+    _spool(settings, [request(1), request(2)])
+    status = json.loads((await asyncio.to_thread(cli, config, "status", "--json")).stdout)
+    assert status["inbound"] == {"total": 2, "received": 2, "processed": 0, "ignored": 0, "quarantined": 0,
+                                 "shunted": 0}
+    assert 0 <= status["oldest"]["inbound_received"]["age_seconds"] < timedelta(minutes=5).total_seconds()
