@@ -120,3 +120,25 @@ async def test_status_counts_the_intake_as_waiting(tmp_path: Path) -> None:
     assert status["inbound"] == {"total": 2, "received": 2, "processed": 0, "ignored": 0, "quarantined": 0,
                                  "shunted": 0}
     assert 0 <= status["oldest"]["inbound_received"]["age_seconds"] < timedelta(minutes=5).total_seconds()
+
+
+def test_metrics_and_health_see_mail_waiting_in_the_intake(sqlite_settings: Settings) -> None:
+    from mailgate.web.figures import StoreCollector
+    from mailgate.web.health import Health
+
+    now = utcnow()
+    db = open_database(sqlite_settings)
+    taken = intake.open_intake(_path(sqlite_settings))
+    try:
+        taken.write_now(intake.store_many, [request(1)], now - timedelta(minutes=10))  # its worker is gone
+        samples = {(m.name, tuple(s.labels.values())): s.value for m in StoreCollector(db, lambda: now).collect()
+                   for s in m.samples}
+        assert samples[("mailgate_inbound_mails", ("received",))] == 1
+        assert samples[("mailgate_inbound_oldest_received_age_seconds", ())] == pytest.approx(600)
+        health = Health(sqlite_settings, db, lambda: now, None)
+        ok, report = health.check()
+        health.close()
+        assert not ok and report["failing"] == ["worker"] and report["parts"]["worker"]["age_seconds"] == 600
+    finally:
+        db.close()
+        taken.close()

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from mailgate.clock import Clock
 from mailgate.config.settings import Settings
-from mailgate.store import imap_state, inbound, outbox
+from mailgate.store import imap_state, inbound, intake, outbox
 from mailgate.store.db import Database, one_line, sqlite_path
 
 PATH = "/healthz"
@@ -52,6 +52,7 @@ class Health:
                 pending = self._pending = self._checks.submit(self.db.read_now, read_health,
                                                               int(timeout * 1000))
             waiting, queued, mailboxes = pending.result(timeout=timeout)
+            _, waiting = intake.counted(self.sqlite_file, {}, waiting)  # mail the SMTP listener holds counts too
         except NoAnswer:
             parts["database"] = {"ok": False, "state": f"no answer within {timeout:g} s"}
         except Exception as exc:
