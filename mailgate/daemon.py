@@ -112,8 +112,11 @@ class Daemon:
             self.rules = rules
         self.db = db = await self._open_store()
         if (path := sqlite_path(self.settings.database_url)) and self.roles & {Role.INGEST, Role.WORK}:
-            self.intake = await asyncio.to_thread(intake.open_intake, path,
-                                                 busy_timeout_ms=self.settings.database.busy_timeout_ms)
+            try:
+                self.intake = await asyncio.to_thread(intake.open_intake, path,
+                                                     busy_timeout_ms=self.settings.database.busy_timeout_ms)
+            except intake.IntakeError as exc:
+                raise ConfigError(str(exc)) from None
         self.leases = leases.leases_for(db.engine)
         if self.rules is not None:
             self.rules_record = RulesRecord(self.rules, db, daemon_name(self.settings), self.clock)

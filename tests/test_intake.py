@@ -142,3 +142,15 @@ def test_metrics_and_health_see_mail_waiting_in_the_intake(sqlite_settings: Sett
     finally:
         db.close()
         taken.close()
+
+
+async def test_an_intake_of_an_unknown_format_stops_the_start_with_its_name(sqlite_settings: Settings) -> None:
+    from mailgate.config.sections import ConfigError
+    from mailgate.daemon import Daemon
+
+    open_database(sqlite_settings).close()
+    link = sqlite3.connect(intake.path_of(_path(sqlite_settings)))
+    link.execute("PRAGMA user_version = 7")
+    link.close()
+    with pytest.raises(ConfigError, match=r"desk\.sqlite3\.intake: intake format 7, this mailgate knows 1"):
+        await Daemon(sqlite_settings).start()

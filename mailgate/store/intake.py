@@ -58,14 +58,31 @@ def path_of(database_path: str) -> str:
 
 
 def open_intake(database_path: str, *, busy_timeout_ms: int = 10_000) -> Database:
-    """The intake of this SQLite database file, created when missing."""
+    """The intake of this SQLite database file, created when missing; IntakeError for one a newer mailgate made."""
     db = Database(make_engine(f"sqlite:///{path_of(database_path)}", busy_timeout_ms=busy_timeout_ms))
     try:
-        intake_metadata.create_all(db.engine)
+        db.write_now(_made)
     except BaseException:
         db.close()
         raise
     return db
+
+
+class IntakeError(RuntimeError):
+    """The intake file is of a format this mailgate does not know."""
+
+
+FORMAT = 1  # PRAGMA user_version of the intake's file: its table as above
+
+
+def _made(conn: Connection) -> None:
+    found = conn.exec_driver_sql("PRAGMA user_version").scalar()
+    if found not in (0, FORMAT):
+        path = conn.engine.url.database
+        raise IntakeError(f"{path}: intake format {found}, this mailgate knows {FORMAT}: run the mailgate that "
+                          "made it until the file is empty (`mailgate status`), or a newer one")
+    intake_metadata.create_all(conn)
+    conn.exec_driver_sql(f"PRAGMA user_version = {FORMAT}")
 
 
 def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
