@@ -112,7 +112,8 @@ class Worker:
         rows = await self.db.write(intake.moved_and_claimed, waiting, me=self.me, now=now, until=now + LEASE,
                                    limit=self.batch)
         if intake_db and waiting:  # only once they are in inbound_mail for good
-            await intake_db.write(intake.drop, waiting[-1].id)
+            last, waiting = waiting[-1].id, []  # (the claimed rows hold their bytes now: one copy)
+            await intake_db.write(intake.drop, last)
         return await self._run(rows)
 
     async def process_next(self) -> Result | None:

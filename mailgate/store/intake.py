@@ -104,12 +104,16 @@ def waiting(conn: Connection, limit: int) -> list[Arrived]:
 
 def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: datetime, until: datetime,
                       limit: int) -> list[InboundRow]:
-    """The worker's claim (inbound.claim), after moving these intakeed mails into inbound_mail, oldest first, in
-    the same transaction. A mail already there (moved before a crash, or delivered twice) is passed by."""
+    """The worker's claim (inbound.claim), after moving these mails of the intake into inbound_mail, oldest
+    first, in the same transaction. A mail already there (moved before a crash, or delivered twice) is passed
+    by. The raw bytes of a mail moved now are the ones in hand, not read back: one copy of a big mail."""
+    moved: dict[int, bytes] = {}
     for mail in mails:
-        if store(conn, mail.arrival, mail.received_at) is None:
+        if (new_id := store(conn, mail.arrival, mail.received_at)) is None:
             logger.info("duplicate delivery ignored", message_id=mail.arrival.message_id, intake_id=mail.id)
-    return claim(conn, me, now, until, limit)
+        else:
+            moved[new_id] = mail.arrival.raw
+    return claim(conn, me, now, until, limit, known=moved)
 
 
 def drop(conn: Connection, last_id: int) -> int:

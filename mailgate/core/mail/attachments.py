@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
 from email.message import Message
-from email.policy import compat32
 from typing import Any
 
 from mailgate.core.mail.attachment_names import content_type_for, safe_filename, unique
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
 from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.payload import message_of, payload_bytes
 
 FILE_TOO_LARGE = "file too large"
 MAIL_TOO_LARGE = "attachments of the mail too large"
@@ -82,7 +81,7 @@ def extract(raw: bytes | Message, *, max_file_bytes: int, max_total_bytes: int) 
         msg = raw
     else:
         try:
-            msg = message_from_bytes(raw, policy=compat32)
+            msg = message_of(raw)
         except Exception as exc:  # the stdlib parser is lenient; this is a last resort
             return Extracted(defects=(f"unparseable: {type(exc).__name__}",))
     files: list[_File] = []
@@ -189,7 +188,7 @@ def _content(part: Message, ctype: str, defects: list[str]) -> bytes:
         if ctype in _MAIL_TYPES and part.is_multipart():
             inner = part.get_payload()
             return b"".join(m.as_bytes() for m in inner if isinstance(m, Message)) if isinstance(inner, list) else b""
-        data = part.get_payload(decode=True)
+        data = payload_bytes(part)
         if isinstance(data, bytes):
             return data
         payload = part.get_payload()

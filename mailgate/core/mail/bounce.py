@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from email import message_from_bytes
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -21,6 +20,7 @@ from mailgate.core.mail import dsn, notices
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
 from mailgate.core.mail.dsn import FailedRecipient
 from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.payload import message_of, payload_bytes
 from mailgate.core.mail.signing import shaped_domain
 from mailgate.core.mail.subject import strip_prefixes
 
@@ -55,7 +55,7 @@ _MSGIDS = re.compile(r"<([^<>\s]+)>")
 def parse_bounce(mail: bytes | Message, envelope_from: str | None = None) -> Bounce | None:
     """The bounce this mail is, or None when it is not one. `envelope_from` "" or "<>" is a hint."""
     try:
-        msg = message_from_bytes(mail, policy=compat32) if isinstance(mail, bytes) else mail
+        msg = message_of(mail) if isinstance(mail, bytes) else mail
         return _parse(msg, envelope_from, 0)
     except Exception:  # a bounce parser must never stop the worker; an unreadable mail is no bounce
         return None
@@ -169,7 +169,7 @@ def _walk(part: Message, found: _Parts, count: list[int]) -> None:
 
 
 def _decoded(part: Message) -> str:
-    payload = part.get_payload(decode=True)
+    payload = payload_bytes(part)
     if not isinstance(payload, bytes):
         inner = part.get_payload()
         return inner if isinstance(inner, str) else ""

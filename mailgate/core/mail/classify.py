@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email import message_from_bytes
 from email.message import Message
-from email.policy import compat32
 
 from mailgate.core.mail import notices
 from mailgate.core.mail.bounce import Bounce, daemon_sender, parse_bounce
+from mailgate.core.mail.payload import message_of
 from mailgate.core.mail.signing import LOOP_HEADER, shaped_domain
 from mailgate.core.model import ParsedMail
 
@@ -139,7 +138,7 @@ def _classify(mail: ParsedMail, raw: bytes | Message | None, envelope_from: str 
         return own
     suppress = _suppress(mail)
     hints = _machine_hints(mail, envelope_from)
-    tree = message_from_bytes(raw, policy=compat32) if isinstance(raw, bytes) else raw or _as_message(mail)
+    tree = message_of(raw) if isinstance(raw, bytes) else raw or _as_message(mail)
     notice = notices.machine_notice(mail, tree, bool(hints))
     if notice is not None:
         return Kind(notice[0], notice[1], suppress_auto_reply=True)

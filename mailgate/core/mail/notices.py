@@ -16,6 +16,7 @@ from email.message import Message
 
 from mailgate.core.mail import bounce_text as words
 from mailgate.core.mail.dsn import FailedRecipient
+from mailgate.core.mail.payload import payload_bytes
 from mailgate.core.mail.subject import strip_prefixes
 from mailgate.core.model import ParsedMail
 
@@ -39,7 +40,7 @@ def machine_notice(mail: ParsedMail, tree: Message | None, machine: bool) -> tup
     (auto_reply) or a mailing list's notice (list); None for anything else. `machine`: signs of machine mail."""
     text = mail.text
     if not text and tree is not None and tree.get_content_type() == "application/json":  # a webhook's body
-        body = tree.get_payload(decode=True)
+        body = payload_bytes(tree)
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else ""
     event = provider_event(text)
     if event is not None and not event.failure:
@@ -281,6 +282,6 @@ def _all_text(msg: Message) -> Iterator[str]:
             continue
         if isinstance(payload, str):
             yield payload
-            decoded = part.get_payload(decode=True)
+            decoded = payload_bytes(part)
             if isinstance(decoded, bytes) and decoded != payload.encode("utf-8", "replace"):
                 yield decoded.decode("latin-1")

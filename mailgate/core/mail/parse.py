@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from email import message_from_bytes
 from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -19,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
 from mailgate.core.mail.headers import MalformedHeaderLineDefect, addresses, mend, raw_headers
 from mailgate.core.mail.html import html_to_text
+from mailgate.core.mail.payload import message_of, payload_bytes
 from mailgate.core.model import ParsedMail
 
 __all__ = ["addresses", "attachment_names", "dedupe_fields", "first_message_id", "message_ids", "mime_tree", "parse"]
@@ -34,9 +34,9 @@ def mime_tree(raw: bytes) -> Message | Exception:
     """The MIME tree (compat32), or what stopped the parser. The worker parses a mail once and hands the
     tree to every reader: `parse`, classification, attachment names and extraction."""
     try:
-        msg = message_from_bytes(raw, policy=compat32)
+        msg = message_of(raw)
         if _stopped_early(msg) and (mended := mend(raw)) is not None:
-            msg = message_from_bytes(mended, policy=compat32)  # the header fields after a broken line
+            msg = message_of(mended)  # the header fields after a broken line
             msg.defects.append(MalformedHeaderLineDefect())
         return msg
     except Exception as exc:  # the stdlib parser is lenient; this is a last resort
@@ -89,7 +89,7 @@ def attachment_names(raw: bytes | Message) -> tuple[str, ...]:
     """File names of the parts with a file name or `Content-Disposition: attachment` ("" when unnamed):
     what the rules' attachment conditions look at."""
     try:
-        msg = message_from_bytes(raw, policy=compat32) if isinstance(raw, bytes) else raw
+        msg = message_of(raw) if isinstance(raw, bytes) else raw
         names = []
         for part in msg.walk():
             if part.is_multipart():
@@ -209,7 +209,7 @@ def _bodies(msg: Message, defects: list[str]) -> tuple[str, str | None]:
         if str(part.get("content-disposition") or "").strip().lower().startswith("attachment"):
             continue
         try:
-            payload = part.get_payload(decode=True)
+            payload = payload_bytes(part)
         except Exception as exc:
             defects.append(f"payload: {type(exc).__name__}")
             continue
