@@ -39,6 +39,7 @@ from mailgate.write import Inbound, write
 logger = log.get("worker")
 MAX_TEMPORARY_FAILURES = 5  # the same mail failing this often on "temporary" errors is shunted
 LEASE = timedelta(seconds=60)  # a claimed mail is another worker's to take after this
+BATCH_BYTES = 32 * 1024 * 1024  # a batch takes no more raw mail than this (one mail at least)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,9 +109,9 @@ class Worker:
     async def process_batch(self) -> list[Result]:
         """Claim up to `batch` stored mails (the intake's moved in first) and process them; [] when there were none."""
         now, intake_db = self.clock(), self.intake
-        waiting = await intake_db.read(intake.waiting, self.batch) if intake_db else []
+        waiting = await intake_db.read(intake.waiting, self.batch, BATCH_BYTES) if intake_db else []
         rows = await self.db.write(intake.moved_and_claimed, waiting, me=self.me, now=now, until=now + LEASE,
-                                   limit=self.batch)
+                                   limit=self.batch, max_bytes=BATCH_BYTES)
         if intake_db and waiting:  # only once they are in inbound_mail for good
             last, waiting = waiting[-1].id, []  # (the claimed rows hold their bytes now: one copy)
             await intake_db.write(intake.drop, last)

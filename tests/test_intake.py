@@ -154,3 +154,24 @@ async def test_an_intake_of_an_unknown_format_stops_the_start_with_its_name(sqli
     link.close()
     with pytest.raises(ConfigError, match=r"desk\.sqlite3\.intake: intake format 7, this mailgate knows 1"):
         await Daemon(sqlite_settings).start()
+
+
+def test_a_batch_takes_no_more_raw_mail_than_its_size_allows(sqlite_settings: Settings) -> None:
+    assert [inbound.fitting(sizes, 100) for sizes in ([], [500], [40, 40, 40], [40, 60, 1], [101, 1])] == \
+        [0, 1, 2, 2, 1]  # one mail at least, even a bigger one
+    mails = [request(i) for i in range(5)]
+    size = len(mails[0].raw)
+    _spool(sqlite_settings, mails)
+    db, taken = open_database(sqlite_settings), intake.open_intake(_path(sqlite_settings))
+    try:
+        waiting = taken.read_now(intake.waiting, 50, int(size * 2.5))
+        assert [m.id for m in waiting] == [1, 2]
+        now = utcnow()
+        claimed = db.write_now(intake.moved_and_claimed, taken.read_now(intake.waiting, 50), me="w", now=now,
+                               until=now + LEASE, limit=50, max_bytes=int(size * 3.5))
+        assert [r.id for r in claimed] == [1, 2, 3]  # all five moved, three taken
+        rest = db.write_now(inbound.claim, "w2", now, now + LEASE, 50, max_bytes=10**9)
+        assert [r.id for r in rest] == [4, 5] and all(r.raw.startswith(b"From: customer") for r in rest)
+    finally:
+        db.close()
+        taken.close()

@@ -103,12 +103,30 @@ _FINISH = (
 
 
 def claim(conn: Connection, me: str, now: datetime, until: datetime, limit: int, *,
-          known: dict[int, bytes] | None = None) -> list[InboundRow]:
+          known: dict[int, bytes] | None = None, max_bytes: int | None = None) -> list[InboundRow]:
     """Take up to `limit` of the oldest stored mails nobody else holds (SKIP LOCKED on PostgreSQL), for `me`
     until `until`: committed at once, so other workers pass them by while `me` prepares them. A worker that
-    dies leaves its mails to be taken again when the lease runs out; `me` takes its own back at once."""
+    dies leaves its mails to be taken again when the lease runs out; `me` takes its own back at once.
+    `max_bytes`: no more mails than fit in that size (one at least), so that a burst of big mails is taken a
+    few at a time rather than 50 times 25 MB at once."""
+    if max_bytes is not None:
+        limit = fitting(conn.execute(_SIZES, dict(b_me=me, b_now=now, b_limit=limit)).scalars().all(), max_bytes)
     rows = conn.execute(_CLAIM, dict(b_me=me, b_now=now, b_until=until, b_limit=limit)).all()
     return _with_raw(conn, rows, known or {})
+
+
+def fitting(sizes: Sequence[int], max_bytes: int) -> int:
+    """How many of these mails (their sizes, oldest first) a batch takes: as many as fit in `max_bytes`, one
+    at least."""
+    total = 0
+    for n, size in enumerate(sizes):
+        total += size
+        if n and total > max_bytes:
+            return n
+    return len(sizes)
+
+
+_SIZES = sa.select(_c.size).where(_CLAIMABLE).order_by(_c.id).limit(sa.bindparam("b_limit"))
 
 
 def _with_raw(conn: Connection, rows: Sequence[Row[Any]], known: dict[int, bytes]) -> list[InboundRow]:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from mailgate import log
 from mailgate.store.columns import UTCDateTime
 from mailgate.store.db import Database, make_engine
-from mailgate.store.inbound import Arrival, InboundRow, claim, store
+from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store
 
 logger = log.get("intake")
 intake_metadata = sa.MetaData()
@@ -41,6 +41,7 @@ intake_mail = sa.Table(
 _c = intake_mail.c
 _INSERT = sa.insert(intake_mail).returning(_c.id)
 _WAITING = sa.select(intake_mail).order_by(_c.id).limit(sa.bindparam("b_limit"))
+_SIZES = sa.select(sa.func.length(_c.raw)).order_by(_c.id).limit(sa.bindparam("b_limit"))
 _DROP = sa.delete(intake_mail).where(_c.id <= sa.bindparam("b_last"))
 
 
@@ -94,8 +95,10 @@ def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list
         for a in arrivals]
 
 
-def waiting(conn: Connection, limit: int) -> list[Arrived]:
-    """The oldest `limit` mails of the intake, oldest first."""
+def waiting(conn: Connection, limit: int, max_bytes: int | None = None) -> list[Arrived]:
+    """The oldest `limit` mails of the intake, oldest first; no more than fit in `max_bytes` (one at least)."""
+    if max_bytes is not None:
+        limit = fitting(conn.execute(_SIZES, dict(b_limit=limit)).scalars().all(), max_bytes)
     return [Arrived(id=r.id, received_at=r.received_at, arrival=Arrival(
         raw=r.raw, source=r.source, source_ref=r.source_ref, envelope_from=r.envelope_from,
         envelope_to=list(r.envelope_to), message_id=r.message_id, sender=r.sender))
@@ -103,7 +106,7 @@ def waiting(conn: Connection, limit: int) -> list[Arrived]:
 
 
 def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: datetime, until: datetime,
-                      limit: int) -> list[InboundRow]:
+                      limit: int, max_bytes: int | None = None) -> list[InboundRow]:
     """The worker's claim (inbound.claim), after moving these mails of the intake into inbound_mail, oldest
     first, in the same transaction. A mail already there (moved before a crash, or delivered twice) is passed
     by. The raw bytes of a mail moved now are the ones in hand, not read back: one copy of a big mail."""
@@ -113,7 +116,7 @@ def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: d
             logger.info("duplicate delivery ignored", message_id=mail.arrival.message_id, intake_id=mail.id)
         else:
             moved[new_id] = mail.arrival.raw
-    return claim(conn, me, now, until, limit, known=moved)
+    return claim(conn, me, now, until, limit, known=moved, max_bytes=max_bytes)
 
 
 def drop(conn: Connection, last_id: int) -> int:
