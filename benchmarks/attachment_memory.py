@@ -112,7 +112,7 @@ def main() -> None:
     rows = []
     for db in args.databases.split(","):
         rows += measure(db.strip(), args.megabytes)
-    print(f"one mail through the daemon, peak RSS growth in MB per process (listener first)\n")
+    print("one mail through the daemon, peak RSS growth in MB per process (listener first)\n")
     print_table(("db", "mail", "raw MB", "growth each", "sum", "largest", "x size", "s"), rows, 2)
     print("\ngrowth each: VmHWM after the mail - VmRSS before it, per process; x size: the largest process's"
           "\ngrowth over the attachment's size; s: from the first SMTP byte to the mail processed")

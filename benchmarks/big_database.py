@@ -25,7 +25,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from mailgate.store import migrate  # noqa: E402
 from mailgate.store.db import make_engine  # noqa: E402
-from mailgate.store.tables import event, inbound_mail, message, outbox, participant, ticket  # noqa: E402
+from mailgate.store.tables import event, inbound_mail, inbound_raw, message, outbox, participant, ticket  # noqa: E402
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/"
 CHUNK = 20_000
@@ -34,8 +34,8 @@ STATUSES = ("closed",) * 17 + ("answer_sent", "in_progress", "open")  # most tic
 
 def rows(start: int, stop: int, t0: datetime) -> dict[sa.Table, list[dict[str, object]]]:
     """The rows of tickets start..stop-1 (ids from 1), a minute apart, ending before `t0`."""
-    out: dict[sa.Table, list[dict[str, object]]] = {t: [] for t in (inbound_mail, ticket, participant, outbox, message,
-                                                                     event)}
+    out: dict[sa.Table, list[dict[str, object]]] = {t: [] for t in (inbound_mail, inbound_raw, ticket, participant,
+                                                                     outbox, message, event)}
     raw = b"From: old@client.example\r\nSubject: old\r\n\r\nold mail\r\n"
     for i in range(start, stop):
         at = t0 - timedelta(minutes=(stop - i))
@@ -46,8 +46,9 @@ def rows(start: int, stop: int, t0: datetime) -> dict[sa.Table, list[dict[str, o
         since = t0 - timedelta(hours=2) if status == "answer_sent" else at
         out[inbound_mail].append(dict(id=i, received_at=at, source="smtp", source_ref="old", envelope_from=who,
                                       envelope_to=["support@example.test"], message_id=f"old-{i}@client.example",
-                                      dedupe_key=f"{i:064x}", size=len(raw), raw=raw, status="processed",
+                                      dedupe_key=f"{i:064x}", size=len(raw), status="processed",
                                       attempts=1, processed_at=at, ticket_id=i))
+        out[inbound_raw].append(dict(inbound_id=i, raw=raw))
         out[ticket].append(dict(id=i, status=status, type="assistance", level=1 + i % 3, priority="normal",
                                 title=f"Ancienne demande {i}", requester=who, requester_name="", locale="fr",
                                 created_at=at, updated_at=at, status_changed_at=since,

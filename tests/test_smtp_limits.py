@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from mailgate.config.sections import ConfigError
 from mailgate.ingest.smtp_session import Session, SessionLimits, Sessions
-from mailgate.store.tables import inbound_mail
+from mailgate.store.tables import inbound_raw
 from tests.conftest import SmartHostSink, counts, make_settings, read, running, until
 
 
@@ -168,7 +168,7 @@ async def _processed(settings: Any) -> bool:
 
 
 def _raw(conn: Any, inbound_id: int) -> bytes:
-    return bytes(conn.execute(sa.select(inbound_mail.c.raw).where(inbound_mail.c.id == inbound_id)).scalar_one())
+    return bytes(conn.execute(sa.select(inbound_raw.c.raw).where(inbound_raw.c.inbound_id == inbound_id)).scalar_one())
 
 
 class _Reader:

@@ -187,3 +187,40 @@ def test_the_transaction_budget_depends_on_the_database_unless_set(tmp_path: Pat
     assert (default.budget_ms("sqlite"), default.budget_ms("postgresql")) == (20.0, 50.0)
     set_ = make_settings("sqlite:///x.sqlite3", 25, tmp_path, worker__max_transaction_ms=25).worker
     assert (set_.budget_ms("sqlite"), set_.budget_ms("postgresql")) == (25, 25)
+
+
+def test_migration_0012_moves_the_raw_bytes_apart_and_back(db_url: str) -> None:
+    """0012 copies each stored mail's bytes into inbound_raw and drops the column; its downgrade puts them back."""
+    import sqlalchemy as sa
+
+    from mailgate.store.columns import JSON, UTCDateTime
+    from mailgate.store.db import make_engine
+    from tests.test_kb_search import _downgrade
+
+    old = sa.table("inbound_mail", sa.column("id", sa.Integer), sa.column("received_at", UTCDateTime()),
+                   sa.column("source", sa.String), sa.column("source_ref", sa.String),
+                   sa.column("envelope_to", JSON()), sa.column("dedupe_key", sa.String), sa.column("size", sa.Integer),
+                   sa.column("raw", sa.LargeBinary), sa.column("status", sa.String), sa.column("attempts", sa.Integer))
+    engine = make_engine(db_url)
+    try:
+        if migrate.current(engine) is None:
+            migrate.upgrade(engine, "0011")
+        else:  # the tests' PostgreSQL database is at the head already
+            _downgrade(engine, "0011")
+        with engine.begin() as conn:
+            conn.execute(sa.insert(old), [dict(id=i, received_at=utcnow(), source="smtp", source_ref="x",
+                                               envelope_to=[], dedupe_key=f"k{i}", size=5, raw=b"mail%d" % i,
+                                               status="received", attempts=0) for i in (1, 2)])
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            moved = dict(conn.execute(sa.text("SELECT inbound_id, raw FROM inbound_raw ORDER BY inbound_id")).all())
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("inbound_mail")}
+        assert {k: bytes(v) for k, v in moved.items()} == {1: b"mail1", 2: b"mail2"} and "raw" not in columns
+        _downgrade(engine, "0011")
+        with engine.connect() as conn:
+            back = dict(conn.execute(sa.text("SELECT id, raw FROM inbound_mail ORDER BY id")).all())
+            assert not sa.inspect(conn).has_table("inbound_raw")
+        assert {k: bytes(v) for k, v in back.items()} == {1: b"mail1", 2: b"mail2"}
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()

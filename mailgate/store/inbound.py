@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store.columns import fit
 from mailgate.store.later import Later
-from mailgate.store.tables import inbound_mail
+from mailgate.store.tables import inbound_mail, inbound_raw
 
 STATUSES = ("received", "processed", "ignored", "quarantined", "shunted")  # every status a stored mail can have
 
@@ -58,10 +58,13 @@ def store(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
         envelope_from=fit(inbound_mail.c.envelope_from, arrival.envelope_from), envelope_to=arrival.envelope_to,
         message_id=fit(inbound_mail.c.message_id, arrival.message_id or None),
         dedupe_key=dedupe_key(arrival.message_id, arrival.sender, arrival.raw), size=len(arrival.raw),
-        raw=arrival.raw, status="received", attempts=0,
+        status="received", attempts=0,
     )
     new_id = conn.execute(_INSERT[conn.dialect.name], values).scalar_one_or_none()
-    return None if new_id is None else int(new_id)
+    if new_id is None:
+        return None
+    conn.execute(_INSERT_RAW, dict(inbound_id=new_id, raw=arrival.raw))
+    return int(new_id)
 
 
 def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
@@ -76,8 +79,9 @@ _INSERT = {
     .returning(inbound_mail.c.id)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
-# A claim returns these, then reads the raw bytes apart: RETURNING them made SQLite hold a 34 MB mail six
-# times over (206 MB at the peak, against 68 for the SELECT; benchmarks/attachment_memory.py).
+# A claim returns these, then reads the raw bytes from their own table: RETURNING them made SQLite hold a
+# 34 MB mail six times over (206 MB at the peak, against 68 for the SELECT; benchmarks/attachment_memory.py).
+_INSERT_RAW = sa.insert(inbound_raw)
 _COLUMNS = (inbound_mail.c.id, inbound_mail.c.envelope_from, inbound_mail.c.status, inbound_mail.c.envelope_to,
             inbound_mail.c.attempts)
 _c = inbound_mail.c
@@ -137,7 +141,8 @@ def _with_raw(conn: Connection, rows: Sequence[Row[Any]], known: dict[int, bytes
                               envelope_to=r.envelope_to, attempts=r.attempts) for r in rows), key=lambda r: r.id)
 
 
-_RAW = sa.select(_c.id, _c.raw).where(_c.id.in_(sa.bindparam("b_ids", expanding=True)))
+_RAW = sa.select(inbound_raw.c.inbound_id, inbound_raw.c.raw).where(
+    inbound_raw.c.inbound_id.in_(sa.bindparam("b_ids", expanding=True)))
 
 
 def holders(conn: Connection) -> list[str]:
