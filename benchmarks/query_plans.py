@@ -32,7 +32,9 @@ def statements() -> list[tuple[str, Any, dict[str, Any]]]:
     """(what, statement, parameters): every statement a mail costs, and the sender's."""
     emails = ["person17@customer17.example", "cc17@customer17.example"]
     return [
+        ("worker: the sizes a batch may take", inbound._SIZES, dict(b_me="w", b_now=NOW, b_limit=50)),
         ("worker: claim a batch", inbound._CLAIM, dict(b_me="w", b_now=NOW, b_until=NOW, b_limit=50)),
+        ("worker: the claimed mails' bytes", inbound._RAW, dict(b_ids=[17, 18])),
         ("worker: its claims, still its own", inbound._STILL_MINE, dict(b_ids=[17, 18], b_me="w")),
         ("load: flagged addresses", flags._FLAGGED, dict(b_emails=emails, b_now=NOW)),
         ("load: automatic mail to each address, last hour", flags._RECENT_TO, dict(b_emails=emails, b_since=NOW)),
