@@ -136,9 +136,19 @@ _SIZES = sa.select(_c.size).where(_CLAIMABLE).order_by(_c.id).limit(sa.bindparam
 def _with_raw(conn: Connection, rows: Sequence[Row[Any]], known: dict[int, bytes]) -> list[InboundRow]:
     """The claimed rows with their raw bytes: those `known` (the caller has them), the others read by id."""
     unread = [r.id for r in rows if r.id not in known]
-    raws = {**known, **dict(conn.execute(_RAW, dict(b_ids=unread)).all())} if unread else known
+    raws = {**known, **_raws(conn, unread)} if unread else known
     return sorted((InboundRow(id=r.id, envelope_from=r.envelope_from, raw=bytes(raws[r.id]), status=r.status,
                               envelope_to=r.envelope_to, attempts=r.attempts) for r in rows), key=lambda r: r.id)
+
+
+def _raws(conn: Connection, ids: list[int]) -> dict[int, bytes]:
+    """The raw bytes of these mails. On PostgreSQL in psycopg's binary format: as text, bytea comes as hex,
+    twice the mail, before it is decoded (a 34 MB mail: 102 MB at the peak against 68)."""
+    if conn.dialect.name != "postgresql":
+        return dict(conn.execute(_RAW, dict(b_ids=ids)).all())
+    with conn.connection.dbapi_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        cursor.execute("SELECT inbound_id, raw FROM inbound_raw WHERE inbound_id = ANY(%s)", (ids,))
+        return {int(i): bytes(raw) for i, raw in cursor.fetchall()}
 
 
 _RAW = sa.select(inbound_raw.c.inbound_id, inbound_raw.c.raw).where(
