@@ -288,3 +288,22 @@ async def counts(settings: Settings) -> dict[str, dict[str, int]]:
         return {"inbound": inbound.counts(conn), "outbox": outbox.counts(conn)}
 
     return await read(settings, both)  # type: ignore[no-any-return]
+
+
+def schema_at(engine: Any, revision: str) -> None:
+    """The database's schema at `revision`: a new SQLite file upgraded to it, the tests' PostgreSQL database
+    (at the head already) downgraded to it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from mailgate.config.settings import data_dir
+    from mailgate.store import migrate
+
+    if migrate.current(engine) is None:
+        migrate.upgrade(engine, revision)
+        return
+    cfg = Config()
+    cfg.set_main_option("script_location", str(data_dir("db")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)

@@ -13,7 +13,7 @@ from mailgate.core.kb.model import DocKind, Document
 from mailgate.core.model import RequestType
 from mailgate.store import kb
 from mailgate.store.schema import open_database
-from tests.conftest import make_settings
+from tests.conftest import make_settings, schema_at
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 ASSIST, INCID, EVOL = RequestType.ASSISTANCE, RequestType.INCIDENT, RequestType.EVOLUTION
@@ -178,10 +178,7 @@ def test_an_index_made_before_the_lists_gets_them_at_upgrade(db_url: str, tmp_pa
 
     engine = make_engine(db_url)
     try:
-        if migrate.current(engine) is None:
-            migrate.upgrade(engine, "0010")
-        else:  # the tests' PostgreSQL database is at the head already
-            _downgrade(engine, "0010")
+        schema_at(engine, "0010")
         with engine.begin() as conn:  # documents and counts as 0010's code wrote them
             for row in DOCS:
                 d = doc(*row)
@@ -204,16 +201,3 @@ def test_an_index_made_before_the_lists_gets_them_at_upgrade(db_url: str, tmp_pa
             assert kb.similar(conn, "imprimante hors ligne")[0].ref == 1
     finally:
         db.close()
-
-
-def _downgrade(engine: sa.Engine, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from mailgate.config.settings import data_dir
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(data_dir("db")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)

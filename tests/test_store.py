@@ -24,7 +24,7 @@ from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
 from mailgate.store.tables import metadata
 from mailgate.worker import LEASE, Worker
-from tests.conftest import all_tickets, counts, make_settings, write
+from tests.conftest import all_tickets, counts, make_settings, schema_at, write
 
 
 def test_migrations_create_exactly_the_tables(db_url: str, tmp_path: Path) -> None:
@@ -195,7 +195,6 @@ def test_migration_0012_moves_the_raw_bytes_apart_and_back(db_url: str) -> None:
 
     from mailgate.store.columns import JSON, UTCDateTime
     from mailgate.store.db import make_engine
-    from tests.test_kb_search import _downgrade
 
     old = sa.table("inbound_mail", sa.column("id", sa.Integer), sa.column("received_at", UTCDateTime()),
                    sa.column("source", sa.String), sa.column("source_ref", sa.String),
@@ -203,10 +202,7 @@ def test_migration_0012_moves_the_raw_bytes_apart_and_back(db_url: str) -> None:
                    sa.column("raw", sa.LargeBinary), sa.column("status", sa.String), sa.column("attempts", sa.Integer))
     engine = make_engine(db_url)
     try:
-        if migrate.current(engine) is None:
-            migrate.upgrade(engine, "0011")
-        else:  # the tests' PostgreSQL database is at the head already
-            _downgrade(engine, "0011")
+        schema_at(engine, "0011")
         with engine.begin() as conn:
             conn.execute(sa.insert(old), [dict(id=i, received_at=utcnow(), source="smtp", source_ref="x",
                                                envelope_to=[], dedupe_key=f"k{i}", size=5, raw=b"mail%d" % i,
@@ -216,7 +212,7 @@ def test_migration_0012_moves_the_raw_bytes_apart_and_back(db_url: str) -> None:
             moved = dict(conn.execute(sa.text("SELECT inbound_id, raw FROM inbound_raw ORDER BY inbound_id")).all())
             columns = {c["name"] for c in sa.inspect(conn).get_columns("inbound_mail")}
         assert {k: bytes(v) for k, v in moved.items()} == {1: b"mail1", 2: b"mail2"} and "raw" not in columns
-        _downgrade(engine, "0011")
+        schema_at(engine, "0011")
         with engine.connect() as conn:
             back = dict(conn.execute(sa.text("SELECT id, raw FROM inbound_mail ORDER BY id")).all())
             assert not sa.inspect(conn).has_table("inbound_raw")
