@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -174,4 +175,15 @@ def test_a_batch_takes_no_more_raw_mail_than_its_size_allows(sqlite_settings: Se
         assert [r.id for r in rest] == [4, 5] and all(r.raw.startswith(b"From: customer") for r in rest)
     finally:
         db.close()
+        taken.close()
+
+
+def test_a_big_mail_goes_in_through_blob_io_byte_for_byte(sqlite_settings: Settings) -> None:
+    small, big = request(1), request(2)
+    big = replace(big, raw=big.raw + bytes(range(256)) * 1000)  # 256 kB: past the size bound to the INSERT
+    assert _spool(sqlite_settings, [small, big]) == [1, 2]
+    taken = intake.open_intake(_path(sqlite_settings))
+    try:
+        assert [m.arrival.raw for m in taken.read_now(intake.waiting, 50)] == [small.raw, big.raw]
+    finally:
         taken.close()
