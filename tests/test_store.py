@@ -220,3 +220,35 @@ def test_migration_0012_moves_the_raw_bytes_apart_and_back(db_url: str) -> None:
         migrate.upgrade(engine)
     finally:
         engine.dispose()
+
+
+async def test_big_raw_bytes_and_attachments_are_stored_byte_for_byte(db_url: str, tmp_path: Path) -> None:
+    """Values of 64 kB and more go in through SQLite's blob I/O (store/blobs.py): the same bytes come out."""
+    import base64
+
+    import sqlalchemy as sa
+
+    from mailgate.store.tables import attachment, inbound_raw
+
+    content = bytes(range(256)) * 800  # 200 kB
+    small = b"%PDF-1.4 small\n"
+    raw = ("From: customer1@client.example\r\nTo: support@example.test\r\nSubject: Capture\r\n"
+           "Message-ID: <big-1@client.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n"
+           "\r\n--X\r\nContent-Type: text/plain\r\n\r\nVoici.\r\n--X\r\nContent-Type: application/octet-stream\r\n"
+           "Content-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(content).decode().replace("\n", "\r\n") + "--X\r\nContent-Type: application/pdf\r\n"
+           "Content-Disposition: attachment; filename=small.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(small).decode() + "--X--\r\n").encode()
+    settings = make_settings(db_url, 25, tmp_path)
+    await write(settings, inbound.store_many, [replace(request(1), raw=raw)], utcnow())
+    worker = worker_for(settings)
+    try:
+        assert [r.status for r in await worker.process_batch()] == ["processed"]
+        with worker.db.engine.connect() as conn:
+            stored = bytes(conn.execute(sa.select(inbound_raw.c.raw)).scalar_one())
+            files = {r.filename: bytes(r.content) for r in conn.execute(
+                sa.select(attachment.c.filename, attachment.c.content))}
+    finally:
+        worker.db.close()
+    assert stored == raw
+    assert files == {"big.bin": content, "small.pdf": small}

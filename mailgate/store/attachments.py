@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from mailgate.config.settings import Settings
 from mailgate.core.mail.attachments import Attachment
+from mailgate.store import blobs
 from mailgate.store.columns import fit
 from mailgate.store.tables import attachment
 
@@ -22,18 +23,29 @@ def store(conn: Connection, files: tuple[Attachment, ...], *, ticket_id: int, in
     """Rows for the attachments the core kept (their files written and synced first in folder mode)."""
     rows: list[dict[str, Any]] = []
     folder = settings.attachments_dir if settings.hygiene.attachments == "folder" else None
+    big: list[tuple[dict[str, Any], bytes]] = []  # through blob I/O (store/blobs.py)
     for a in files:
         path: str | None = None
         if folder is not None:
             path = f"{a.sha256[:2]}/{a.sha256}"
             _write_once(folder / path, a.content)  # on the database thread, before the commit names it
-        rows.append(dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=fit(attachment.c.filename, a.filename),
-                         original_name=a.original_name, content_type=fit(attachment.c.content_type, a.content_type),
-                         size=a.size, sha256=a.sha256, inline=a.inline,
-                         content_id=fit(attachment.c.content_id, a.content_id),
-                         content=None if folder is not None else a.content, path=path))
+        row = dict(ticket_id=ticket_id, inbound_id=inbound_id, filename=fit(attachment.c.filename, a.filename),
+                   original_name=a.original_name, content_type=fit(attachment.c.content_type, a.content_type),
+                   size=a.size, sha256=a.sha256, inline=a.inline, content_id=fit(attachment.c.content_id, a.content_id),
+                   content=None if folder is not None else a.content, path=path)
+        if folder is None and blobs.big(conn, a.content):
+            big.append((row, a.content))
+        else:
+            rows.append(row)
     if rows:
         conn.execute(sa.insert(attachment), rows)
+    for row, content in big:
+        del row["content"]
+        rowid = conn.execute(_INSERT_EMPTY, dict(row, b_size=len(content))).scalar_one()
+        blobs.write(conn, attachment, "content", int(rowid), content)
+
+
+_INSERT_EMPTY = sa.insert(attachment).values(content=blobs.empty("b_size")).returning(attachment.c.id)
 
 
 def _write_once(path: Path, content: bytes) -> None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from mailgate import log
+from mailgate.store import blobs
 from mailgate.store.columns import UTCDateTime
 from mailgate.store.db import Database, make_engine
 from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store
@@ -39,11 +40,8 @@ intake_mail = sa.Table(
     sqlite_autoincrement=True,  # an id is never given twice, even after the rows before it were dropped
 )
 _c = intake_mail.c
-# The bytes go in through SQLite's blob I/O, into a zeroblob of their size: bound to the INSERT, SQLite copied
-# a 34 MB mail twice (the listener's peak +105 MB for it, benchmarks/attachment_memory.py).
-_INSERT = sa.insert(intake_mail).values(raw=sa.func.zeroblob(sa.bindparam("b_size"))).returning(_c.id)
-_INSERT_SMALL = sa.insert(intake_mail).returning(_c.id)
-_BIG = 64 * 1024  # smaller mails are bound to the INSERT as they are
+_INSERT = sa.insert(intake_mail).returning(_c.id)
+_INSERT_EMPTY = sa.insert(intake_mail).values(raw=blobs.empty("b_size")).returning(_c.id)  # store/blobs.py
 _WAITING = sa.select(intake_mail).order_by(_c.id).limit(sa.bindparam("b_limit"))
 _SIZES = sa.select(sa.func.length(_c.raw)).order_by(_c.id).limit(sa.bindparam("b_limit"))
 _DROP = sa.delete(intake_mail).where(_c.id <= sa.bindparam("b_last"))
@@ -99,11 +97,10 @@ def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list
 def _store(conn: Connection, a: Arrival, now: datetime) -> int:
     values = dict(received_at=now, source=a.source, source_ref=a.source_ref, envelope_from=a.envelope_from,
                   envelope_to=a.envelope_to, message_id=a.message_id, sender=a.sender)
-    if len(a.raw) < _BIG:
-        return int(conn.execute(_INSERT_SMALL, dict(values, raw=a.raw)).scalar_one())
-    new_id = int(conn.execute(_INSERT, dict(values, b_size=len(a.raw))).scalar_one())
-    with conn.connection.dbapi_connection.blobopen("intake_mail", "raw", new_id) as blob:  # type: ignore[union-attr]
-        blob.write(a.raw)
+    if not blobs.big(conn, a.raw):
+        return int(conn.execute(_INSERT, dict(values, raw=a.raw)).scalar_one())
+    new_id = int(conn.execute(_INSERT_EMPTY, dict(values, b_size=len(a.raw))).scalar_one())
+    blobs.write(conn, intake_mail, "raw", new_id, a.raw)  # bound, SQLite copied it twice: listener +105 MB
     return new_id
 
 
