@@ -117,6 +117,9 @@ class Daemon:
                                                      busy_timeout_ms=self.settings.database.busy_timeout_ms)
             except intake.IntakeError as exc:
                 raise ConfigError(str(exc)) from None
+            except Exception as exc:  # not writable, not a database, a folder in its place
+                raise ConfigError(f"{intake.path_of(path)}: cannot use the SMTP listener's intake: "
+                                  f"{one_line(exc)}") from exc
         self.leases = leases.leases_for(db.engine)
         if self.rules is not None:
             self.rules_record = RulesRecord(self.rules, db, daemon_name(self.settings), self.clock)

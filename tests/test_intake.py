@@ -187,3 +187,14 @@ def test_a_big_mail_goes_in_through_blob_io_byte_for_byte(sqlite_settings: Setti
         assert [m.arrival.raw for m in taken.read_now(intake.waiting, 50)] == [small.raw, big.raw]
     finally:
         taken.close()
+
+
+async def test_an_intake_that_cannot_be_opened_stops_the_start_with_its_name(sqlite_settings: Settings) -> None:
+    from mailgate.config.sections import ConfigError
+    from mailgate.daemon import Daemon
+
+    open_database(sqlite_settings).close()
+    Path(intake.path_of(_path(sqlite_settings))).mkdir()  # a folder where the file goes
+    with pytest.raises(ConfigError, match=r"desk\.sqlite3\.intake: cannot use the SMTP listener's intake: "
+                                          r"OperationalError: unable to open database file"):
+        await Daemon(sqlite_settings).start()
