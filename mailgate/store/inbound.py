@@ -54,6 +54,30 @@ class Arrival:
 
 def store(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
     """Insert a received mail: its id, or None for a duplicate delivery (same Message-ID and sender, or bytes)."""
+    return store_all(conn, [(arrival, now)])[0]
+
+
+def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
+    """Several received mails in the caller's one transaction (one commit, one fsync for all)."""
+    return store_all(conn, [(a, now) for a in arrivals])
+
+
+def store_all(conn: Connection, arrivals: Sequence[tuple[Arrival, datetime]]) -> list[int | None]:
+    """Received mails (each with when it arrived), in order: their ids, None for a duplicate. The new ones'
+    raw bytes go in with one statement for all (a big one through blob I/O, store/blobs.py)."""
+    ids = [_insert(conn, arrival, at) for arrival, at in arrivals]
+    new = [(new_id, arrival.raw) for new_id, (arrival, _) in zip(ids, arrivals, strict=True) if new_id is not None]
+    small = [dict(inbound_id=new_id, raw=raw) for new_id, raw in new if not blobs.big(conn, raw)]
+    if small:
+        conn.execute(_INSERT_RAW, small)
+    for new_id, raw in new:
+        if blobs.big(conn, raw):
+            conn.execute(_INSERT_EMPTY_RAW, dict(inbound_id=new_id, b_size=len(raw)))
+            blobs.write(conn, inbound_raw, "raw", new_id, raw)
+    return ids
+
+
+def _insert(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
     values = dict(
         received_at=now, source=arrival.source, source_ref=fit(inbound_mail.c.source_ref, arrival.source_ref),
         envelope_from=fit(inbound_mail.c.envelope_from, arrival.envelope_from), envelope_to=arrival.envelope_to,
@@ -62,19 +86,7 @@ def store(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
         status="received", attempts=0,
     )
     new_id = conn.execute(_INSERT[conn.dialect.name], values).scalar_one_or_none()
-    if new_id is None:
-        return None
-    if blobs.big(conn, arrival.raw):
-        conn.execute(_INSERT_EMPTY_RAW, dict(inbound_id=new_id, b_size=len(arrival.raw)))
-        blobs.write(conn, inbound_raw, "raw", new_id, arrival.raw)
-    else:
-        conn.execute(_INSERT_RAW, dict(inbound_id=new_id, raw=arrival.raw))
-    return int(new_id)
-
-
-def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list[int | None]:
-    """Several received mails in the caller's one transaction (one commit, one fsync for all)."""
-    return [store(conn, a, now) for a in arrivals]
+    return None if new_id is None else int(new_id)
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.

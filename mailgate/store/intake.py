@@ -22,7 +22,7 @@ from mailgate import log
 from mailgate.store import blobs
 from mailgate.store.columns import UTCDateTime
 from mailgate.store.db import Database, make_engine
-from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store
+from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store_all
 
 logger = log.get("intake")
 intake_metadata = sa.MetaData()
@@ -120,8 +120,8 @@ def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: d
     first, in the same transaction. A mail already there (moved before a crash, or delivered twice) is passed
     by. The raw bytes of a mail moved now are the ones in hand, not read back: one copy of a big mail."""
     moved: dict[int, bytes] = {}
-    for mail in mails:
-        if (new_id := store(conn, mail.arrival, mail.received_at)) is None:
+    for mail, new_id in zip(mails, store_all(conn, [(m.arrival, m.received_at) for m in mails]), strict=True):
+        if new_id is None:
             logger.info("duplicate delivery ignored", message_id=mail.arrival.message_id, intake_id=mail.id)
         else:
             moved[new_id] = mail.arrival.raw
