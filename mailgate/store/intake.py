@@ -129,7 +129,7 @@ def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: d
 
 
 def drop(conn: Connection, last_id: int) -> int:
-    """Forget the intakeed mails up to `last_id`, once the transaction that moved them is committed."""
+    """Forget the intake's mails up to `last_id`, once the transaction that moved them is committed."""
     return int(conn.execute(_DROP, dict(b_last=last_id)).rowcount)
 
 
