@@ -52,3 +52,75 @@ def test_the_chunked_parse_builds_the_same_tree(filler: int, end: bytes) -> None
                     b"", b"x" * filler, b"--B", b"Content-Type: application/pdf",
                     b"Content-Transfer-Encoding: base64", b"", body, b"--B--", b""])
     assert message_of(raw).as_bytes() == message_from_bytes(raw, policy=compat32).as_bytes()
+
+
+# A big mail's long base64 runs are left out of the parse and read from the mail's bytes when asked
+# (message_of's big_mail and long_run, set low here so that small mails take that way).
+_LINE = st.text(alphabet="ABCab09+/=", min_size=1, max_size=12)
+_OTHER = st.sampled_from(["", "plain words", " indented", "--B", "--B--", "Content-Type: text/plain", "x: y",
+                          "=3D", "MailgateRun0x0", "-- ", "\t"])
+
+
+def _lazy(raw: bytes) -> Message:
+    return message_of(raw, big_mail=0, long_run=1)
+
+
+def _parts(tree: Message) -> list[tuple[object, ...]]:
+    """What a reader can see of each part: headers, preamble, epilogue, defects, its payload and its bytes."""
+    seen = []
+    for part in tree.walk():
+        text = None if part.is_multipart() else part.get_payload()
+        decoded = None if part.is_multipart() else payload_bytes(part)
+        seen.append((part.items(), part.preamble, part.epilogue, [type(d) for d in part.defects], text, decoded))
+    return seen
+
+
+def _same_tree(raw: bytes) -> None:
+    theirs = message_from_bytes(raw, policy=compat32)
+    ours = _lazy(raw)
+    decoded = [None if p.is_multipart() else payload_bytes(p) for p in ours.walk()]  # before any text is read
+    assert decoded == [None if p.is_multipart() else p.get_payload(decode=True) for p in theirs.walk()]
+    assert _parts(_lazy(raw)) == _parts(message_from_bytes(raw, policy=compat32))
+    assert ours.as_bytes() == theirs.as_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_LINE, _OTHER), max_size=14), st.sampled_from(["\r\n", "\n"]),
+       st.sampled_from(["base64", "7bit", "quoted-printable"]), st.booleans())
+def test_a_parse_without_the_runs_gives_the_same_tree(lines: list[str], end: str, cte: str, single: bool) -> None:
+    """Lines of base64's alphabet anywhere (bodies, preamble, epilogue, beside other text and boundaries), in
+    parts of any encoding: the same parts, texts, decoded bytes and defects as the stdlib's parse."""
+    body = end.join(lines)
+    if single:
+        raw = f"Subject: x{end}Content-Transfer-Encoding: {cte}{end}{end}{body}{end}"
+    else:
+        raw = end.join(["Subject: x", 'Content-Type: multipart/mixed; boundary="B"', "", body, "--B",
+                        f"Content-Transfer-Encoding: {cte}", "", body, "--B", "Content-Type: message/rfc822", "",
+                        "Subject: inner", f"Content-Transfer-Encoding: {cte}", "", body, "--B--", body, ""])
+    _same_tree(raw.encode("ascii"))
+
+
+def test_an_attachment_run_is_read_from_the_mail_not_kept_in_the_tree() -> None:
+    """A 2 MB attachment's base64 (2.7 MB) is not in the tree: parsing the mail takes a small part of its size,
+    and its bytes come out the same."""
+    import tracemalloc
+
+    data = bytes(range(256)) * 8192
+    raw = (b'Subject: x\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
+           b"Voici.\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(
+               b"\n", b"\r\n") + b"--B--\r\n")
+    tracemalloc.start()
+    try:
+        tree = message_of(raw)
+        held = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert held < len(raw) // 20
+    assert payload_bytes(tree.get_payload()[1]) == data
+    assert tree.as_bytes() == message_from_bytes(raw, policy=compat32).as_bytes()
+
+
+def test_a_mail_that_holds_the_placeholder_word_is_parsed_the_same() -> None:
+    run = "QUJD\r\n" * 4
+    raw = f"Subject: MailgateRun0x0 MailgateRun1\r\n\r\nMailgateRun0x0\r\n{run}MailgateRun2\r\n".encode()
+    _same_tree(raw)

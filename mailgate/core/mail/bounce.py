@@ -151,7 +151,7 @@ def _walk(part: Message, found: _Parts, count: list[int]) -> None:
     if ctype in ("message/delivery-status", "message/global-delivery-status"):
         found.dsn.append(_delivery_status_text(part))
         return
-    payload = part.get_payload()
+    payload = part.get_payload() if part.is_multipart() else None  # a leaf's text is read only if it is one
     if isinstance(payload, list):
         for sub in payload:
             if isinstance(sub, Message):

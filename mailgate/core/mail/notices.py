@@ -227,7 +227,7 @@ def _top_parts(tree: Message) -> Iterator[Message]:
         part = stack.pop()
         seen += 1
         yield part
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None  # a leaf's text is not read
         if part.get_content_type() != "message/rfc822" and isinstance(payload, list):
             stack.extend(p for p in reversed(payload) if isinstance(p, Message))
 

@@ -13,36 +13,143 @@ from email.policy import compat32
 from typing import Any
 
 CHUNK = 64 * 1024  # bytes fed to the parser at a time
+BIG_MAIL = 1024 * 1024  # a mail from this size on has its long base64 runs left out of the parse (`_Part`)
+LONG_RUN = 256 * 1024  # bytes of consecutive base64 lines from which a run is left out
 
 
-def message_of(raw: bytes) -> Message:
-    """`email.message_from_bytes(raw, policy=compat32)`, fed in chunks: the same tree (the feed parser keeps a
-    partial line until the next chunk ends it), without the whole mail's text and the list of all its lines in
-    memory at once (a 34 MB mail: 89 MB at the peak against 261)."""
-    parser = BytesFeedParser(policy=compat32)
-    view = memoryview(raw)
-    for start in range(0, len(raw), CHUNK):
-        parser.feed(view[start:start + CHUNK].tobytes())
-    return parser.close()
+def message_of(raw: bytes, *, big_mail: int = BIG_MAIL, long_run: int = LONG_RUN) -> Message:
+    """`email.message_from_bytes(raw, policy=compat32)`: the same tree. Fed in chunks (the feed parser keeps
+    a partial line until the next chunk ends it), without the whole mail's text and the list of all its lines
+    in memory at once; in a big mail, each long run of base64 lines (an attachment's body) is parsed as one
+    line that stands for it, and the part whose body it is reads it from `raw` when asked (`_Part`). A 34 MB
+    mail: 261 MB at the parser's peak in one piece, 89 chunked, under 1 MB with its attachment left out."""
+    runs = [m.span() for m in _RUN.finditer(raw) if m.end() - m.start() >= long_run] if len(raw) >= big_mail \
+        else []
+    if not runs:
+        return _parsed(raw, Message)
+    stem = _stem(raw)
+    pieces, at, places = [], 0, {}
+    for n, (start, end) in enumerate(runs):
+        place = f"{stem}x{n}y"  # y: no place is the start of another
+        eol = 2 if raw.startswith(b"\r\n", end - 2) else 1
+        pieces += [raw[at:start], place.encode("ascii"), raw[end - eol:end]]
+        places[place] = (start, end - eol, eol)
+        at = end
+    pieces.append(raw[at:])
+    tree = _parsed(b"".join(pieces), _Part)
+    if _placed(tree, raw, places, stem):
+        return tree
+    return _parsed(raw, Message)  # a run stood somewhere unforeseen: parsed in full, as before
 
 
 def payload_bytes(part: Message) -> Any:
     """`part.get_payload(decode=True)`: the same bytes and defects. For base64, without the copy of each line
     the stdlib makes before joining them (a 25 MB attachment: 150 MB at the peak, 25 here): well-formed text is
     decoded as it stands (the decoder passes line ends by), anything else the stdlib's way, in one copy."""
+    if isinstance(part, _Part) and part.span is not None and _cte(part) == "base64":
+        raw, start, end = part.span
+        return _base64(part, raw, start, end)
     payload = part.get_payload() if not part.is_multipart() else None
-    if not isinstance(payload, str) or not payload.isascii() or \
-            str(part.get("content-transfer-encoding", "")).lower() != "base64":
+    if not isinstance(payload, str) or not payload.isascii() or _cte(part) != "base64":
         return part.get_payload(decode=True)
-    if _WELL_FORMED.fullmatch(payload) and (len(payload) - payload.count("\r") - payload.count("\n")) % 4 == 0:
+    return _base64(part, payload, 0, len(payload))
+
+
+class _Part(Message):
+    """A part whose body is a long run of base64 lines left in the mail's bytes: `span` (raw, start, end) is
+    read and decoded when asked, as if the parser had kept it as the payload."""
+
+    span: tuple[bytes, int, int] | None = None
+    _payload: Any  # the stdlib's own attribute, set by the parser (a list of parts, or the text)
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        if self.span is not None:
+            if decode and i is None and _cte(self) == "base64":
+                return payload_bytes(self)
+            raw, start, end = self.span
+            self.span, self._payload = None, raw[start:end].decode("ascii")
+        return super().get_payload(i, decode)  # type: ignore[call-overload]
+
+    def set_payload(self, payload: Any, charset: Any = None) -> None:
+        self.span = None
+        super().set_payload(payload, charset)
+
+
+def _parsed(raw: bytes, factory: type[Message]) -> Message:
+    parser = BytesFeedParser(factory, policy=compat32)
+    view = memoryview(raw)
+    for start in range(0, len(raw), CHUNK):
+        parser.feed(view[start:start + CHUNK].tobytes())
+    return parser.close()
+
+
+def _stem(raw: bytes) -> str:
+    """A word of base64's alphabet found nowhere in `raw`: the lines standing for runs are `<stem>x<n>y`."""
+    n = 0
+    while f"MailgateRun{n}".encode("ascii") in raw:
+        n += 1
+    return f"MailgateRun{n}"
+
+
+def _placed(tree: Message, raw: bytes, places: dict[str, tuple[int, int, int]], stem: str) -> bool:
+    """Each run's line found where the parser put its text: a part's whole payload (its last line end given to
+    the boundary or kept) becomes a span of `raw`; anywhere else in a text (preamble, epilogue, a body with
+    more) it is replaced by the run's text. False when some run's line is not found, or found in a header."""
+    found = 0
+    for part in tree.walk():
+        if not isinstance(part, _Part) or any(stem in str(value) for value in part.values()):
+            return False
+        for name in ("preamble", "epilogue"):
+            text = getattr(part, name)
+            if isinstance(text, str) and stem in text:
+                setattr(part, name, _restored(text, raw, places))
+                found += text.count(stem)
+        payload = part._payload
+        if not isinstance(payload, str) or stem not in payload:
+            continue
+        found += payload.count(stem)
+        start, end, eol = places.get(payload.rstrip("\r\n"), (0, 0, 0))
+        if payload in places:
+            part.span = (raw, start, end)
+        elif end and payload[len(payload.rstrip("\r\n")):] == raw[end:end + eol].decode("ascii"):
+            part.span = (raw, start, end + eol)
+        else:
+            part._payload = _restored(payload, raw, places)
+    return found == len(places)
+
+
+def _restored(text: str, raw: bytes, places: dict[str, tuple[int, int, int]]) -> str:
+    for place, (start, end, _eol) in places.items():
+        text = text.replace(place, raw[start:end].decode("ascii"))
+    return text
+
+
+def _cte(part: Message) -> str:
+    return str(part.get("content-transfer-encoding", "")).lower()
+
+
+def _base64(part: Message, text: str | bytes, start: int, end: int) -> bytes:
+    """The stdlib's base64 decoding of text[start:end], a part's payload (the whole text, when a str)."""
+    if isinstance(text, str):
+        data: str | memoryview = text
+        well_formed = _WELL_FORMED.fullmatch(text) is not None
+        letters = len(text) - text.count("\r") - text.count("\n")
+    else:
+        data = memoryview(text)[start:end]
+        well_formed = _WELL_FORMED_BYTES.fullmatch(text, start, end) is not None
+        letters = end - start - text.count(b"\r", start, end) - text.count(b"\n", start, end)
+    if well_formed and letters % 4 == 0:
         try:
-            return binascii.a2b_base64(payload)  # = decode_b's first, strict, try on the joined text
+            return binascii.a2b_base64(data)  # = decode_b's first, strict, try on the joined text
         except binascii.Error:
             pass
-    value, defects = decode_b(payload.encode("ascii").translate(None, b"\r\n"))  # = b"".join(splitlines())
+    joined = (text.encode("ascii") if isinstance(text, str) else text[start:end]).translate(None, b"\r\n")
+    value, defects = decode_b(joined)  # = b"".join(splitlines())
     for defect in defects:
         part.policy.handle_defect(part, defect)
-    return value
+    return bytes(value)
 
 
 _WELL_FORMED = re.compile(r"[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}")  # base64, its line ends, its padding at the end
+_WELL_FORMED_BYTES = re.compile(_WELL_FORMED.pattern.encode("ascii"))
+_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++\r?\n)++")  # lines of base64's alphabet alone (possessive: no stack)
