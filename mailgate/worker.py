@@ -168,12 +168,16 @@ class Worker:
         return out
 
     def _prepare_all(self, rows: list[InboundRow], ruleset: RuleSet | None) -> list[_Pending]:
+        """Each mail prepared; its raw bytes are let go then, in `rows` too (the transaction does not read them):
+        a big mail is not held beside its decoded attachments while they are written."""
         prepared: list[_Pending] = []
-        for row in rows:
+        for n, row in enumerate(rows):
             try:
-                prepared.append((row, prepare(row.raw, row.envelope_from, row.envelope_to, self.desk, ruleset)))
+                found: Prepared | _Failed = prepare(row.raw, row.envelope_from, row.envelope_to, self.desk, ruleset)
             except Exception:
-                prepared.append((row, _Failed(traceback.format_exc())))
+                found = _Failed(traceback.format_exc())
+            rows[n] = row = replace(row, raw=b"")
+            prepared.append((row, found))
         return prepared
 
     def _transaction(self, pending: list[_Pending]) -> tuple[list[Result], list[_Pending]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,13 +68,16 @@ def store_all(conn: Connection, arrivals: Sequence[tuple[Arrival, datetime]]) ->
     raw bytes go in with one statement for all (a big one through blob I/O, store/blobs.py)."""
     ids = [_insert(conn, arrival, at) for arrival, at in arrivals]
     new = [(new_id, arrival.raw) for new_id, (arrival, _) in zip(ids, arrivals, strict=True) if new_id is not None]
-    small = [dict(inbound_id=new_id, raw=raw) for new_id, raw in new if not blobs.big(conn, raw)]
+    small = [dict(inbound_id=new_id, raw=raw) for new_id, raw in new
+             if not blobs.big(conn, raw) and not (conn.dialect.name == "postgresql" and len(raw) > PG_SLICE)]
     if small:
         conn.execute(_INSERT_RAW, small)
     for new_id, raw in new:
         if blobs.big(conn, raw):
             conn.execute(_INSERT_EMPTY_RAW, dict(inbound_id=new_id, b_size=len(raw)))
             blobs.write(conn, inbound_raw, "raw", new_id, raw)
+        elif conn.dialect.name == "postgresql" and len(raw) > PG_SLICE:
+            _pg_copied(conn, new_id, raw)
     return ids
 
 
@@ -160,16 +164,48 @@ def _with_raw(conn: Connection, rows: Sequence[Row[Any]], known: dict[int, bytes
 
 
 def _raws(conn: Connection, ids: list[int]) -> dict[int, bytes]:
-    """The raw bytes of these mails. On PostgreSQL in psycopg's binary format: as text, bytea comes as hex,
-    twice the mail, before it is decoded (a 34 MB mail: 102 MB at the peak against 68)."""
-    if conn.dialect.name != "postgresql":
-        return dict(conn.execute(_RAW, dict(b_ids=ids)).all())
+    """The raw bytes of these mails, each big one read without a second copy of it in memory (P5)."""
+    if conn.dialect.name != "postgresql":  # SQLite: a big one through its blob (store/blobs.py)
+        return {i: raw if raw is not None else blobs.read(conn, inbound_raw, "raw", i)
+                for i, raw in conn.execute(_RAW, dict(b_ids=ids)).all()}
     with conn.connection.dbapi_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
-        cursor.execute("SELECT inbound_id, raw FROM inbound_raw WHERE inbound_id = ANY(%s)", (ids,))
-        return {int(i): bytes(raw) for i, raw in cursor.fetchall()}
+        cursor.execute(_PG_RAW, (PG_SLICE, ids))
+        return {int(i): bytes(raw) if raw is not None else _pg_sliced(cursor, int(i), size)
+                for i, raw, size in cursor.fetchall()}
 
 
-_RAW = sa.select(inbound_raw.c.inbound_id, inbound_raw.c.raw).where(
+def _pg_sliced(cursor: Any, inbound_id: int, size: int) -> bytes:
+    """A big mail's bytes read `PG_SLICE` at a time: whole, it was in memory three times at once, in libpq's
+    buffer, its result and the bytes (a 34 MB mail: +102 MB at the worker's peak; +69 so)."""
+    slices = []
+    for at in range(0, size, PG_SLICE):
+        row = cursor.execute(_PG_SLICE, (at + 1, PG_SLICE, inbound_id)).fetchone()
+        if row is None:
+            raise LookupError(f"inbound mail {inbound_id}: its raw bytes are gone")
+        slices.append(bytes(row[0]))
+    return b"".join(slices)
+
+
+def _pg_copied(conn: Connection, inbound_id: int, raw: bytes) -> None:
+    """A big mail's bytes into inbound_raw through COPY in its binary format, which psycopg sends in pieces:
+    bound to an INSERT, the whole value went into libpq's buffer beside it (the listener: +69 MB for a
+    34 MB mail; benchmarks/attachment_memory.py)."""
+    with conn.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy("COPY inbound_raw (inbound_id, raw) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!iihiii", 0, 0, 2, 4, inbound_id, len(raw)))
+            copy.write(raw)  # psycopg writes a big buffer to libpq in slices
+            copy.write(struct.pack("!h", -1))
+
+
+# psycopg's binary format: as text, bytea comes as hex, twice the mail, before it is decoded
+_PG_RAW = ("SELECT inbound_id, CASE WHEN octet_length(raw) <= %s THEN raw END, octet_length(raw) FROM inbound_raw "
+           "WHERE inbound_id = ANY(%s)")
+_PG_SLICE = "SELECT substring(raw FROM %s FOR %s) FROM inbound_raw WHERE inbound_id = %s"
+PG_SLICE = 1024 * 1024  # bytes of a big mail read at a time on PostgreSQL (an uncompressed bytea out of line, as
+# attachments are, is read by slice without the rest; a compressed one is decompressed up to the slice's end)
+
+
+_RAW = sa.select(inbound_raw.c.inbound_id, blobs.small(inbound_raw.c.raw)).where(
     inbound_raw.c.inbound_id.in_(sa.bindparam("b_ids", expanding=True)))
 
 

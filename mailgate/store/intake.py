@@ -42,7 +42,8 @@ intake_mail = sa.Table(
 _c = intake_mail.c
 _INSERT = sa.insert(intake_mail).returning(_c.id)
 _INSERT_EMPTY = sa.insert(intake_mail).values(raw=blobs.empty("b_size")).returning(_c.id)  # store/blobs.py
-_WAITING = sa.select(intake_mail).order_by(_c.id).limit(sa.bindparam("b_limit"))
+_WAITING = sa.select(*(blobs.small(c) if c is _c.raw else c for c in intake_mail.c)).order_by(_c.id).limit(
+    sa.bindparam("b_limit"))  # a big mail's bytes are read through the blob (store/blobs.py)
 _SIZES = sa.select(sa.func.length(_c.raw)).order_by(_c.id).limit(sa.bindparam("b_limit"))
 _DROP = sa.delete(intake_mail).where(_c.id <= sa.bindparam("b_last"))
 
@@ -109,9 +110,9 @@ def waiting(conn: Connection, limit: int, max_bytes: int | None = None) -> list[
     if max_bytes is not None:
         limit = fitting(conn.execute(_SIZES, dict(b_limit=limit)).scalars().all(), max_bytes)
     return [Arrived(id=r.id, received_at=r.received_at, arrival=Arrival(
-        raw=r.raw, source=r.source, source_ref=r.source_ref, envelope_from=r.envelope_from,
-        envelope_to=list(r.envelope_to), message_id=r.message_id, sender=r.sender))
-        for r in conn.execute(_WAITING, dict(b_limit=limit))]
+        raw=r.raw if r.raw is not None else blobs.read(conn, intake_mail, "raw", r.id), source=r.source,
+        source_ref=r.source_ref, envelope_from=r.envelope_from, envelope_to=list(r.envelope_to),
+        message_id=r.message_id, sender=r.sender)) for r in conn.execute(_WAITING, dict(b_limit=limit))]
 
 
 def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: datetime, until: datetime,
