@@ -10,7 +10,7 @@ import pytest
 
 from mailgate.config.settings import Settings
 from mailgate.core.delivery import Verdict, retry_delay
-from mailgate.outbound.sender import Sender
+from mailgate.outbound.sender import UNRECORDED, Recorded, Sender
 from mailgate.store import outbox
 from mailgate.store.schema import database_for
 from tests.conftest import SmartHostSink, counts, eml, make_settings, read, running, smtp_send, until, write
@@ -140,6 +140,40 @@ async def test_a_batch_starts_no_send_that_could_outlast_its_lease(smart_host: S
     finally:
         db.close()
     assert sorted(e.rcpt_tos[0] for e in smart_host.received) == [f"s{i}@client.example" for i in range(3)]
+
+
+async def test_however_slow_the_commits_few_sent_mails_wait_for_theirs(smart_host: SmartHostSink,
+                                                                      settings: Settings) -> None:
+    """A crash between the smart host's 250 and the commit that records it sends that mail again: with every
+    commit held, the sender hands over UNRECORDED mails and waits, then goes on once they are recorded."""
+    def queue(conn):  # type: ignore[no-untyped-def]
+        now = datetime.now(UTC)
+        for i in range(20):
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"held{i}@x",
+                           envelope_from="support@example.test", envelope_to=[f"h{i}@client.example"],
+                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
+
+    await write(settings, queue)
+    db = database_for(settings)
+    try:
+        sender = Sender(settings.outbound, db, lambda: datetime.now(UTC))
+        held, record = asyncio.Event(), sender.results.write
+
+        async def slow_commit(item: Recorded) -> None:
+            await held.wait()
+            await record(item)
+
+        sender.results.write = slow_commit  # type: ignore[method-assign]
+        sending = asyncio.create_task(sender.send_due())
+        await until(lambda: len(smart_host.received) >= UNRECORDED, what="the first sends")
+        await asyncio.sleep(0.3)  # time enough to send the other twelve, were it allowed
+        assert len(smart_host.received) == UNRECORDED
+        held.set()
+        assert await sending == 20
+    finally:
+        db.close()
+    assert sorted(e.rcpt_tos[0] for e in smart_host.received) == sorted(f"h{i}@client.example" for i in range(20))
+    assert {row["status"] for row in await outbox_rows(settings)} == {"sent"}
 
 
 @pytest.mark.parametrize("ehlo_name", ["mailgate.example.test", None])

@@ -29,6 +29,7 @@ from mailgate.store.outbox import OutboxRow
 
 logger = log.get("sender")
 BATCH = 50
+UNRECORDED = 8  # mails handed to the smart host whose result is not yet committed, at most: a crash sends them again
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,9 @@ class Sender:
                     if self.clock() >= last_start:  # the rest waits for its lease to run out, then goes
                         logger.info("lease nearly out: the rest of the batch waits", left=len(rows) - done)
                         break
+                    unrecorded = [task for task in recording if not task.done()]
+                    if len(unrecorded) >= UNRECORDED:  # a slow commit: the window for a duplicate stays small
+                        await asyncio.wait(unrecorded, return_when=asyncio.FIRST_COMPLETED)
                     attempt = await self._send(host, row)
                     recording.append(asyncio.create_task(self._record(row, attempt)))
         finally:  # every result of the batch committed (or its failure seen) before the next batch
