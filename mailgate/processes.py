@@ -1,7 +1,7 @@
 """Shell: `mailgate run`: the daemon in one process, or in two ([daemon] processes): the listener (SMTP, IMAP,
 the outbox sender) and, on a second core, the worker with the sweeper, started and watched by the listener
-(restarted with a backoff if it dies, stopped with it). Signal handlers: SIGTERM/SIGINT stop, SIGHUP reloads
-the rules (forwarded to the worker process)."""
+(restarted with a backoff if it dies, stopped with it), each on its half of the CPUs ([daemon] cpu_affinity).
+Signal handlers: SIGTERM/SIGINT stop, SIGHUP reloads the rules (forwarded to the worker process)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,36 @@ from mailgate.peer import ENV, Peer
 logger = log.get("processes")
 
 
+def split_cpus(allowed: set[int]) -> tuple[set[int], set[int]] | None:
+    """The listener's CPUs and the worker process's, out of those the daemon may use: the first half and the
+    rest (the worker, the busier, gets the odd one); None with fewer than two."""
+    ordered = sorted(allowed)
+    if len(ordered) < 2:
+        return None
+    half = len(ordered) // 2
+    return set(ordered[:half]), set(ordered[half:])
+
+
+def _pin(cpus: set[int] | None) -> set[int] | None:
+    """This process on `cpus` (its threads started later too); None where the system cannot (not Linux)."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError as exc:  # CPUs outside this process's cpuset
+        logger.warning("processes not pinned to their CPUs", cpus=sorted(cpus), error=str(exc))
+        return None
+    return cpus
+
+
+def _worker_cpus() -> set[int] | None:
+    value = os.environ.get(CPUS_ENV, "")
+    return {int(c) for c in value.split(",") if c.strip().isdigit()} or None
+
+
+CPUS_ENV = "MAILGATE_WORKER_CPUS"  # the CPUs the listener gives its worker process
+
+
 def process_count(settings: Settings) -> int:
     wanted = settings.daemon.processes
     if wanted == "auto":
@@ -32,9 +62,15 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
     """The daemon with signal handlers; `worker_process`: this is the second process, started by the first."""
     count = process_count(settings)
     child_fds: tuple[int, int] | None = None
+    cpus: set[int] | None = None
+    split = None
     if worker_process:
+        cpus = _pin(_worker_cpus())  # before any thread of this process starts: they inherit it
         daemon = Daemon(settings, roles=WORKER_ROLES, peer=Peer.from_env())
     elif count == 2 and settings.source != "<memory>":
+        if settings.daemon.cpu_affinity == "split" and hasattr(os, "sched_getaffinity"):
+            split = split_cpus(os.sched_getaffinity(0))
+        cpus = _pin(split[0]) if split else None
         peer, child_fds = Peer.pair()
         daemon = Daemon(settings, roles=LISTENER_ROLES, peer=peer)
     else:
@@ -49,13 +85,14 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
         return
     if daemon.rules is not None:
         loop.add_signal_handler(signal.SIGHUP, daemon.rules.reload)
-    split = child_fds is not None or worker_process
+    two = child_fds is not None or worker_process
     logger.info("mailgate running", database=settings.database_url.split("@")[-1],
-                roles=sorted(r.value for r in daemon.roles), processes=2 if split else 1)
+                roles=sorted(r.value for r in daemon.roles), processes=2 if two else 1,
+                cpus=",".join(map(str, sorted(cpus))) if cpus else "any")
     if child_fds is None:
         await daemon.run()
         return
-    child = WorkerProcess(settings.source, child_fds)
+    child = WorkerProcess(settings.source, child_fds, split[1] if cpus and split else None)
     loop.add_signal_handler(signal.SIGHUP, child.reload)
     watcher = asyncio.create_task(child.supervise(daemon.stop_event), name="worker process")
     try:
@@ -70,9 +107,10 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
 class WorkerProcess:
     """The second process: `mailgate -c CONFIG run --worker-process`, the peer's fds handed over."""
 
-    def __init__(self, config_path: str, fds: tuple[int, int]) -> None:
+    def __init__(self, config_path: str, fds: tuple[int, int], cpus: set[int] | None = None) -> None:
         self.config_path = config_path
         self.fds = fds
+        self.cpus = cpus  # the worker process's CPUs (`[daemon] cpu_affinity`), None: any
         self.proc: asyncio.subprocess.Process | None = None
         self.refused = False  # it exited with EX_CONFIG
 
@@ -86,6 +124,9 @@ class WorkerProcess:
         try:
             while not stop.is_set():
                 env = {**os.environ, ENV: f"{self.fds[0]},{self.fds[1]}"}
+                env.pop(CPUS_ENV, None)
+                if self.cpus:
+                    env[CPUS_ENV] = ",".join(map(str, sorted(self.cpus)))
                 self.proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "mailgate", "-c", self.config_path, "run", "--worker-process",
                     pass_fds=self.fds, env=env)

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mailgate.processes import split_cpus
 from mailgate.store.tables import inbound_mail, outbox, ticket
 from tests.conftest import SmartHostSink, read, settings_data, until, write_config
 
@@ -67,23 +68,43 @@ def _mail(i: int) -> bytes:
             f"Message-ID: <kill-{i}@client.example>\r\n\r\nBonjour, demande {i}.\r\n").encode()
 
 
-def _config(tmp_path: Path, db_url: str, smart_host: SmartHostSink, port: int) -> Path:
-    data = settings_data(db_url, smart_host.port, smtp__port=port, daemon__processes=2)
+def _config(tmp_path: Path, db_url: str, smart_host: SmartHostSink, port: int, **extra: Any) -> Path:
+    data = settings_data(db_url, smart_host.port, smtp__port=port, daemon__processes=2, **extra)
     return write_config(tmp_path / "config.toml", data)
 
 
+def test_the_two_processes_take_each_half_of_the_cpus() -> None:
+    assert split_cpus({0, 1}) == ({0}, {1})
+    assert split_cpus({0, 1, 2}) == ({0}, {1, 2})  # the worker, the busier, gets the odd one
+    assert split_cpus({2, 5, 7, 9}) == ({2, 5}, {7, 9})
+    assert split_cpus({3}) is None and split_cpus(set()) is None
+
+
+def _cpus_of(pid: int) -> set[int]:
+    return set(os.sched_getaffinity(pid))
+
+
 async def test_the_worker_process_is_restarted_when_it_dies(smart_host: SmartHostSink, tmp_path: Path) -> None:
+    """Also: each process runs on its half of the CPUs (`[daemon] cpu_affinity = "split"`, the default), the
+    restarted worker process too."""
     port = _free_port()
+    halves = split_cpus(set(os.sched_getaffinity(0)))
     proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'p.sqlite3'}", smart_host, port))
     try:
         await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
                     what="the listener and its worker process")
         (worker,) = _children(proc.pid)
+        if halves is not None:  # the worker process pins itself as it starts
+            await until(lambda: _cpus_of(worker) == halves[1], timeout=30, what="the worker process on its CPUs")
+            assert _cpus_of(proc.pid) == halves[0]
         os.kill(worker, signal.SIGKILL)
         await asyncio.to_thread(smtplib.SMTP("127.0.0.1", port).sendmail, "c@client.example",
                                 ["support@example.test"], _mail(1))  # the listener still takes mail
         await until(lambda: _children(proc.pid) not in ([], [worker]), timeout=30, what="a new worker process")
         await until(lambda: len(smart_host.received) == 1, timeout=30, what="the acknowledgement")
+        if halves is not None:
+            (restarted,) = _children(proc.pid)
+            await until(lambda: _cpus_of(restarted) == halves[1], timeout=30, what="the new one on its CPUs")
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.to_thread(proc.communicate, None, 30)
     finally:
@@ -92,6 +113,22 @@ async def test_the_worker_process_is_restarted_when_it_dies(smart_host: SmartHos
     assert proc.returncode == 0, err
     assert b"worker process exited, restarting it" in err
     assert not _children(proc.pid)
+
+
+async def test_without_cpu_affinity_both_processes_may_run_anywhere(smart_host: SmartHostSink,
+                                                                   tmp_path: Path) -> None:
+    port, everywhere = _free_port(), set(os.sched_getaffinity(0))
+    proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'p.sqlite3'}", smart_host, port,
+                          daemon__cpu_affinity="none"))
+    try:
+        await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
+                    what="the listener and its worker process")
+        await asyncio.to_thread(smtplib.SMTP("127.0.0.1", port).sendmail, "c@client.example",
+                                ["support@example.test"], _mail(1))
+        await until(lambda: len(smart_host.received) == 1, timeout=30, what="the acknowledgement")  # both at work
+        assert [_cpus_of(pid) for pid in (proc.pid, *_children(proc.pid))] == [everywhere, everywhere]
+    finally:
+        _kill_all(proc)
 
 
 class Client(threading.Thread):
