@@ -124,3 +124,12 @@ def test_a_mail_that_holds_the_placeholder_word_is_parsed_the_same() -> None:
     run = "QUJD\r\n" * 4
     raw = f"Subject: MailgateRun0x0 MailgateRun1\r\n\r\nMailgateRun0x0\r\n{run}MailgateRun2\r\n".encode()
     _same_tree(raw)
+
+
+def test_a_part_read_later_is_re_encoded_as_the_stdlib_does() -> None:
+    """Message.set_charset encodes the payload in place: a part's text is read first (found by a review)."""
+    raw = b"Subject: x\n\nQUJD\nQUJD\n"
+    ours, theirs = _lazy(raw), message_from_bytes(raw, policy=compat32)
+    ours.set_charset("utf-8")
+    theirs.set_charset("utf-8")
+    assert ours.as_bytes() == theirs.as_bytes()

@@ -176,6 +176,50 @@ async def test_however_slow_the_commits_few_sent_mails_wait_for_theirs(smart_hos
     assert {row["status"] for row in await outbox_rows(settings)} == {"sent"}
 
 
+async def test_a_send_waiting_for_a_commit_still_checks_the_lease_and_a_failed_record_stops_the_batch(
+        smart_host: SmartHostSink, settings: Settings) -> None:
+    """While the sender waits for a slow commit, its lease may run out: the next mail is not sent then (another
+    sender may have it). And once a result could not be recorded, the batch stops: each mail sent after it
+    could be sent again too."""
+    def queue(conn):  # type: ignore[no-untyped-def]
+        now = datetime.now(UTC)
+        for i in range(20):
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"late{i}@x",
+                           envelope_from="support@example.test", envelope_to=[f"l{i}@client.example"],
+                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
+
+    await write(settings, queue)
+    db = database_for(settings)
+    try:
+        start = datetime.now(UTC)
+        moments = [start]
+        sender = Sender(settings.outbound, db, lambda: moments[-1])
+        held, record = asyncio.Event(), sender.results.write
+
+        async def slow_commit(item: Recorded) -> None:
+            await held.wait()
+            await record(item)
+
+        sender.results.write = slow_commit  # type: ignore[method-assign]
+        sending = asyncio.create_task(sender.send_due())
+        await until(lambda: len(smart_host.received) >= UNRECORDED, what="the first sends")
+        moments.append(start + sender.lease)  # the commits took the whole lease
+        held.set()
+        assert await sending == 20
+        assert len(smart_host.received) == UNRECORDED  # none sent past the lease
+
+        async def failing(item: Recorded) -> None:
+            raise OSError("disk I/O error")
+
+        later = Sender(settings.outbound, db, lambda: start + sender.lease * 3)
+        later.results.write = failing  # type: ignore[method-assign]
+        with pytest.raises(OSError):
+            await later.send_due()
+        assert len(smart_host.received) <= UNRECORDED + 2  # the rest of the batch is not sent
+    finally:
+        db.close()
+
+
 @pytest.mark.parametrize("ehlo_name", ["mailgate.example.test", None])
 async def test_smart_host_sees_the_configured_ehlo_name(smart_host: SmartHostSink, tmp_path: Path,
                                                         ehlo_name: str | None) -> None:

@@ -95,14 +95,16 @@ class Sender:
         try:
             async with SmartHost(self.settings) as host:
                 for done, row in enumerate(rows):
+                    unrecorded = [task for task in recording if not task.done()]
+                    if len(unrecorded) >= UNRECORDED:  # a slow commit: the window for a duplicate stays small
+                        await asyncio.wait(unrecorded, return_when=asyncio.FIRST_COMPLETED)
+                    if any(task.done() and not task.cancelled() and task.exception() for task in recording):
+                        break  # a result could not be recorded: no more mail whose result may be lost too
                     if stop is not None and stop.is_set():
                         break  # the lease runs out and the mail is retried after restart
                     if self.clock() >= last_start:  # the rest waits for its lease to run out, then goes
                         logger.info("lease nearly out: the rest of the batch waits", left=len(rows) - done)
                         break
-                    unrecorded = [task for task in recording if not task.done()]
-                    if len(unrecorded) >= UNRECORDED:  # a slow commit: the window for a duplicate stays small
-                        await asyncio.wait(unrecorded, return_when=asyncio.FIRST_COMPLETED)
                     attempt = await self._send(host, row)
                     recording.append(asyncio.create_task(self._record(row, attempt)))
         finally:  # every result of the batch committed (or its failure seen) before the next batch

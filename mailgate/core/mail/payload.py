@@ -66,13 +66,22 @@ class _Part(Message):
         if self.span is not None:
             if decode and i is None and _cte(self) == "base64":
                 return payload_bytes(self)
-            raw, start, end = self.span
-            self.span, self._payload = None, raw[start:end].decode("ascii")
+            self._read()
         return super().get_payload(i, decode)  # type: ignore[call-overload]
 
     def set_payload(self, payload: Any, charset: Any = None) -> None:
         self.span = None
         super().set_payload(payload, charset)
+
+    def set_charset(self, charset: Any) -> None:  # the stdlib's re-encodes `_payload` in place
+        self._read()
+        super().set_charset(charset)
+
+    def _read(self) -> None:
+        """The text in place of its stand-in, as the parser would have kept it."""
+        if self.span is not None:
+            raw, start, end = self.span
+            self.span, self._payload = None, raw[start:end].decode("ascii")
 
 
 def _parsed(raw: bytes, factory: type[Message]) -> Message:
