@@ -175,11 +175,11 @@ def _raws(conn: Connection, ids: list[int]) -> dict[int, bytes]:
 
 
 def _pg_sliced(cursor: Any, inbound_id: int, size: int) -> bytes:
-    """A big mail's bytes read in slices of `PG_SLICE`, or an eighth of it for a bigger one (a compressed value
-    is decompressed from its start to each slice's end: 8 slices cost 4.5 times its size at most): whole, it was
+    """A big mail's bytes read in slices of `PG_SLICE`, or a sixteenth of it for a bigger one (a compressed value
+    is decompressed from its start to each slice's end: 16 slices cost 8.5 times its size at most): whole, it was
     in memory three times at once, in libpq's buffer, its result and the bytes (a 34 MB mail: +102 MB at the
     worker's peak; +69 so)."""
-    step, slices = max(PG_SLICE, -(-size // 8)), []
+    step, slices = max(PG_SLICE, -(-size // 16)), []
     for at in range(0, size, step):
         row = cursor.execute(_PG_SLICE, (at + 1, step, inbound_id)).fetchone()
         if row is None:
