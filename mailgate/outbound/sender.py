@@ -30,6 +30,7 @@ from mailgate.store.outbox import OutboxRow
 logger = log.get("sender")
 BATCH = 50
 UNRECORDED = 8  # mails handed to the smart host whose result is not yet committed, at most: a crash sends them again
+RECORD_LINGER = 0.002  # seconds a result waits for the next ones to share its commit (2 results a commit, else)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,11 @@ class Recorded:
 
 
 def record_many(conn: Connection, results: list[Recorded], now: datetime) -> list[None]:
+    outbox.mark_all_sent(conn, [r.outbox_id for r in results if r.next.status == "sent"], now)
     for r in results:
         if r.next.status == "sent":
-            outbox.mark_sent(conn, r.outbox_id, now)
-        elif r.next.status == "failed":
+            continue
+        if r.next.status == "failed":
             outbox.mark_failed(conn, r.outbox_id, r.next.error or "")
         else:
             assert r.next.retry_at is not None
@@ -57,7 +59,7 @@ class Sender:
         self.clock = clock
         self.wake = asyncio.Event()  # set by the worker after it queued mail
         self.lease = timedelta(seconds=settings.timeout * 3 + 60)
-        self.results: GroupWriter[Recorded, None] = GroupWriter(db, record_many, clock)
+        self.results: GroupWriter[Recorded, None] = GroupWriter(db, record_many, clock, linger=RECORD_LINGER)
         self.me = instance.name()
         self._stale = True
 

@@ -91,7 +91,13 @@ def release(conn: Connection, holder: str, now: datetime) -> int:
 
 
 def mark_sent(conn: Connection, outbox_id: int, now: datetime) -> None:
-    conn.execute(_SENT, dict(b_id=outbox_id, b_now=now))
+    mark_all_sent(conn, [outbox_id], now)
+
+
+def mark_all_sent(conn: Connection, outbox_ids: list[int], now: datetime) -> None:
+    """These mails were taken by the smart host: one statement for all."""
+    if outbox_ids:
+        conn.execute(_SENT, [dict(b_id=i, b_now=now) for i in outbox_ids])
 
 
 def mark_retry(conn: Connection, outbox_id: int, at: datetime, error: str) -> None:
