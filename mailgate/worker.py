@@ -209,8 +209,8 @@ class Worker:
         rest: list[_Pending] = []
         later = Later()  # the batch's messages and events, inserted once at the end
         with self.db.transaction() as conn:
-            people = snapshot.People(self.desk, now)  # the batch's people's flags and counts, read at once
-            people.read_all(conn, [p for _, p in pending if isinstance(p, Prepared)])
+            batch = snapshot.Batch(self.desk, now)  # the batch's people and tickets, read at once
+            batch.read_all(conn, [p for _, p in pending if isinstance(p, Prepared)])
             ours = inbound.mine(conn, [row.id for row, _ in pending], self.me)  # and no other worker's till the commit
             for n, (row, prepared) in enumerate(pending):
                 if n and time.perf_counter() - started > self.budget:
@@ -221,7 +221,7 @@ class Worker:
                 if isinstance(prepared, _Failed):
                     raise _MailFailed(n, prepared.error)
                 try:
-                    done.append(self._decide_and_write(conn, row, prepared, now, later, people))
+                    done.append(self._decide_and_write(conn, row, prepared, now, later, batch))
                 except Exception as exc:
                     if database_unavailable(exc):
                         raise  # the transaction is lost with its connection: every mail of it is tried again
@@ -232,10 +232,10 @@ class Worker:
         return done, rest
 
     def _decide_and_write(self, conn: Connection, row: InboundRow, p: Prepared, now: datetime, later: Later,
-                          people: snapshot.People) -> Result:
-        known = snapshot.load(conn, p, self.desk, now, people)
+                          batch: snapshot.Batch) -> Result:
+        known = snapshot.load(conn, p, self.desk, now, batch)
         outcome = process(p, known, self.desk, now)
-        people.changed(outcome)
+        batch.changed(outcome, known)
         replied = queue_replies(conn, self.outgoing, outcome.replies, now) if outcome.replies else 0
         if outcome.disposition is Disposition.ANSWERED:  # a list by mail (`statut`, `file`): on no ticket
             self._finish(later, row, "processed", None, now)

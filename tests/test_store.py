@@ -170,6 +170,40 @@ async def test_a_mail_sees_what_the_mails_before_it_in_its_batch_queued(db_url: 
     assert sorted(acks) == ["customer9@client.example", "loop@client.example", "loop@client.example"]
 
 
+async def test_a_mail_sees_what_the_mails_before_it_in_its_batch_did_to_its_ticket(db_url: str,
+                                                                                 tmp_path: Path) -> None:
+    """The batch reads its tickets once (store/snapshot.Tickets); a ticket an earlier mail of the batch may have
+    changed is read again: Alice takes the ticket, then Bruno, in the same transaction. Bruno's `take` finds it
+    taken: the customer hears once that it is taken (read before Alice's change, Ouvert, it was twice)."""
+    import sqlalchemy as sa
+
+    from mailgate.store.tables import outbox, ticket
+
+    settings = make_settings(db_url, 25, tmp_path, worker__max_transaction_ms=60_000,  # one transaction
+                             workflow__trusted_authserv_ids=["mx.example.test"])
+    await write(settings, inbound.store_many, [request(1)], utcnow())
+    w = worker_for(settings, batch=10)
+    try:
+        assert [r.ticket_id for r in await w.process_batch()] == [1]
+
+        def take(i: int, agent: str) -> Arrival:
+            raw = (f"Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\nFrom: {agent}\r\n"
+                   f"To: support@example.test\r\nSubject: Re: [#1] Demande 1\r\n"
+                   f"Message-ID: <take-{i}@example.test>\r\n\r\ntake\r\n").encode()
+            return replace(request(i), raw=raw, message_id=f"take-{i}@example.test", sender=agent)
+
+        await write(settings, inbound.store_many, [take(2, "alice@example.test"), take(3, "bruno@example.test")],
+                    utcnow())
+        results = await w.process_batch()
+        assignee = await w.db.read(lambda conn: conn.execute(sa.select(ticket.c.assignee)).scalar_one())
+        notices = await w.db.read(lambda conn: conn.execute(sa.select(outbox.c.recipient).where(
+            outbox.c.kind == "status_notice")).scalars().all())
+    finally:
+        w.db.close()
+    assert [(r.status, r.ticket_id) for r in results] == [("processed", 1), ("processed", 1)]
+    assert assignee == "bruno@example.test" and notices == ["customer1@client.example"]
+
+
 def test_the_head_revision_read_without_alembic_is_alembics() -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
