@@ -195,7 +195,7 @@ class Daemon(Section):
     # second core for the per-mail work); "auto" = 2 on a machine with more than one core
     processes: Literal["auto", 1, 2] = "auto"
     # two processes: "split" runs the listener on the first half of the CPUs the daemon may use and the worker
-    # process on the other half (on 2 cores, 15 % more mail end to end: neither is moved off its core for the
+    # process on the other half (on 2 cores, 11-13 % more mail end to end: neither is moved off its core for the
     # other); "none" leaves them to the kernel
     cpu_affinity: Literal["split", "none"] = "split"
 
