@@ -27,6 +27,30 @@ async def outbox_rows(settings: Settings) -> list[dict[str, object]]:
     return await read(settings, q)  # type: ignore[no-any-return]
 
 
+async def _queue_acks(settings: Settings, prefix: str, n: int) -> None:
+    """n acknowledgements due now, to <prefix><i>@client.example."""
+    def queue(conn):  # type: ignore[no-untyped-def]
+        now = datetime.now(UTC)
+        for i in range(n):
+            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"{prefix}{i}@x",
+                           envelope_from="support@example.test", envelope_to=[f"{prefix}{i}@client.example"],
+                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
+
+    await write(settings, queue)
+
+
+def _hold_commits(sender: Sender) -> asyncio.Event:
+    """The sender's result commits wait until the returned event is set."""
+    held, record = asyncio.Event(), sender.results.write
+
+    async def slow_commit(item: Recorded) -> None:
+        await held.wait()
+        await record(item)
+
+    sender.results.write = slow_commit  # type: ignore[method-assign]
+    return held
+
+
 async def test_4xx_then_recovery_is_sent_exactly_once(smart_host: SmartHostSink, settings: Settings) -> None:
     smart_host.answers = ["451 4.3.0 greylisted", "421 4.7.0 try later"]
     async with running(settings) as daemon:
@@ -117,14 +141,7 @@ async def test_a_batch_starts_no_send_that_could_outlast_its_lease(smart_host: S
                                                                    settings: Settings) -> None:
     """A slow batch stops before its lease could run out mid-send: another sender (another instance) takes the
     rest only after the lease, so no mail is sent twice, and every mail goes once."""
-    def queue(conn):  # type: ignore[no-untyped-def]
-        now = datetime.now(UTC)
-        for i in range(3):
-            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"slow{i}@x",
-                           envelope_from="support@example.test", envelope_to=[f"s{i}@client.example"],
-                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
-
-    await write(settings, queue)
+    await _queue_acks(settings, "s", 3)
     start = datetime.now(UTC)
     ticks = iter(range(1000))
     db = database_for(settings)
@@ -146,24 +163,11 @@ async def test_however_slow_the_commits_few_sent_mails_wait_for_theirs(smart_hos
                                                                       settings: Settings) -> None:
     """A crash between the smart host's 250 and the commit that records it sends that mail again: with every
     commit held, the sender hands over UNRECORDED mails and waits, then goes on once they are recorded."""
-    def queue(conn):  # type: ignore[no-untyped-def]
-        now = datetime.now(UTC)
-        for i in range(20):
-            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"held{i}@x",
-                           envelope_from="support@example.test", envelope_to=[f"h{i}@client.example"],
-                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
-
-    await write(settings, queue)
+    await _queue_acks(settings, "h", 20)
     db = database_for(settings)
     try:
         sender = Sender(settings.outbound, db, lambda: datetime.now(UTC))
-        held, record = asyncio.Event(), sender.results.write
-
-        async def slow_commit(item: Recorded) -> None:
-            await held.wait()
-            await record(item)
-
-        sender.results.write = slow_commit  # type: ignore[method-assign]
+        held = _hold_commits(sender)
         sending = asyncio.create_task(sender.send_due())
         await until(lambda: len(smart_host.received) >= UNRECORDED, what="the first sends")
         await asyncio.sleep(0.3)  # time enough to send the other twelve, were it allowed
@@ -181,26 +185,13 @@ async def test_a_send_waiting_for_a_commit_still_checks_the_lease_and_a_failed_r
     """While the sender waits for a slow commit, its lease may run out: the next mail is not sent then (another
     sender may have it). And once a result could not be recorded, the batch stops: each mail sent after it
     could be sent again too."""
-    def queue(conn):  # type: ignore[no-untyped-def]
-        now = datetime.now(UTC)
-        for i in range(20):
-            outbox.enqueue(conn, ticket_id=None, kind="ack", message_id=f"late{i}@x",
-                           envelope_from="support@example.test", envelope_to=[f"l{i}@client.example"],
-                           raw=f"Subject: {i}\r\n\r\nx\r\n".encode(), now=now, deadline=now + timedelta(hours=1))
-
-    await write(settings, queue)
+    await _queue_acks(settings, "l", 20)
     db = database_for(settings)
     try:
         start = datetime.now(UTC)
         moments = [start]
         sender = Sender(settings.outbound, db, lambda: moments[-1])
-        held, record = asyncio.Event(), sender.results.write
-
-        async def slow_commit(item: Recorded) -> None:
-            await held.wait()
-            await record(item)
-
-        sender.results.write = slow_commit  # type: ignore[method-assign]
+        held = _hold_commits(sender)
         sending = asyncio.create_task(sender.send_due())
         await until(lambda: len(smart_host.received) >= UNRECORDED, what="the first sends")
         moments.append(start + sender.lease)  # the commits took the whole lease

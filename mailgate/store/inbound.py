@@ -65,19 +65,22 @@ def store_many(conn: Connection, arrivals: list[Arrival], now: datetime) -> list
 
 def store_all(conn: Connection, arrivals: Sequence[tuple[Arrival, datetime]]) -> list[int | None]:
     """Received mails (each with when it arrived), in order: their ids, None for a duplicate. The new ones'
-    raw bytes go in with one statement for all (a big one through blob I/O, store/blobs.py)."""
+    raw bytes go in with one statement for all (a big one through blob I/O on SQLite, store/blobs.py, and by
+    COPY on PostgreSQL)."""
     ids = [_insert(conn, arrival, at) for arrival, at in arrivals]
     new = [(new_id, arrival.raw) for new_id, (arrival, _) in zip(ids, arrivals, strict=True) if new_id is not None]
-    small = [dict(inbound_id=new_id, raw=raw) for new_id, raw in new
-             if not blobs.big(conn, raw) and not (conn.dialect.name == "postgresql" and len(raw) > PG_SLICE)]
+    postgresql = conn.dialect.name == "postgresql"
+    big = [(new_id, raw) for new_id, raw in new if (len(raw) > PG_SLICE if postgresql else blobs.big(conn, raw))]
+    apart = {new_id for new_id, _ in big}
+    small = [dict(inbound_id=new_id, raw=raw) for new_id, raw in new if new_id not in apart]
     if small:
         conn.execute(_INSERT_RAW, small)
-    for new_id, raw in new:
-        if blobs.big(conn, raw):
+    for new_id, raw in big:  # each without a second copy of it in memory
+        if postgresql:
+            _pg_copied(conn, new_id, raw)
+        else:
             conn.execute(_INSERT_EMPTY_RAW, dict(inbound_id=new_id, b_size=len(raw)))
             blobs.write(conn, inbound_raw, "raw", new_id, raw)
-        elif conn.dialect.name == "postgresql" and len(raw) > PG_SLICE:
-            _pg_copied(conn, new_id, raw)
     return ids
 
 

@@ -117,10 +117,11 @@ def _placed(tree: Message, raw: bytes, places: dict[str, tuple[int, int, int]], 
         if not isinstance(payload, str) or stem not in payload:
             continue
         found += payload.count(stem)
-        start, end, eol = places.get(payload.rstrip("\r\n"), (0, 0, 0))
-        if payload in places:
+        head = payload.rstrip("\r\n")
+        start, end, eol = places.get(head, (0, 0, 0))
+        if end and payload == head:
             part.span = (raw, start, end)
-        elif end and payload[len(payload.rstrip("\r\n")):] == raw[end:end + eol].decode("ascii"):
+        elif end and payload[len(head):] == raw[end:end + eol].decode("ascii"):
             part.span = (raw, start, end + eol)
         else:
             part._payload = _restored(payload, raw, places)
