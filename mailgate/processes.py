@@ -17,6 +17,7 @@ from mailgate.config.settings import Settings
 from mailgate.daemon import ALL_ROLES, LISTENER_ROLES, WORKER_ROLES, Daemon, Stopped
 from mailgate.exits import EX_CONFIG
 from mailgate.peer import ENV, Peer
+from mailgate.prefork import CPUS_ENV, Forked
 
 logger = log.get("processes")
 
@@ -48,9 +49,6 @@ def _worker_cpus() -> set[int] | None:
     return {int(c) for c in value.split(",") if c.strip().isdigit()} or None
 
 
-CPUS_ENV = "MAILGATE_WORKER_CPUS"  # the CPUs the listener gives its worker process
-
-
 def process_count(settings: Settings) -> int:
     wanted = settings.daemon.processes
     if wanted == "auto":
@@ -58,8 +56,15 @@ def process_count(settings: Settings) -> int:
     return int(wanted)
 
 
-async def serve(settings: Settings, *, worker_process: bool = False) -> None:
-    """The daemon with signal handlers; `worker_process`: this is the second process, started by the first."""
+def forks_worker(settings: Settings) -> bool:
+    """Whether `mailgate run` forks its worker process before it starts (prefork.py): two processes, where
+    the system can fork."""
+    return process_count(settings) == 2 and settings.source != "<memory>" and hasattr(os, "fork")
+
+
+async def serve(settings: Settings, *, worker_process: bool = False, forked: Forked | None = None) -> None:
+    """The daemon with signal handlers; `worker_process`: this is the second process, started by the first;
+    `forked`: the first, whose worker process is forked already and waits to be told go."""
     count = process_count(settings)
     child_fds: tuple[int, int] | None = None
     cpus: set[int] | None = None
@@ -71,7 +76,7 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
         if settings.daemon.cpu_affinity == "split" and hasattr(os, "sched_getaffinity"):
             split = split_cpus(os.sched_getaffinity(0))
         cpus = _pin(split[0]) if split else None
-        peer, child_fds = Peer.pair()
+        peer, child_fds = (forked.peer, forked.child_fds) if forked else Peer.pair()
         daemon = Daemon(settings, roles=LISTENER_ROLES, peer=peer)
     else:
         daemon = Daemon(settings, roles=ALL_ROLES)
@@ -92,7 +97,7 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
     if child_fds is None:
         await daemon.run()
         return
-    child = WorkerProcess(settings.source, child_fds, split[1] if cpus and split else None)
+    child = WorkerProcess(settings.source, child_fds, split[1] if cpus and split else None, forked=forked)
     loop.add_signal_handler(signal.SIGHUP, child.reload)
     watcher = asyncio.create_task(child.supervise(daemon.stop_event), name="worker process")
     try:
@@ -105,13 +110,16 @@ async def serve(settings: Settings, *, worker_process: bool = False) -> None:
 
 
 class WorkerProcess:
-    """The second process: `mailgate -c CONFIG run --worker-process`, the peer's fds handed over."""
+    """The second process: the one forked early, told go; or `mailgate -c CONFIG run --worker-process`, the
+    peer's fds handed over (a restart, or where the system cannot fork)."""
 
-    def __init__(self, config_path: str, fds: tuple[int, int], cpus: set[int] | None = None) -> None:
+    def __init__(self, config_path: str, fds: tuple[int, int], cpus: set[int] | None = None, *,
+                 forked: Forked | None = None) -> None:
         self.config_path = config_path
         self.fds = fds
         self.cpus = cpus  # the worker process's CPUs (`[daemon] cpu_affinity`), None: any
-        self.proc: asyncio.subprocess.Process | None = None
+        self.forked = forked  # the first worker process, until told go
+        self.proc: asyncio.subprocess.Process | Forked | None = None
         self.refused = False  # it exited with EX_CONFIG
 
     def reload(self) -> None:
@@ -123,14 +131,9 @@ class WorkerProcess:
         delay = 1.0
         try:
             while not stop.is_set():
-                env = {**os.environ, ENV: f"{self.fds[0]},{self.fds[1]}"}
-                env.pop(CPUS_ENV, None)
-                if self.cpus:
-                    env[CPUS_ENV] = ",".join(map(str, sorted(self.cpus)))
-                self.proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "mailgate", "-c", self.config_path, "run", "--worker-process",
-                    pass_fds=self.fds, env=env)
-                logger.info("worker process started", pid=self.proc.pid)
+                self.proc = await self._start()
+                logger.info("worker process started", pid=self.proc.pid,
+                            how="forked" if isinstance(self.proc, Forked) else "exec")
                 waiting = asyncio.ensure_future(self.proc.wait())
                 await asyncio.wait({waiting, asyncio.ensure_future(stop.wait())},
                                    return_when=asyncio.FIRST_COMPLETED)
@@ -148,6 +151,19 @@ class WorkerProcess:
             await self._stop_child()
             for fd in self.fds:
                 os.close(fd)
+
+    async def _start(self) -> asyncio.subprocess.Process | Forked:
+        if self.forked is not None:
+            self.forked.go(self.cpus)
+            forked, self.forked = self.forked, None
+            return forked
+        env = {**os.environ, ENV: f"{self.fds[0]},{self.fds[1]}"}
+        env.pop(CPUS_ENV, None)
+        if self.cpus:
+            env[CPUS_ENV] = ",".join(map(str, sorted(self.cpus)))
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mailgate", "-c", self.config_path, "run", "--worker-process",
+            pass_fds=self.fds, env=env)
 
     async def _stop_child(self) -> None:
         proc = self.proc

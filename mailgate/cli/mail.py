@@ -4,12 +4,16 @@ mail, `release` a quarantined one."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mailgate.cli.common import fail, settings_of
 from mailgate.cli.common import run as run_async
 from mailgate.exits import EX_CONFIG, EX_DATAERR, EX_TEMPFAIL
+
+if TYPE_CHECKING:
+    from mailgate.config.settings import Settings
 
 
 @click.command()
@@ -18,13 +22,28 @@ from mailgate.exits import EX_CONFIG, EX_DATAERR, EX_TEMPFAIL
 @click.pass_context
 def run(ctx: click.Context, worker_process: bool) -> None:
     """Run the daemon: SMTP listener, IMAP pollers, worker, outbox sender and sweeper, until SIGTERM/SIGINT."""
+    from mailgate.prefork import fork_worker
+    from mailgate.processes import forks_worker
+
+    settings = settings_of(ctx)
+    if worker_process or not forks_worker(settings):
+        _serve(settings, worker_process=worker_process)
+        return
+    forked = fork_worker(lambda: _serve(settings, worker_process=True))
+    try:
+        _serve(settings, forked=forked)
+    finally:
+        forked.abandon()
+
+
+def _serve(settings: Settings, **how: Any) -> None:
+    """The daemon (processes.serve) until it stops; a refused start-up ends the command with its exit code."""
     from mailgate.config.sections import ConfigError
     from mailgate.processes import serve
     from mailgate.store.schema import SchemaError
 
-    settings = settings_of(ctx)
     try:
-        run_async(serve(settings, worker_process=worker_process))
+        run_async(serve(settings, **how))
     except (ConfigError, SchemaError) as exc:
         fail(f"refusing to start:\n{exc}", EX_CONFIG)
     except OSError as exc:

@@ -1,0 +1,132 @@
+"""Shell: `mailgate run` in two processes forks its worker process before the event loop or any thread starts,
+so that the two share the pages of the code both have imported (copy-on-write, the import-time objects
+frozen out of the collector's reach); the child waits until the listener has started (the database
+migrated) and says go. A worker process that dies later is started again by exec (processes.py), unshared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+
+from mailgate.peer import ENV, Peer
+
+# the worker process's modules the listener does not need: imported before the fork, they are shared
+WORKER_MODULES = ("mailgate.worker", "mailgate.sweeper")
+CPUS_ENV = "MAILGATE_WORKER_CPUS"  # the CPUs the listener gives its worker process
+
+
+class Forked:
+    """The worker process forked early, as asyncio.subprocess.Process is to an exec'd one (pid, returncode,
+    wait, send_signal, terminate, kill), with the listener's side of their Peer and the child's fds."""
+
+    def __init__(self, pid: int, go_fd: int, peer: Peer, child_fds: tuple[int, int]) -> None:
+        self.pid, self.peer, self.child_fds = pid, peer, child_fds
+        self.returncode: int | None = None
+        self._go_fd: int | None = go_fd  # the listener writes "go" here, or closes it: the child exits
+        self._waited: asyncio.Future[tuple[int, int]] | None = None
+
+    def go(self, cpus: set[int] | None) -> None:
+        """Let the child start as the worker process, on `cpus` (None: any)."""
+        line = "go " + ",".join(map(str, sorted(cpus or ()))) + "\n"
+        self._close_go(line.encode())
+
+    def abandon(self) -> None:
+        """The listener ends without having said go: the child exits, and is reaped here."""
+        if self._go_fd is None:
+            return
+        self._close_go(b"")
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+    def _close_go(self, line: bytes) -> None:
+        if self._go_fd is None:
+            return
+        try:
+            if line:
+                os.write(self._go_fd, line)
+        except BrokenPipeError:  # the child is gone already: its wait tells how
+            pass
+        finally:
+            os.close(self._go_fd)
+            self._go_fd = None
+
+    async def wait(self) -> int:
+        if self._waited is None:  # one waitpid, however often waited for (a timed-out wait asks again)
+            self._waited = asyncio.get_running_loop().run_in_executor(None, os.waitpid, self.pid, 0)
+        _, status = await asyncio.shield(self._waited)
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def fork_worker(main: Callable[[], None]) -> Forked:
+    """Fork the worker process, which runs `main` (the daemon's worker roles; SystemExit gives its exit code)
+    once the listener says go. Call with no thread and no event loop running."""
+    for name in WORKER_MODULES:
+        importlib.import_module(name)
+    peer, child_fds = Peer.pair()
+    go_r, go_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()  # what the listener holds now is never scanned again, so its pages stay shared
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        os.close(peer.read_fd)  # the listener's ends: the worker process sees EOF when the listener is gone
+        os.close(peer.write_fd)
+        os._exit(_child(go_r, child_fds, main))
+    os.close(go_r)
+    return Forked(pid, go_w, peer, child_fds)
+
+
+def _child(go_fd: int, fds: tuple[int, int], main: Callable[[], None]) -> int:
+    for sig in (signal.SIGINT, signal.SIGHUP):  # until the worker's own handlers: the listener stops or
+        signal.signal(sig, signal.SIG_IGN)     # reloads for both meanwhile, and the worker reads its rules anew
+    line = _read_line(go_fd)
+    os.close(go_fd)
+    if not line.startswith(b"go"):  # the listener ended before it started
+        return 0
+    os.environ[ENV] = f"{fds[0]},{fds[1]}"
+    os.environ[CPUS_ENV] = line[2:].strip().decode()
+    code: int = 0
+    try:
+        main()
+    except SystemExit as exc:  # as the interpreter ends on it
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - told on stderr, as the interpreter would
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
+
+
+def _read_line(fd: int) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 256)
+        if not chunk:
+            return b""
+        data += chunk
+    return data

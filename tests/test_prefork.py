@@ -1,0 +1,105 @@
+"""The two-process daemon's first worker process is forked before the listener starts: it shares the pages of
+what both imported, starts only once the listener has, and never outlives a listener that failed or died."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import smtplib
+import socket
+from pathlib import Path
+
+from tests.conftest import SmartHostSink, settings_data, until, write_config
+from tests.test_processes import _children, _config, _free_port, _kill_all, _listening, _mail, _start
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """The process's smaps_rollup figures, in kB."""
+    figures = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        figures[key] = int(value.split()[0])
+    return figures
+
+
+def _alive_with(marker: str) -> list[int]:
+    """Live processes (zombies excepted) whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (marker.encode() in (entry / "cmdline").read_bytes()
+                        and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def test_the_first_worker_process_shares_the_listeners_pages_a_restarted_one_is_started_anew(
+        smart_host: SmartHostSink, tmp_path: Path) -> None:
+    port = _free_port()
+    proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port))
+    try:
+        await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
+                    what="the listener and its worker process")
+        await asyncio.to_thread(smtplib.SMTP("127.0.0.1", port).sendmail, "c@client.example",
+                                ["support@example.test"], _mail(1))
+        await until(lambda: len(smart_host.received) == 1, timeout=30, what="the forked worker's acknowledgement")
+        (forked,) = _children(proc.pid)
+        assert Path(f"/proc/{forked}/cmdline").read_bytes() == Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        shared = _memory(forked)
+        # an exec'd process's anonymous pages are its own (Pss_Anon == Anonymous); half of each shared one counts
+        assert shared["Pss_Anon"] < 0.8 * shared["Anonymous"], shared
+        os.kill(forked, signal.SIGKILL)
+        await until(lambda: _children(proc.pid) not in ([], [forked]), timeout=30, what="a new worker process")
+        (restarted,) = _children(proc.pid)
+        await asyncio.to_thread(smtplib.SMTP("127.0.0.1", port).sendmail, "c@client.example",
+                                ["support@example.test"], _mail(2))
+        await until(lambda: len(smart_host.received) == 2, timeout=30, what="the restarted worker's acknowledgement")
+        assert b"--worker-process" in Path(f"/proc/{restarted}/cmdline").read_bytes()
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.to_thread(proc.communicate, None, 30)
+    finally:
+        if proc.poll() is None:
+            _kill_all(proc)
+    assert proc.returncode == 0, err
+    assert not _children(proc.pid)
+
+
+async def test_a_listener_that_cannot_start_leaves_no_worker_process_behind(smart_host: SmartHostSink,
+                                                                           tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = _config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, taken.getsockname()[1])
+        proc = _start(config)
+        try:
+            _, err = await asyncio.to_thread(proc.communicate, None, 30)
+        finally:
+            if proc.poll() is None:
+                _kill_all(proc)
+    assert proc.returncode == 1 and b"cannot start" in err, err
+    assert _alive_with(str(config)) == []  # the forked child was told to go home, and reaped
+
+
+async def test_a_worker_process_waiting_for_its_listener_ends_when_the_listener_is_killed(
+        smart_host: SmartHostSink, tmp_path: Path) -> None:
+    """The listener waits for a PostgreSQL that refuses connections before it migrates; its forked child waits
+    for the listener's go. A kill -9 of the listener alone ends the child too (its go pipe closes)."""
+    closed = _free_port()
+    data = settings_data(f"postgresql+psycopg://postgres@127.0.0.1:{closed}/test", smart_host.port,
+                         smtp__port=_free_port(), daemon__processes=2)
+    config = write_config(tmp_path / "waiting.toml", data)
+    proc = _start(config)
+    try:
+        await until(lambda: len(_children(proc.pid)) == 1, timeout=30, what="the forked worker process")
+        (child,) = _children(proc.pid)
+        await asyncio.sleep(0.5)  # the listener is waiting for the database
+        assert proc.poll() is None and sorted(_alive_with(str(config))) == sorted([proc.pid, child])
+        os.kill(proc.pid, signal.SIGKILL)
+        await until(lambda: _alive_with(str(config)) == [], timeout=15, what="the child gone with its listener")
+    finally:
+        if proc.poll() is None:
+            _kill_all(proc)
