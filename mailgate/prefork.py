@@ -12,6 +12,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -75,11 +76,14 @@ class Forked:
         self.send_signal(signal.SIGKILL)
 
 
-def fork_worker(main: Callable[[], None]) -> Forked:
+def fork_worker(main: Callable[[], None]) -> Forked | None:
     """Fork the worker process, which runs `main` (the daemon's worker roles; SystemExit gives its exit code)
-    once the listener says go. Call with no thread and no event loop running."""
+    once the listener says go. None, and no fork, if a thread runs already: its locks would stay held in
+    the child (the worker process is then started by exec)."""
     for name in WORKER_MODULES:
         importlib.import_module(name)
+    if threading.active_count() > 1:
+        return None
     peer, child_fds = Peer.pair()
     go_r, go_w = os.pipe()
     sys.stdout.flush()

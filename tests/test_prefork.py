@@ -8,8 +8,10 @@ import os
 import signal
 import smtplib
 import socket
+import threading
 from pathlib import Path
 
+from mailgate.prefork import fork_worker
 from tests.conftest import SmartHostSink, settings_data, until, write_config
 from tests.test_processes import _children, _config, _free_port, _kill_all, _listening, _mail, _start
 
@@ -103,3 +105,15 @@ async def test_a_worker_process_waiting_for_its_listener_ends_when_the_listener_
     finally:
         if proc.poll() is None:
             _kill_all(proc)
+
+
+def test_no_fork_while_a_thread_runs() -> None:
+    """A thread's locks would stay held in the child: the worker process is then started by exec instead."""
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, daemon=True)
+    thread.start()
+    try:
+        assert fork_worker(lambda: None) is None
+    finally:
+        release.set()
+        thread.join()

@@ -33,7 +33,8 @@ def run(ctx: click.Context, worker_process: bool) -> None:
     try:
         _serve(settings, forked=forked)
     finally:
-        forked.abandon()
+        if forked is not None:
+            forked.abandon()
 
 
 def _serve(settings: Settings, **how: Any) -> None:
