@@ -25,13 +25,18 @@ CPUS_ENV = "MAILGATE_WORKER_CPUS"  # the CPUs the listener gives its worker proc
 
 class Forked:
     """The worker process forked early, as asyncio.subprocess.Process is to an exec'd one (pid, returncode,
-    wait, send_signal, terminate, kill), with the listener's side of their Peer and the child's fds."""
+    wait, send_signal, terminate, kill), with the listener's side of their Peer and the child's fds.
+
+    Watched and signalled through a pidfd (Linux), on the event loop's thread: it is reaped, its returncode
+    set and its pidfd closed in one callback, so no signal ever reaches a pid reused after it. Elsewhere a
+    thread reaps it, and a signal sent in between is dropped (ProcessLookupError)."""
 
     def __init__(self, pid: int, go_fd: int, peer: Peer, child_fds: tuple[int, int]) -> None:
         self.pid, self.peer, self.child_fds = pid, peer, child_fds
         self.returncode: int | None = None
         self._go_fd: int | None = go_fd  # the listener writes "go" here, or closes it: the child exits
-        self._waited: asyncio.Future[tuple[int, int]] | None = None
+        self._pidfd = _pidfd(pid)
+        self._exited: asyncio.Future[int] | None = None
 
     def go(self, cpus: set[int] | None) -> None:
         """Let the child start as the worker process, on `cpus` (None: any)."""
@@ -44,7 +49,7 @@ class Forked:
             return
         self._close_go(b"")
         if self.returncode is None:
-            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            self._reaped(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
 
     def _close_go(self, line: bytes) -> None:
         if self._go_fd is None:
@@ -59,21 +64,60 @@ class Forked:
             self._go_fd = None
 
     async def wait(self) -> int:
-        if self._waited is None:  # one waitpid, however often waited for (a timed-out wait asks again)
-            self._waited = asyncio.get_running_loop().run_in_executor(None, os.waitpid, self.pid, 0)
-        _, status = await asyncio.shield(self._waited)
-        self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+        if self._exited is None:  # watched once, however often waited for (a timed-out wait asks again)
+            self._exited = self._watch()
+        return await asyncio.shield(self._exited)
+
+    def _watch(self) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[int] = loop.create_future()
+
+        def done(code: int) -> None:
+            self._reaped(code)
+            if not exited.done():
+                exited.set_result(code)
+
+        pidfd = self._pidfd
+        if pidfd is not None:
+            def readable() -> None:
+                loop.remove_reader(pidfd)
+                done(os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
+            loop.add_reader(pidfd, readable)
+        else:
+            def reap() -> None:
+                loop.call_soon_threadsafe(done, os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1]))
+            threading.Thread(target=reap, name="mailgate-worker-reaper", daemon=True).start()
+        return exited
+
+    def _reaped(self, code: int) -> None:
+        self.returncode = code
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            os.kill(self.pid, sig)
+        if self.returncode is not None:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            else:
+                os.kill(self.pid, sig)
+        except ProcessLookupError:  # exited, and reaped by the thread that has not told yet
+            pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    except OSError:  # a kernel before 5.3
+        return None
 
 
 def fork_worker(main: Callable[[], None]) -> Forked | None:
@@ -86,15 +130,18 @@ def fork_worker(main: Callable[[], None]) -> Forked | None:
         return None
     peer, child_fds = Peer.pair()
     go_r, go_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     gc.freeze()  # what the listener holds now is never scanned again, so its pages stay shared
     pid = os.fork()
     if pid == 0:
-        os.close(go_w)
-        os.close(peer.read_fd)  # the listener's ends: the worker process sees EOF when the listener is gone
-        os.close(peer.write_fd)
-        os._exit(_child(go_r, child_fds, main))
+        code = 1
+        try:
+            os.close(go_w)
+            os.close(peer.read_fd)  # the listener's ends: the worker process sees EOF when the listener is gone
+            os.close(peer.write_fd)
+            code = _child(go_r, child_fds, main)
+        finally:  # never back into the listener's command line, nor its atexit handlers
+            os._exit(code)
     os.close(go_r)
     return Forked(pid, go_w, peer, child_fds)
 
@@ -121,9 +168,17 @@ def _child(go_fd: int, fds: tuple[int, int], main: Callable[[], None]) -> int:
         traceback.print_exc()
         code = 1
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
     return code
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):  # None when the daemon was started with the fd closed
+        if stream is not None:
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe, a closed file: nothing more can be told there
+                pass
 
 
 def _read_line(fd: int) -> bytes:
