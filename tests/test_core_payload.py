@@ -133,3 +133,42 @@ def test_a_part_read_later_is_re_encoded_as_the_stdlib_does() -> None:
     ours.set_charset("utf-8")
     theirs.set_charset("utf-8")
     assert ours.as_bytes() == theirs.as_bytes()
+
+
+_PARAMETERS = st.lists(st.sampled_from([
+    'charset="utf-8"', "charset=ISO-8859-1", 'name="rapport.pdf"', "name*=UTF-8''r%C3%A9sum%C3%A9.pdf",
+    "filename*0*=UTF-8''d%C3%A9", "filename*1=but.txt", 'boundary="==b=="', "report-type=delivery-status",
+    "bare", "x=", '="odd"', ";", 'title*=us-ascii\'en\'"This%20is"']), max_size=5)
+
+
+@given(st.sampled_from(["text/plain", "multipart/mixed", "application/pdf", "garbage"]), _PARAMETERS,
+       st.sampled_from(["content-type", "content-disposition"]))
+def test_header_parameters_are_the_stdlibs_however_often_asked(ctype: str, params: list[str], header: str) -> None:
+    raw = (f"{header.title()}: {'; '.join([ctype, *params])}\r\n\r\nbody\r\n").encode()
+    ours, theirs = message_of(raw), message_from_bytes(raw, policy=compat32)
+    for _ in range(2):  # the second time from what the first kept
+        assert ours.get_params(header=header) == theirs.get_params(header=header)
+        assert ours.get_params(header=header, unquote=False) == theirs.get_params(header=header, unquote=False)
+        for name in ("charset", "name", "filename", "boundary", "report-type", "title"):
+            assert ours.get_param(name, header=header) == theirs.get_param(name, header=header)
+        assert ours.get_filename() == theirs.get_filename() and ours.get_boundary() == theirs.get_boundary()
+        assert ours.get_content_charset() == theirs.get_content_charset()
+
+
+def test_kept_parameters_follow_the_header_and_are_never_changed_through_an_answer() -> None:
+    from mailgate.core.mail import payload
+
+    part = message_of(b'Content-Type: text/plain; charset="utf-8"\r\n\r\nbody\r\n')
+    part.get_params(unquote=False).append(("injected", "1"))  # a caller's list is its own
+    assert part.get_params() == [("text/plain", ""), ("charset", "utf-8")]
+    part.set_param("charset", "iso-8859-1")  # a new value is parsed anew
+    assert part.get_content_charset() == "iso-8859-1"
+    part.replace_header("Content-Type", "text/html")
+    assert part.get_content_charset() is None and part.get_content_type() == "text/html"
+    long = "text/plain; name=" + "x" * 600  # kept only when short: a hostile header is not hoarded
+    before = len(payload._PARAMS)
+    assert message_of(f"Content-Type: {long}\r\n\r\nb\r\n".encode()).get_param("name") == "x" * 600
+    assert len(payload._PARAMS) == before
+    for n in range(payload._PARAMS_KEPT + 10):  # and never more than so many values
+        message_of(f"Content-Type: text/plain; name=f{n}\r\n\r\nb\r\n".encode()).get_param("name")
+    assert len(payload._PARAMS) <= payload._PARAMS_KEPT
