@@ -49,6 +49,18 @@ def _worker_cpus() -> set[int] | None:
     return {int(c) for c in value.split(",") if c.strip().isdigit()} or None
 
 
+WORKER_NAME = "mailgate-worker"  # the worker process's name (comm, at most 15 characters)
+
+
+def _name(name: str) -> None:
+    """This process's name as top and `ps -o comm` show it (Linux; elsewhere it keeps its own)."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name)
+    except OSError:
+        pass
+
+
 def process_count(settings: Settings) -> int:
     wanted = settings.daemon.processes
     if wanted == "auto":
@@ -70,6 +82,7 @@ async def serve(settings: Settings, *, worker_process: bool = False, forked: For
     cpus: set[int] | None = None
     split = None
     if worker_process:
+        _name(WORKER_NAME)  # the forked one has the listener's command line: top and ps -o comm tell them apart
         cpus = _pin(_worker_cpus())  # before any thread of this process starts: they inherit it
         daemon = Daemon(settings, roles=WORKER_ROLES, peer=Peer.from_env())
     elif count == 2 and settings.source != "<memory>":

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.prefork import fork_worker
+from mailgate.processes import WORKER_NAME
 from tests.conftest import SmartHostSink, settings_data, until, write_config
 from tests.test_processes import REPO, _children, _config, _free_port, _kill_all, _listening, _mail, _start
 
@@ -55,6 +56,8 @@ async def test_the_first_worker_process_shares_the_listeners_pages_a_restarted_o
         await until(lambda: len(smart_host.received) == 1, timeout=30, what="the forked worker's acknowledgement")
         (forked,) = _children(proc.pid)
         assert Path(f"/proc/{forked}/cmdline").read_bytes() == Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert Path(f"/proc/{forked}/comm").read_text().strip() == WORKER_NAME  # top tells them apart
+        assert Path(f"/proc/{proc.pid}/comm").read_text().strip() != WORKER_NAME
         shared = _memory(forked)
         # an exec'd process's anonymous pages are its own (Pss_Anon == Anonymous); half of each shared one counts
         assert shared["Pss_Anon"] < 0.9 * shared["Anonymous"], shared
@@ -65,6 +68,7 @@ async def test_the_first_worker_process_shares_the_listeners_pages_a_restarted_o
                                 ["support@example.test"], _mail(2))
         await until(lambda: len(smart_host.received) == 2, timeout=30, what="the restarted worker's acknowledgement")
         assert b"--worker-process" in Path(f"/proc/{restarted}/cmdline").read_bytes()
+        assert Path(f"/proc/{restarted}/comm").read_text().strip() == WORKER_NAME
         anew = _memory(restarted)
         assert anew["Pss_Anon"] > 0.97 * anew["Anonymous"], anew  # the contrast: nothing shared
         proc.send_signal(signal.SIGTERM)
@@ -134,6 +138,7 @@ def _no_fork() -> int:
 _LIFECYCLE = r"""
 import asyncio, os, signal, sys, time
 from mailgate.prefork import fork_worker
+from mailgate.processes import WORKER_NAME
 
 case = sys.argv[1]
 forked = fork_worker(lambda: sys.exit(78) if case != "stays" else time.sleep(60))
