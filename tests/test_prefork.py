@@ -194,7 +194,7 @@ def test_the_forked_child_is_released_waited_signalled_and_reaped_once(case: str
 async def test_a_sigterm_to_both_processes_at_once_stops_the_daemon_cleanly(smart_host: SmartHostSink,
                                                                            tmp_path: Path) -> None:
     """systemd's stop (KillMode=control-group) signals every process of the daemon at once: the worker may be
-    gone before the listener stops it (the narrow case itself: `busy` below), and the listener must not trip."""
+    gone before the listener stops it (the narrow case itself: `busy` above), and the listener must not trip."""
     port = _free_port()
     proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port))
     try:
