@@ -81,7 +81,7 @@ class Worker:
         self.desk = desk_of(settings)  # derived from the settings once, not per mail
         self.me = instance.name()
         self.batch = settings.worker.batch
-        self.budget = settings.worker.budget_ms(db.engine.dialect.name) / 1000
+        self.budget = settings.worker.max_transaction_ms / 1000
         self.wake = asyncio.Event()  # set by the edges after a commit
         self.on_queued: list[Callable[[], None]] = []  # called after a commit that queued outgoing mail
         self._temporary: dict[int, int] = {}
