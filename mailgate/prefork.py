@@ -122,8 +122,8 @@ def _pidfd(pid: int) -> int | None:
 
 def fork_worker(main: Callable[[], None]) -> Forked | None:
     """Fork the worker process, which runs `main` (the daemon's worker roles; SystemExit gives its exit code)
-    once the listener says go. None, and no fork, if a thread runs already: its locks would stay held in
-    the child (the worker process is then started by exec)."""
+    once the listener says go. None, and no fork, if a thread runs already (its locks would stay held in
+    the child) or the system refuses the fork: the worker process is then started by exec."""
     for name in WORKER_MODULES:
         importlib.import_module(name)
     if threading.active_count() > 1:
@@ -132,7 +132,12 @@ def fork_worker(main: Callable[[], None]) -> Forked | None:
     go_r, go_w = os.pipe()
     _flush()
     gc.freeze()  # what the listener holds now is never scanned again, so its pages stay shared
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory for now: the exec'd worker process will say so, or start
+        for fd in (go_r, go_w, peer.read_fd, peer.write_fd, *child_fds):
+            os.close(fd)
+        return None
     if pid == 0:
         code = 1
         try:

@@ -207,3 +207,14 @@ async def test_a_sigterm_to_both_processes_at_once_stops_the_daemon_cleanly(smar
             _kill_all(proc)
     assert proc.returncode == 0, err
     assert b"No such process" not in err and b"Traceback" not in err, err
+
+
+def test_a_refused_fork_leaves_the_exec_to_start_the_worker_and_no_fd_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork(2)'s EAGAIN
+
+    monkeypatch.setattr(os, "fork", refused)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in `mailgate run` (pytest-xdist has threads)
+    before = sorted(os.listdir("/proc/self/fd"))
+    assert fork_worker(lambda: None) is None
+    assert sorted(os.listdir("/proc/self/fd")) == before
