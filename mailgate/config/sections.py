@@ -179,8 +179,8 @@ class Worker(Section):
     batch: int = Field(default=50, ge=1, le=1000)  # mails claimed at once
     # a processing transaction commits after this long (the rest of the batch goes in the next one). On SQLite
     # the IMAP poller's and the sender's commits wait for it on the one writer (the SMTP listener's go to its
-    # intake and do not): 50 ms rather than 20 put 22 mails in a transaction rather than 6.5, for 13-17 % less
-    # of the worker's CPU a mail, 15-20 % more mail end to end over SMTP and 9-29 % more over IMAP, the sender
+    # intake and do not): 50 ms rather than 20 put 18-22 mails in a transaction rather than 6.5, for 9-17 % less
+    # of the worker's CPU a mail, 10-20 % more mail end to end over SMTP and 9-29 % more over IMAP, the sender
     # keeping up (benchmarks/smtp_throughput.py and imap_ingest.py on 2 cores, alternated); on PostgreSQL none
     # wait, and fewer commits carry more mail (260 mails/s against 196 with 10 ms)
     max_transaction_ms: float = Field(default=50.0, gt=0)
