@@ -11,6 +11,11 @@ from collections.abc import Callable
 ENV = "MAILGATE_PEER_FDS"  # "<read fd>,<write fd>" handed to the worker process
 
 
+def env_value(fds: tuple[int, int]) -> str:
+    """The value of ENV that hands the other process these (read, write) fds."""
+    return f"{fds[0]},{fds[1]}"
+
+
 class Peer:
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.read_fd, self.write_fd = read_fd, write_fd

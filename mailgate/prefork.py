@@ -16,11 +16,16 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from mailgate.peer import ENV, Peer
+from mailgate.peer import ENV, Peer, env_value
 
 # the worker process's modules the listener does not need: imported before the fork, they are shared
 WORKER_MODULES = ("mailgate.worker", "mailgate.sweeper")
 CPUS_ENV = "MAILGATE_WORKER_CPUS"  # the CPUs the listener gives its worker process
+
+
+def cpus_text(cpus: set[int] | None) -> str:
+    """CPUS_ENV's value: the CPU numbers, comma-separated ("" for any)."""
+    return ",".join(map(str, sorted(cpus or ())))
 
 
 class Forked:
@@ -40,7 +45,7 @@ class Forked:
 
     def go(self, cpus: set[int] | None) -> None:
         """Let the child start as the worker process, on `cpus` (None: any)."""
-        line = "go " + ",".join(map(str, sorted(cpus or ()))) + "\n"
+        line = f"go {cpus_text(cpus)}\n"
         self._close_go(line.encode())
 
     def abandon(self) -> None:
@@ -158,7 +163,7 @@ def _child(go_fd: int, fds: tuple[int, int], main: Callable[[], None]) -> int:
     os.close(go_fd)
     if not line.startswith(b"go"):  # the listener ended before it started
         return 0
-    os.environ[ENV] = f"{fds[0]},{fds[1]}"
+    os.environ[ENV] = env_value(fds)
     os.environ[CPUS_ENV] = line[2:].strip().decode()
     code: int = 0
     try:

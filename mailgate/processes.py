@@ -16,8 +16,8 @@ from mailgate.config.sections import ConfigError
 from mailgate.config.settings import Settings
 from mailgate.daemon import ALL_ROLES, LISTENER_ROLES, WORKER_ROLES, Daemon, Stopped
 from mailgate.exits import EX_CONFIG
-from mailgate.peer import ENV, Peer
-from mailgate.prefork import CPUS_ENV, Forked
+from mailgate.peer import ENV, Peer, env_value
+from mailgate.prefork import CPUS_ENV, Forked, cpus_text
 
 logger = log.get("processes")
 
@@ -71,13 +71,17 @@ def process_count(settings: Settings) -> int:
 def forks_worker(settings: Settings) -> bool:
     """Whether `mailgate run` forks its worker process before it starts (prefork.py): two processes, where
     the system can fork."""
-    return process_count(settings) == 2 and settings.source != "<memory>" and hasattr(os, "fork")
+    return _two_processes(settings) and hasattr(os, "fork")
+
+
+def _two_processes(settings: Settings) -> bool:
+    """The listener and a worker process: two wanted, and a config file for the worker process to read."""
+    return process_count(settings) == 2 and settings.source != "<memory>"
 
 
 async def serve(settings: Settings, *, worker_process: bool = False, forked: Forked | None = None) -> None:
     """The daemon with signal handlers; `worker_process`: this is the second process, started by the first;
     `forked`: the first, whose worker process is forked already and waits to be told go."""
-    count = process_count(settings)
     child_fds: tuple[int, int] | None = None
     cpus: set[int] | None = None
     split = None
@@ -85,7 +89,7 @@ async def serve(settings: Settings, *, worker_process: bool = False, forked: For
         _name(WORKER_NAME)  # the forked one has the listener's command line: top and ps -o comm tell them apart
         cpus = _pin(_worker_cpus())  # before any thread of this process starts: they inherit it
         daemon = Daemon(settings, roles=WORKER_ROLES, peer=Peer.from_env())
-    elif count == 2 and settings.source != "<memory>":
+    elif _two_processes(settings):
         if settings.daemon.cpu_affinity == "split" and hasattr(os, "sched_getaffinity"):
             split = split_cpus(os.sched_getaffinity(0))
         cpus = _pin(split[0]) if split else None
@@ -106,7 +110,7 @@ async def serve(settings: Settings, *, worker_process: bool = False, forked: For
     two = child_fds is not None or worker_process
     logger.info("mailgate running", database=settings.database_url.split("@")[-1],
                 roles=sorted(r.value for r in daemon.roles), processes=2 if two else 1,
-                cpus=",".join(map(str, sorted(cpus))) if cpus else "any")
+                cpus=cpus_text(cpus) or "any")
     if child_fds is None:
         await daemon.run()
         return
@@ -170,10 +174,7 @@ class WorkerProcess:
             self.forked.go(self.cpus)
             forked, self.forked = self.forked, None
             return forked
-        env = {**os.environ, ENV: f"{self.fds[0]},{self.fds[1]}"}
-        env.pop(CPUS_ENV, None)
-        if self.cpus:
-            env[CPUS_ENV] = ",".join(map(str, sorted(self.cpus)))
+        env = {**os.environ, ENV: env_value(self.fds), CPUS_ENV: cpus_text(self.cpus)}
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mailgate", "-c", self.config_path, "run", "--worker-process",
             pass_fds=self.fds, env=env)

@@ -375,7 +375,7 @@ async def test_rule_reloads_in_the_worker_process_show_on_the_listeners_endpoint
     the listener serves /metrics: reloads, refusals and the mail's latency all show there."""
     from mailgate.instance import HOST
     from tests.conftest import write_config
-    from tests.test_processes import _children, _free_port, _kill_all, _start
+    from tests.test_processes import _children, _free_port, _kill_all, _start, _terminated
 
     folder = tmp_path / "rules"
     folder.mkdir()
@@ -423,8 +423,7 @@ async def test_rule_reloads_in_the_worker_process_show_on_the_listeners_endpoint
         await until(lambda: showing("mailgate_processing_latency_seconds_count", 1), timeout=20,
                     what="the mail processed by the worker process")
         assert (await scrape())['mailgate_processing_latency_seconds_bucket{le="+Inf"}'] == 1
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, None, 30)
+        err = await _terminated(proc)
     finally:
         if proc.poll() is None:
             _kill_all(proc)

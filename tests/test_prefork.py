@@ -18,7 +18,7 @@ import pytest
 from mailgate.prefork import fork_worker
 from mailgate.processes import WORKER_NAME
 from tests.conftest import SmartHostSink, settings_data, until, write_config
-from tests.test_processes import REPO, _children, _config, _free_port, _kill_all, _listening, _mail, _start
+from tests.test_processes import REPO, _children, _config, _free_port, _listening, _mail, _running, _terminated
 
 
 def _memory(pid: int) -> dict[str, int]:
@@ -47,8 +47,7 @@ def _alive_with(marker: str) -> list[int]:
 async def test_the_first_worker_process_shares_the_listeners_pages_a_restarted_one_is_started_anew(
         smart_host: SmartHostSink, tmp_path: Path) -> None:
     port = _free_port()
-    proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port))
-    try:
+    with _running(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port)) as proc:
         await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
                     what="the listener and its worker process")
         await asyncio.to_thread(smtplib.SMTP("127.0.0.1", port).sendmail, "c@client.example",
@@ -71,11 +70,7 @@ async def test_the_first_worker_process_shares_the_listeners_pages_a_restarted_o
         assert Path(f"/proc/{restarted}/comm").read_text().strip() == WORKER_NAME
         anew = _memory(restarted)
         assert anew["Pss_Anon"] > 0.97 * anew["Anonymous"], anew  # the contrast: nothing shared
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, None, 30)
-    finally:
-        if proc.poll() is None:
-            _kill_all(proc)
+        err = await _terminated(proc)
     assert proc.returncode == 0, err
     assert not _children(proc.pid)
 
@@ -86,12 +81,8 @@ async def test_a_listener_that_cannot_start_leaves_no_worker_process_behind(smar
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         config = _config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, taken.getsockname()[1])
-        proc = _start(config)
-        try:
+        with _running(config) as proc:
             _, err = await asyncio.to_thread(proc.communicate, None, 30)
-        finally:
-            if proc.poll() is None:
-                _kill_all(proc)
     assert proc.returncode == 1 and b"cannot start" in err, err
     assert _alive_with(str(config)) == []  # the forked child was told to go home, and reaped
 
@@ -104,17 +95,13 @@ async def test_a_worker_process_waiting_for_its_listener_ends_when_the_listener_
     data = settings_data(f"postgresql+psycopg://postgres@127.0.0.1:{closed}/test", smart_host.port,
                          smtp__port=_free_port(), daemon__processes=2)
     config = write_config(tmp_path / "waiting.toml", data)
-    proc = _start(config)
-    try:
+    with _running(config) as proc:
         await until(lambda: len(_children(proc.pid)) == 1, timeout=30, what="the forked worker process")
         (child,) = _children(proc.pid)
         await asyncio.sleep(0.5)  # the listener is waiting for the database
         assert proc.poll() is None and sorted(_alive_with(str(config))) == sorted([proc.pid, child])
         os.kill(proc.pid, signal.SIGKILL)
         await until(lambda: _alive_with(str(config)) == [], timeout=15, what="the child gone with its listener")
-    finally:
-        if proc.poll() is None:
-            _kill_all(proc)
 
 
 def test_no_fork_while_a_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,15 +183,11 @@ async def test_a_sigterm_to_both_processes_at_once_stops_the_daemon_cleanly(smar
     """systemd's stop (KillMode=control-group) signals every process of the daemon at once: the worker may be
     gone before the listener stops it (the narrow case itself: `busy` above), and the listener must not trip."""
     port = _free_port()
-    proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port))
-    try:
+    with _running(_config(tmp_path, f"sqlite:///{tmp_path / 'f.sqlite3'}", smart_host, port)) as proc:
         await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
                     what="the listener and its worker process")
         os.killpg(proc.pid, signal.SIGTERM)
         _, err = await asyncio.to_thread(proc.communicate, None, 30)
-    finally:
-        if proc.poll() is None:
-            _kill_all(proc)
     assert proc.returncode == 0, err
     assert b"No such process" not in err and b"Traceback" not in err, err
 

@@ -5,6 +5,7 @@ ticket is doubled, every acknowledgement is queued exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,24 @@ def _start(config: Path) -> subprocess.Popen[bytes]:
     """The daemon in a session of its own, so that the whole process group can be killed at once."""
     return subprocess.Popen([sys.executable, "-m", "mailgate", "-c", str(config), "run"], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+@contextlib.contextmanager
+def _running(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The daemon (`_start`), killed with its worker process on the way out if it still runs."""
+    proc = _start(config)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            _kill_all(proc)
+
+
+async def _terminated(proc: subprocess.Popen[bytes]) -> bytes:
+    """SIGTERM to the daemon, and what it wrote on stderr once it has stopped (within 30 s)."""
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.to_thread(proc.communicate, None, 30)
+    return bytes(err)
 
 
 def _kill_all(proc: subprocess.Popen[bytes]) -> None:
@@ -89,8 +109,7 @@ async def test_the_worker_process_is_restarted_when_it_dies(smart_host: SmartHos
     restarted worker process too."""
     port = _free_port()
     halves = split_cpus(set(os.sched_getaffinity(0)))
-    proc = _start(_config(tmp_path, f"sqlite:///{tmp_path / 'p.sqlite3'}", smart_host, port))
-    try:
+    with _running(_config(tmp_path, f"sqlite:///{tmp_path / 'p.sqlite3'}", smart_host, port)) as proc:
         await until(lambda: _listening(port) and len(_children(proc.pid)) == 1, timeout=30,
                     what="the listener and its worker process")
         (worker,) = _children(proc.pid)
@@ -105,11 +124,7 @@ async def test_the_worker_process_is_restarted_when_it_dies(smart_host: SmartHos
         if halves is not None:
             (restarted,) = _children(proc.pid)
             await until(lambda: _cpus_of(restarted) == halves[1], timeout=30, what="the new one on its CPUs")
-        proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(proc.communicate, None, 30)
-    finally:
-        if proc.poll() is None:
-            _kill_all(proc)
+        err = await _terminated(proc)
     assert proc.returncode == 0, err
     assert b"worker process exited, restarting it" in err
     assert not _children(proc.pid)
