@@ -3,6 +3,7 @@ is cut to its column's width."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,19 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
         return value.astimezone(UTC).replace(tzinfo=None)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, the text SQLAlchemy's DATETIME writes (`2026-12-07 09:30:00.000000`: microseconds always,
+        so that the text sorts as the time) in one call: about 12 datetimes a mail are bound."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        to_naive = self.process_bind_param
+
+        def process(value: datetime | None) -> str | None:
+            naive = to_naive(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if not isinstance(value, datetime):
@@ -54,7 +68,8 @@ class JSON(sa.TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return _without_nul(value)
+        # repr (in C) shows a NUL as \x00: walking the value (in Python) only then costs a tenth as much
+        return _without_nul(value) if "\\x00" in repr(value) else value
 
 
 def _without_nul(value: Any) -> Any:

@@ -59,7 +59,11 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The meaningful words of `text`, in order (stop words, single letters and long numbers out)."""
-    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in _STOP and not (w.isdigit() and len(w) > 6)]
+    return [w for w in _WORD.findall(fold(text)) if _meaningful(w)]
+
+
+def _meaningful(word: str) -> bool:
+    return len(word) > 1 and word not in _STOP and not (word.isdigit() and len(word) > 6)
 
 
 def terms(text: str) -> str:
@@ -69,7 +73,12 @@ def terms(text: str) -> str:
 
 def query(text: str) -> Query:
     """A request's first MAX_QUERY_WORDS distinct words, each as its stems."""
-    found = list(dict.fromkeys(words(text[:MAX_QUERY_TEXT])))[:MAX_QUERY_WORDS]
+    found: dict[str, None] = {}  # the first distinct words: the rest of the text is not read
+    for match in _WORD.finditer(fold(text[:MAX_QUERY_TEXT])):
+        if _meaningful(word := match.group()):
+            found[word] = None
+            if len(found) == MAX_QUERY_WORDS:
+                break
     return Query(tuple(frozenset(_stems(word)) for word in found))
 
 
