@@ -27,7 +27,7 @@ def queue(ctx: click.Context, by: str, level: int | None, agent: str | None, as_
     from mailgate.store import tickets
 
     def rows(conn: Any) -> list[dict[str, Any]]:
-        return [dict(r._mapping) | {"targets": tickets.targets_of(r)}
+        return [dict(r._mapping) | {"targets": tickets.targets_of(r._mapping)}
                 for r in tickets.open_work(conn, level=level, agent=agent)]
 
     now = utcnow()

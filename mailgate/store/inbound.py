@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store import blobs
@@ -140,7 +140,7 @@ def claim(conn: Connection, me: str, now: datetime, until: datetime, limit: int,
     few at a time rather than 50 times 25 MB at once."""
     if max_bytes is not None:
         limit = fitting(conn.execute(_SIZES, dict(b_me=me, b_now=now, b_limit=limit)).scalars().all(), max_bytes)
-    rows = conn.execute(_CLAIM, dict(b_me=me, b_now=now, b_until=until, b_limit=limit)).all()
+    rows = conn.execute(_CLAIM, dict(b_me=me, b_now=now, b_until=until, b_limit=limit)).mappings().all()
     return _with_raw(conn, rows, known or {})
 
 
@@ -158,12 +158,13 @@ def fitting(sizes: Sequence[int], max_bytes: int) -> int:
 _SIZES = sa.select(_c.size).where(_CLAIMABLE).order_by(_c.id).limit(sa.bindparam("b_limit"))
 
 
-def _with_raw(conn: Connection, rows: Sequence[Row[Any]], known: dict[int, bytes]) -> list[InboundRow]:
+def _with_raw(conn: Connection, rows: Sequence[RowMapping], known: dict[int, bytes]) -> list[InboundRow]:
     """The claimed rows with their raw bytes: those `known` (the caller has them), the others read by id."""
-    unread = [r.id for r in rows if r.id not in known]
+    unread = [r["id"] for r in rows if r["id"] not in known]
     raws = {**known, **_raws(conn, unread)} if unread else known
-    return sorted((InboundRow(id=r.id, envelope_from=r.envelope_from, raw=bytes(raws[r.id]), status=r.status,
-                              envelope_to=r.envelope_to, attempts=r.attempts) for r in rows), key=lambda r: r.id)
+    return sorted((InboundRow(id=r["id"], envelope_from=r["envelope_from"], raw=bytes(raws[r["id"]]),
+                              status=r["status"], envelope_to=r["envelope_to"], attempts=r["attempts"])
+                   for r in rows), key=lambda r: r.id)
 
 
 def _raws(conn: Connection, ids: list[int]) -> dict[int, bytes]:
@@ -236,7 +237,7 @@ def claim_for_replay(conn: Connection, inbound_id: int, statuses: tuple[str, ...
         .values(status="received", claimed_by=me, lease_until=until, attempts=_c.attempts + 1)
         .returning(*_COLUMNS)
     )
-    row = conn.execute(stmt).first()
+    row = conn.execute(stmt).mappings().first()
     return _with_raw(conn, [row], {})[0] if row else None
 
 

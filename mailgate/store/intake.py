@@ -109,10 +109,11 @@ def waiting(conn: Connection, limit: int, max_bytes: int | None = None) -> list[
     """The oldest `limit` mails of the intake, oldest first; no more than fit in `max_bytes` (one at least)."""
     if max_bytes is not None:
         limit = fitting(conn.execute(_SIZES, dict(b_limit=limit)).scalars().all(), max_bytes)
-    return [Arrived(id=r.id, received_at=r.received_at, arrival=Arrival(
-        raw=r.raw if r.raw is not None else blobs.read(conn, intake_mail, "raw", r.id), source=r.source,
-        source_ref=r.source_ref, envelope_from=r.envelope_from, envelope_to=list(r.envelope_to),
-        message_id=r.message_id, sender=r.sender)) for r in conn.execute(_WAITING, dict(b_limit=limit))]
+    return [Arrived(id=r["id"], received_at=r["received_at"], arrival=Arrival(
+        raw=r["raw"] if r["raw"] is not None else blobs.read(conn, intake_mail, "raw", r["id"]), source=r["source"],
+        source_ref=r["source_ref"], envelope_from=r["envelope_from"], envelope_to=list(r["envelope_to"]),
+        message_id=r["message_id"], sender=r["sender"]))
+        for r in conn.execute(_WAITING, dict(b_limit=limit)).mappings()]
 
 
 def moved_and_claimed(conn: Connection, mails: list[Arrived], *, me: str, now: datetime, until: datetime,

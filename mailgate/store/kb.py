@@ -5,12 +5,13 @@ databases find the same documents. A ticket is indexed in the transaction that a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from mailgate.core.kb import best, document, text
 from mailgate.core.kb.document import Written
@@ -108,9 +109,9 @@ def search(conn: Connection, words: str | Query, *, limit: int = 3, kind: DocKin
         steps.append([(w,) for w in asked])
     hits: dict[tuple[DocKind, int], Hit] = {}
     for groups in steps:
-        for r in conn.execute(_ranked(conn, groups, kind, published_only).limit(limit + CANDIDATES)):
-            key = (DocKind(r.kind), r.ref)
-            if key in hits or (key[0] is DocKind.TICKET and r.ref == exclude_ticket):
+        for r in conn.execute(_ranked(conn, groups, kind, published_only).limit(limit + CANDIDATES)).mappings():
+            key = (DocKind(r["kind"]), r["ref"])
+            if key in hits or (key[0] is DocKind.TICKET and r["ref"] == exclude_ticket):
                 continue
             hits[key] = _hit(r, q)
             if len(hits) == limit:
@@ -133,15 +134,21 @@ def _nearest(conn: Connection, queries: list[Query], known: kb_terms.Counts, lim
     """`similar` for several requests, their documents read in one statement."""
     ranked = [best.rank(q, known.docs, known.lists, known.total, limit=limit + CANDIDATES) for q in queries]
     ids = sorted({s.doc for found in ranked for s in found})
-    rows = {r.id: r for r in conn.execute(sa.select(kb_doc.c.id, *_SHOWN).where(kb_doc.c.id.in_(ids)))} if ids else {}
-    hits = [[_hit(rows[s.doc], q) for s in found if s.doc in rows] for q, found in zip(queries, ranked, strict=True)]
-    return [[h for h in each if not (h.kind is DocKind.TICKET and h.ref == exclude_ticket)][:limit] for each in hits]
+    rows = {r["id"]: r for r in conn.execute(sa.select(kb_doc.c.id, *_SHOWN).where(kb_doc.c.id.in_(ids))).mappings()
+            } if ids else {}
+    hits: list[list[Hit]] = []
+    for q, found in zip(queries, ranked, strict=True):
+        shown = (r for s in found if (r := rows.get(s.doc)) is not None
+                 and not (r["kind"] == DocKind.TICKET.value and r["ref"] == exclude_ticket))
+        hits.append([_hit(r, q) for r in itertools.islice(shown, limit)])  # scored only when shown
+    return hits
 
 
-def _hit(r: Any, q: Query) -> Hit:
-    return Hit(kind=DocKind(r.kind), ref=r.ref, title=r.title, summary=r.summary,
-               score=text.coverage(q, f"{r.title_terms} {r.body_terms}"),
-               type=RequestType(r.type) if r.type else None, level=r.level, published=r.published)
+def _hit(r: RowMapping, q: Query) -> Hit:
+    """A document's row (a mapping: r["title"] costs a tenth of a Row's r.title) as a hit for `q`."""
+    return Hit(kind=DocKind(r["kind"]), ref=r["ref"], title=r["title"], summary=r["summary"],
+               score=text.coverage(q, f"{r['title_terms']} {r['body_terms']}"),
+               type=RequestType(r["type"]) if r["type"] else None, level=r["level"], published=r["published"])
 
 
 

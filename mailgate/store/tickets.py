@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from mailgate.core.model import (
     Address,
@@ -39,38 +39,40 @@ def load_views(conn: Connection, ids: Iterable[int]) -> dict[int, TicketView]:
         wanted -= views.keys()
         if not wanted:
             break
-        rows = conn.execute(_VIEWS, dict(b_ids=sorted(wanted))).all()
-        found = sorted(r.id for r in rows)
+        rows = conn.execute(_VIEWS, dict(b_ids=sorted(wanted))).mappings().all()  # r["id"]: a tenth of a Row's r.id
+        found = sorted(r["id"] for r in rows)
         people: dict[int, list[Address]] = {i: [] for i in found}
         estimates: dict[int, EstimateView] = {}
         if found:
-            for p in conn.execute(_PEOPLE, dict(b_ids=found)):
-                people[p.ticket_id].append(Address(p.email, p.name))
+            for ticket_id, email, name in conn.execute(_PEOPLE, dict(b_ids=found)):
+                people[ticket_id].append(Address(email, name))
             for e in conn.execute(_ESTIMATES, dict(b_ids=found)):
                 estimates[e.ticket_id] = EstimateView(e.id, cents_to_text(e.amount_cents), e.days, e.state)
         next_wanted: set[int] = set()
         for r in rows:
-            cc = tuple(people[r.id])
-            members = {a.email for a in cc} | {r.requester} | ({r.assignee} if r.assignee else set())
-            views[r.id] = TicketView(
-                r.id, Status(r.status), frozenset(members), r.merged_into, type=RequestType(r.type),
-                level=r.level, priority=Priority(r.priority), title=r.title,
-                requester=Address(r.requester, r.requester_name), assignee=r.assignee, locale=r.locale,
-                customer=r.customer, resume_status=Status(r.resume_status) if r.resume_status else None,
-                awaiting_mid=r.awaiting_mid, awaiting_kind=r.awaiting_kind, root_mid=r.root_mid,
-                last_customer_mid=r.last_customer_mid, status_since=r.status_changed_at or r.updated_at,
-                estimate=estimates.get(r.id), cc=cc, targets=targets_of(r),
+            cc = tuple(people[r["id"]])
+            members = {a.email for a in cc} | {r["requester"]} | ({r["assignee"]} if r["assignee"] else set())
+            views[r["id"]] = TicketView(
+                r["id"], Status(r["status"]), frozenset(members), r["merged_into"], type=RequestType(r["type"]),
+                level=r["level"], priority=Priority(r["priority"]), title=r["title"],
+                requester=Address(r["requester"], r["requester_name"]), assignee=r["assignee"], locale=r["locale"],
+                customer=r["customer"], resume_status=Status(r["resume_status"]) if r["resume_status"] else None,
+                awaiting_mid=r["awaiting_mid"], awaiting_kind=r["awaiting_kind"], root_mid=r["root_mid"],
+                last_customer_mid=r["last_customer_mid"], status_since=r["status_changed_at"] or r["updated_at"],
+                estimate=estimates.get(r["id"]), cc=cc, targets=targets_of(r),
             )
-            if r.merged_into is not None:
-                next_wanted.add(r.merged_into)
+            if r["merged_into"] is not None:
+                next_wanted.add(r["merged_into"])
         wanted = next_wanted
     return views
 
 
-def targets_of(r: Any) -> tuple[ServiceTarget, ...]:
-    """The response and resolution targets of a ticket row."""
-    return (ServiceTarget(name="response", due=r.response_due, met=r.first_response_at, told=r.response_breached_at),
-            ServiceTarget(name="resolution", due=r.resolution_due, met=r.resolved_at, told=r.resolution_breached_at))
+def targets_of(r: RowMapping) -> tuple[ServiceTarget, ...]:
+    """The response and resolution targets of a ticket row (its mapping)."""
+    return (ServiceTarget(name="response", due=r["response_due"], met=r["first_response_at"],
+                          told=r["response_breached_at"]),
+            ServiceTarget(name="resolution", due=r["resolution_due"], met=r["resolved_at"],
+                          told=r["resolution_breached_at"]))
 
 
 _IDS: sa.BindParameter[list[int]] = sa.bindparam("b_ids", expanding=True)

@@ -43,7 +43,7 @@ def overview(conn: Connection, now: datetime) -> tuple[core.Report, list[tuple[s
 
 
 def open_work(conn: Connection) -> list[dict[str, Any]]:
-    return [dict(r._mapping) | {"targets": tickets.targets_of(r)} for r in tickets.open_work(conn)]
+    return [dict(r._mapping) | {"targets": tickets.targets_of(r._mapping)} for r in tickets.open_work(conn)]
 
 
 def one_ticket(conn: Connection, number: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
