@@ -73,13 +73,9 @@ def terms(text: str) -> str:
 
 def query(text: str) -> Query:
     """A request's first MAX_QUERY_WORDS distinct words, each as its stems."""
-    found: dict[str, None] = {}  # the first distinct words: the rest of the text is not read
-    for match in _WORD.finditer(fold(text[:MAX_QUERY_TEXT])):
-        if _meaningful(word := match.group()):
-            found[word] = None
-            if len(found) == MAX_QUERY_WORDS:
-                break
-    return Query(tuple(frozenset(_stems(word)) for word in found))
+    distinct = dict.fromkeys(_WORD.findall(fold(text[:MAX_QUERY_TEXT])))  # each word judged once
+    found = [w for w in distinct if _meaningful(w)]
+    return Query(tuple(frozenset(_stems(word)) for word in found[:MAX_QUERY_WORDS]))
 
 
 def coverage(q: Query, indexed: str) -> float:
