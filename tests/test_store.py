@@ -10,19 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from mailgate import worker as worker_module
 from mailgate.clock import utcnow
 from mailgate.config.settings import Settings
+from mailgate.core.model import Address, NewTicket, Priority, RequestType, Status
+from mailgate.core.outcome import TicketChange
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
-from mailgate.store import inbound, migrate
+from mailgate.store import inbound, migrate, tickets
 from mailgate.store.inbound import Arrival
 from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
-from mailgate.store.tables import metadata
+from mailgate.store.tables import metadata, ticket
 from mailgate.worker import LEASE, Worker
 from tests.conftest import all_tickets, counts, make_settings, schema_at, write
 
@@ -288,3 +291,24 @@ async def test_big_raw_bytes_and_attachments_are_stored_byte_for_byte(db_url: st
         worker.db.close()
     assert stored == raw
     assert files == {"big.bin": content, "small.pdf": small}
+
+
+def test_a_ticket_update_keeps_its_first_resolution_and_adds_alert_repeats(db_url: str, tmp_path: Path) -> None:
+    """tickets.update runs statements built once per set of columns: the values are bound, never built in."""
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    t0 = utcnow().replace(microsecond=0)
+    spec = NewTicket(title="Imprimante", requester=Address("c@client.example", "C"), cc=(),
+                     type=RequestType.ASSISTANCE, level=1, priority=Priority.NORMAL, locale="fr", dedupe_key="disk")
+    try:
+        number = db.write_now(tickets.create, spec, t0)
+        steps = [(TicketChange(status=Status.ANSWER_SENT), 1), (TicketChange(alert_repeats=2), 2),
+                 (TicketChange(status=Status.CLOSED), 3), (TicketChange(alert_repeats=3, priority=Priority.HIGH), 4)]
+        for change, minutes in steps:
+            db.write_now(tickets.update, number, change, t0 + timedelta(minutes=minutes))
+        row = db.read_now(lambda conn: conn.execute(sa.select(ticket).where(ticket.c.id == number)).one()._mapping)
+    finally:
+        db.close()
+    assert row["resolved_at"] == t0 + timedelta(minutes=1)  # the answer's, not the close's
+    assert row["status_changed_at"] == t0 + timedelta(minutes=3)
+    assert row["updated_at"] == t0 + timedelta(minutes=4)
+    assert (row["status"], row["priority"], row["alert_count"]) == (Status.CLOSED.value, Priority.HIGH.value, 6)
