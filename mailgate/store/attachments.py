@@ -38,13 +38,14 @@ def store(conn: Connection, files: tuple[Attachment, ...], *, ticket_id: int, in
         else:
             rows.append(row)
     if rows:
-        conn.execute(sa.insert(attachment), rows)
+        conn.execute(_INSERT, rows)
     for row, content in big:
         del row["content"]
         rowid = conn.execute(_INSERT_EMPTY, dict(row, b_size=len(content))).scalar_one()
         blobs.write(conn, attachment, "content", int(rowid), content)
 
 
+_INSERT = sa.insert(attachment)  # built once: built per mail, its cache key was made each time
 _INSERT_EMPTY = sa.insert(attachment).values(content=blobs.empty("b_size")).returning(attachment.c.id)
 
 
