@@ -159,9 +159,8 @@ def update(conn: Connection, ticket_id: int, change: TicketChange, now: datetime
 
 @functools.lru_cache(maxsize=512)  # one statement a set of columns (the core changes a few kinds of sets)
 def _updating(columns: tuple[str, ...], repeats: bool) -> sa.Update:
-    """The UPDATE of these columns from bound parameters (b_<column>), built once: built per mail, with the
-    values in it, its cache key was made again each time (6 % of the worker's time, py-spy). `resolved_at`
-    keeps an earlier resolution; `repeats`: the alert count grows by b_alert_repeats."""
+    """The UPDATE of these columns from bound parameters (b_<column>), built once (built per mail with its values,
+    its cache key was made each time). `resolved_at` keeps an earlier one; `repeats`: alert_count += b_alert_repeats."""
     values: dict[str, Any] = {c: sa.bindparam(f"b_{c}", type_=ticket.c[c].type) for c in columns}
     if "resolved_at" in values:
         values["resolved_at"] = sa.func.coalesce(ticket.c.resolved_at, values["resolved_at"])
