@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from mailgate.config.sections import ConfigError
 from mailgate.ingest.smtp_session import Session, SessionLimits, Sessions
@@ -187,6 +189,7 @@ class _Reader:
 ])
 async def test_receive_spools_past_memory(data: bytes, state: str, content: bytes | None) -> None:
     session = Session(object(), sessions=Sessions(SessionLimits()), data_size_limit=1000)
+    session.line_length_limit = 4096  # as a session's own stream reader has it
     reader = _Reader(data, limit=4096)
     session._reader = reader.stream
     with tempfile.SpooledTemporaryFile(max_size=8) as spool:
@@ -215,3 +218,62 @@ async def test_a_spool_folder_that_cannot_be_written(db_url: str, smart_host: Sm
         assert (await client.reply()).startswith("451 4.3.1")
         assert (await client.send("NOOP")).startswith("250")  # the session goes on
         client.close()
+
+
+def _line_at_a_time(stream: bytes, line_limit: int, size_limit: int) -> tuple[str, bytes, bytes]:
+    """DATA as a session read it a line at a time (up to each CRLF) before it read in pieces: (state, the
+    content when nominal, what is left of the stream after the lone dot)."""
+    state, size, content, at = "nominal", 0, [], 0
+    while True:
+        end = stream.index(b"\r\n", at) + 2
+        line, at = stream[at:end], end
+        if line == b".\r\n":
+            return state, b"".join(content) if state == "nominal" else b"", stream[at:]
+        if len(line) - 2 > line_limit and state == "nominal":
+            state = "a line too long"
+        size += len(line)
+        if state == "nominal" and size > size_limit:
+            state = "too much data"
+        content.append(line[1:] if line[:1] == b"." else line)
+
+
+_STREAM_BYTES = st.lists(st.sampled_from([b".", b"\r", b"\n", b"\r\n", b"x", b"..", b"\r\n.", b"\r\n.\r\n",
+                                          b"yy" * 9]), max_size=60).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@example(data=b"x" * 8, chunks=[11, 40], limit=8, size_limit=0)  # a piece ends in CR, its LF and the dot next
+@example(data=b"x" * 8 + b"\r\n..y", chunks=[14, 40], limit=8, size_limit=0)  # likewise, a stuffed line
+@given(data=_STREAM_BYTES, chunks=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+       limit=st.integers(8, 64), size_limit=st.integers(0, 120))
+def test_receive_in_pieces_reads_as_a_line_at_a_time(data: bytes, chunks: list[int], limit: int,
+                                                      size_limit: int) -> None:
+    """Whatever the bytes and however they arrive (pieces of any size, a stream buffer as small as a line
+    limit): the same lone dot, content, refusal and rest as reading a line at a time."""
+    stream = data + b"\r\n.\r\nQUIT\r\n"
+    expected = _line_at_a_time(stream, limit, size_limit or 10**9)
+
+    async def run() -> tuple[str, bytes, bytes]:
+        session = Session(object(), sessions=Sessions(SessionLimits()), data_size_limit=size_limit)
+        session.line_length_limit = limit
+        reader = asyncio.StreamReader(limit=limit)
+        session._reader = reader
+
+        async def feed() -> None:
+            at, n = 0, 0
+            while at < len(stream):
+                size = chunks[n % len(chunks)]
+                reader.feed_data(stream[at:at + size])
+                at, n = at + size, n + 1
+                await asyncio.sleep(0)
+            reader.feed_eof()
+
+        feeding = asyncio.ensure_future(feed())
+        with tempfile.SpooledTemporaryFile(max_size=16) as spool:
+            state = (await session._receive(spool)).value
+            spool.seek(0)
+            content = spool.read() if state == "nominal" else b""
+        await feeding
+        return state, content, await reader.read()
+
+    assert asyncio.run(run()) == expected

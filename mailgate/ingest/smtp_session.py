@@ -5,7 +5,6 @@ it arrives, so that unfinished mail holds at most `spool_memory` bytes of memory
 from __future__ import annotations
 
 import asyncio
-import enum
 import ipaddress
 import re
 import tempfile
@@ -16,6 +15,7 @@ from typing import IO, Any
 from aiosmtpd.smtp import MISSING, SMTP
 
 from mailgate import log
+from mailgate.ingest.smtp_data import DOT_END, Data, Receiving
 
 logger = log.get("smtp_in")
 
@@ -75,17 +75,10 @@ class Sessions:
             del self.per_client[host]
 
 
-class _Data(enum.Enum):
-    NOMINAL = "nominal"
-    TOO_LONG = "a line too long"
-    TOO_MUCH = "too much data"
-    NO_SPACE = "the spool could not be written"
-
-
 _REFUSALS = {
-    _Data.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
-    _Data.TOO_MUCH: "552 Error: Too much mail data",
-    _Data.NO_SPACE: "451 4.3.1 Temporary failure spooling the message, please try again later",
+    Data.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
+    Data.TOO_MUCH: "552 Error: Too much mail data",
+    Data.NO_SPACE: "451 4.3.1 Temporary failure spooling the message, please try again later",
 }
 
 
@@ -186,7 +179,7 @@ class Session(SMTP):
         limits = self._sessions.limits
         with tempfile.SpooledTemporaryFile(max_size=limits.spool_memory, dir=limits.spool_dir) as spool:
             state = await self._receive(spool)
-            if state is not _Data.NOMINAL:
+            if state is not Data.NOMINAL:
                 self._set_post_data_state()  # type: ignore[no-untyped-call]
                 await self.push(_REFUSALS[state])
                 return
@@ -200,29 +193,28 @@ class Session(SMTP):
             self._errors = 0  # Postfix's limit counts errors "without delivering mail"
         await self.push(reply)
 
-    async def _receive(self, spool: IO[bytes]) -> _Data:
+    async def _receive(self, spool: IO[bytes]) -> Data:
         """Read DATA up to the lone dot, undoing dot-stuffing (RFC 5321 section 4.5.2); past a limit, the rest is
-        read and dropped so that the reply comes after the dot, as aiosmtpd does."""
-        limit, state, size, line_start = self.data_size_limit, _Data.NOMINAL, 0, True
+        read and dropped so that the reply comes after the dot, as aiosmtpd does.
+
+        Read up to each ".<CRLF>" (the lone dot's line ends so), or as much as the stream's buffer holds, not a
+        line at a time: a line at a time cost about 2 us a line, 500 us for a mail with a 20 kB attachment."""
+        data = Receiving(self.data_size_limit, self.line_length_limit)
         while True:
             try:
-                line = await self._reader.readuntil(b"\r\n")
+                piece = await self._reader.readuntil(DOT_END)
             except asyncio.CancelledError:  # the connection went away during DATA (aiosmtpd does the same)
                 self._writer.close()
                 raise
-            except asyncio.LimitOverrunError as exc:  # longer than the stream's limit: a fragment of a line
-                line = await self._reader.read(exc.consumed)
-                state = _Data.TOO_LONG if state is _Data.NOMINAL else state
-            if line_start and line == b".\r\n":
-                return state
-            size += len(line)
-            if state is _Data.NOMINAL and limit and size > limit:
-                state = _Data.TOO_MUCH
-            if state is _Data.NOMINAL:
+            except asyncio.LimitOverrunError as exc:  # no ".<CRLF>" within the buffer: what it holds
+                piece = await self._reader.read(exc.consumed)
+            text, ended = data.add(piece)
+            if data.state is Data.NOMINAL and text:
                 try:
-                    spool.write(line[1:] if line_start and line[:1] == b"." else line)
+                    spool.write(text)
                 except OSError as exc:  # disk full, spool_dir gone: the sender keeps the mail and retries
                     logger.error("could not spool mail, answered 451", error=str(exc), peer=self._host)
-                    state = _Data.NO_SPACE
-            line_start = line.endswith(b"\r\n")
+                    data.state = Data.NO_SPACE
+            if ended:
+                return data.state
 
