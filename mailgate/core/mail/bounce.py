@@ -9,6 +9,7 @@ one of ours, from any Message-ID in our grammar anywhere in the bounce (damaged 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from email.message import Message
@@ -230,7 +231,17 @@ def daemon_sender(msg: Message, envelope_from: str | None) -> bool:
         addr = words.ADDRESS.search(value)
         if addr and words.DAEMON_LOCAL.match(addr.group(0).split("@", 1)[0]) and not _NOREPLY.match(addr.group(0)):
             return True
-    sender = decode_header_value(msg.get("from", ""))
+    field = msg.get("from", "")  # a Header (raw 8-bit bytes in it) is not kept: it is no hashable key
+    return _machine_from(field) if isinstance(field, str) else _machine_sender(decode_header_value(field))
+
+
+@functools.lru_cache(maxsize=1024)  # asked three times a mail with its one From (classify, bounce), 9 us each
+def _machine_from(field: str) -> bool:
+    return _machine_sender(decode_header_value(field))
+
+
+def _machine_sender(sender: str) -> bool:
+    """A From of a mail system, by its address or its name."""
     addr = words.ADDRESS.search(sender)
     if addr:
         local = addr.group(0).split("@", 1)[0]
