@@ -4,6 +4,7 @@ double a mail, a poisoned mail is shunted alone, a worker killed between claim a
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from mailgate import worker as worker_module
 from mailgate.clock import utcnow
@@ -22,6 +25,7 @@ from mailgate.core.outcome import TicketChange
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate, tickets
+from mailgate.store.columns import _without_nul, json_text
 from mailgate.store.inbound import Arrival
 from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
@@ -312,3 +316,20 @@ def test_a_ticket_update_keeps_its_first_resolution_and_adds_alert_repeats(db_ur
     assert row["status_changed_at"] == t0 + timedelta(minutes=3)
     assert row["updated_at"] == t0 + timedelta(minutes=4)
     assert (row["status"], row["priority"], row["alert_count"]) == (Status.CLOSED.value, Priority.HIGH.value, 6)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from("a\x00é\\\"\u2028 u0")),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet="k\x00é", max_size=3) | st.integers(),
+                                                                inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@example(value={"a\x00": ["x\x00y", "\\u0000", 2**70]})  # a NUL in a key, the text "\u0000", a long integer
+@given(value=_JSON_VALUES)
+def test_a_json_columns_text_reads_back_as_the_stdlib_writes_it_without_nul(value: Any) -> None:
+    """columns.json_text (orjson) against json.dumps: the same value read back, with no NUL in any string."""
+    read = json.loads(json_text(value))
+    assert read == json.loads(json.dumps(_without_nul(value)))
+    assert _without_nul(read) == read  # no NUL left in any string

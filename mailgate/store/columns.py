@@ -4,10 +4,12 @@ is cut to its column's width."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
@@ -62,15 +64,21 @@ class Text(String):
     cache_ok = True
 
 
-class JSON(sa.TypeDecorator[Any]):
-    """JSON whose strings have no NUL (PostgreSQL refuses \\u0000 in text)."""
+JSON = sa.JSON  # its text is json_text's: every engine of the store is made with it (store/db.make_engine)
 
-    impl = sa.JSON
-    cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        # repr (in C) shows a NUL as \x00: walking the value (in Python) only then costs a tenth as much
-        return _without_nul(value) if "\\x00" in repr(value) else value
+def json_text(value: Any) -> str:
+    """A JSON column's text: by orjson (a rule trace of 2 kB in 1.9 us, against 22 for json.dumps), without NUL
+    in its strings (PostgreSQL refuses \\u0000 in text; the value is walked for it only when its text has one)."""
+    text = _dumps(value)
+    return _dumps(_without_nul(value)) if "\\u0000" in text else text  # (or a backslash before "u0000")
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses (an integer past 64 bits): the stdlib's text
+        return json.dumps(value)
 
 
 def _without_nul(value: Any) -> Any:

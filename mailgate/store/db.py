@@ -19,11 +19,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from mailgate.aio import wait_any
+from mailgate.store.columns import json_text
 from mailgate.store.faults import is_temporary
 
 P = ParamSpec("P")
@@ -48,7 +50,7 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000,
     url = sync_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
-                                  connect_args={"check_same_thread": False})
+                                  connect_args={"check_same_thread": False}, **_JSON)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -68,7 +70,10 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000,
         except ImportError:
             raise DriverMissing("PostgreSQL needs its driver: pip install 'mailgate[postgresql]' (psycopg 3)") from None
     return sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_pre_ping=True,
-                            pool_timeout=60)
+                            pool_timeout=60, **_JSON)
+
+
+_JSON: dict[str, Any] = dict(json_serializer=json_text, json_deserializer=orjson.loads)  # store/columns.JSON
 
 
 class DriverMissing(RuntimeError):
