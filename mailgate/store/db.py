@@ -16,7 +16,6 @@ import fcntl
 import functools
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from mailgate.aio import wait_any
 from mailgate.store.columns import json_text
+from mailgate.store.db_threads import DatabaseThreads
 from mailgate.store.faults import is_temporary
 
 P = ParamSpec("P")
@@ -113,7 +113,7 @@ class Database:
         self._writer = WriterLock(f"{path}.writer-lock") if path and path != ":memory:" else None
         threads = 1 if self.is_sqlite else (engine.pool.size() if isinstance(engine.pool, sa.QueuePool)
                                             else PG_THREADS)
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailgate-db")
+        self._threads = DatabaseThreads(threads, "mailgate-db")
 
     @property
     def dialect(self) -> str:
@@ -148,12 +148,10 @@ class Database:
         return await self._on_thread(fn, *args, **kwargs)
 
     async def _on_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        return await self._threads.call(functools.partial(contextvars.copy_context().run, fn, *args, **kwargs))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._threads.close()
         self.engine.dispose()
         if self._writer is not None:
             self._writer.close()
