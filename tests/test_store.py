@@ -16,6 +16,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from mailgate import worker as worker_module
 from mailgate.clock import utcnow
@@ -27,9 +29,10 @@ from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate, tickets
 from mailgate.store.columns import _without_nul, json_text
 from mailgate.store.inbound import Arrival
+from mailgate.store.insert_one import InsertOne
 from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
-from mailgate.store.tables import metadata, ticket
+from mailgate.store.tables import inbound_mail, metadata, outbox, ticket
 from mailgate.worker import LEASE, Worker
 from tests.conftest import all_tickets, counts, make_settings, schema_at, write
 
@@ -333,3 +336,35 @@ def test_a_json_columns_text_reads_back_as_the_stdlib_writes_it_without_nul(valu
     read = json.loads(json_text(value))
     assert read == json.loads(json.dumps(_without_nul(value)))
     assert _without_nul(read) == read  # no NUL left in any string
+
+
+def test_a_row_inserted_by_its_sql_text_reads_back_as_cores(db_url: str, tmp_path: Path) -> None:
+    """store/insert_one: the same row as Connection.execute writes (NUL dropped, datetimes, JSON, booleans), its
+    id back, and None for a duplicate under ON CONFLICT DO NOTHING."""
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    now = utcnow()
+    values = dict(ticket_id=None, kind="ack", envelope_from="s\x00@x", envelope_to=["a@b", "é\x00"],
+                  raw=b"\x00raw", status="queued", attempts=0, created_at=now, next_attempt_at=now,
+                  deadline=now + timedelta(days=1), automatic=True, recipient="a@b")
+    inbound_row = dict(received_at=now, source="test", source_ref="r", envelope_from=None, envelope_to=["x@y"],
+                       message_id="m@x", dedupe_key="k" * 64, size=3, status="received", attempts=0)
+    lean_mail = InsertOne(sqlite_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                          if db_url.startswith("sqlite") else
+                          postgresql_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+
+    def both(conn: Any) -> tuple[Any, ...]:
+        lean = InsertOne(sa.insert(outbox)).new_id(conn, dict(values, message_id="lean@x"))
+        core = conn.execute(sa.insert(outbox).returning(outbox.c.id), dict(values, message_id="core@x")).scalar_one()
+        first = lean_mail.new_id_or_none(conn, inbound_row)
+        again = lean_mail.new_id_or_none(conn, inbound_row)
+        rows = {r["id"]: dict(r) for r in conn.execute(sa.select(outbox)).mappings()}
+        return lean, core, rows, first, again
+
+    try:
+        lean, core, rows, first, again = db.write_now(both)
+    finally:
+        db.close()
+    assert lean != core and isinstance(first, int) and again is None
+    assert {k: v for k, v in rows[lean].items() if k not in ("id", "message_id")} == \
+        {k: v for k, v in rows[core].items() if k not in ("id", "message_id")}
+    assert rows[lean]["envelope_from"] == "s@x" and rows[lean]["envelope_to"] == ["a@b", "é"]

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store import blobs
 from mailgate.store.columns import fit
+from mailgate.store.insert_one import InsertOne
 from mailgate.store.later import Later
 from mailgate.store.tables import inbound_mail, inbound_raw
 
@@ -92,15 +93,12 @@ def _insert(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
         dedupe_key=dedupe_key(arrival.message_id, arrival.sender, arrival.raw), size=len(arrival.raw),
         status="received", attempts=0,
     )
-    new_id = conn.execute(_INSERT[conn.dialect.name], values).scalar_one_or_none()
-    return None if new_id is None else int(new_id)
+    return _INSERT[conn.dialect.name].new_id_or_none(conn, values)
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
 _INSERT = {
-    name: dialect.insert(inbound_mail)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(inbound_mail.c.id)
+    name: InsertOne(dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]))
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 # A claim returns these, then reads the raw bytes from their own table: RETURNING them made SQLite hold a

@@ -23,6 +23,7 @@ from mailgate.store import blobs
 from mailgate.store.columns import UTCDateTime
 from mailgate.store.db import Database, make_engine
 from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store_all
+from mailgate.store.insert_one import InsertOne
 
 logger = log.get("intake")
 intake_metadata = sa.MetaData()
@@ -40,7 +41,7 @@ intake_mail = sa.Table(
     sqlite_autoincrement=True,  # an id is never given twice, even after the rows before it were dropped
 )
 _c = intake_mail.c
-_INSERT = sa.insert(intake_mail).returning(_c.id)
+_INSERT = InsertOne(sa.insert(intake_mail))
 _INSERT_EMPTY = sa.insert(intake_mail).values(raw=blobs.empty("b_size")).returning(_c.id)  # store/blobs.py
 _WAITING = sa.select(*(blobs.small(c) if c is _c.raw else c for c in intake_mail.c)).order_by(_c.id).limit(
     sa.bindparam("b_limit"))  # a big mail's bytes are read through the blob (store/blobs.py)
@@ -99,7 +100,7 @@ def _store(conn: Connection, a: Arrival, now: datetime) -> int:
     values = dict(received_at=now, source=a.source, source_ref=a.source_ref, envelope_from=a.envelope_from,
                   envelope_to=a.envelope_to, message_id=a.message_id, sender=a.sender)
     if not blobs.big(conn, a.raw):
-        return int(conn.execute(_INSERT, dict(values, raw=a.raw)).scalar_one())
+        return _INSERT.new_id(conn, dict(values, raw=a.raw))
     new_id = int(conn.execute(_INSERT_EMPTY, dict(values, b_size=len(a.raw))).scalar_one())
     blobs.write(conn, intake_mail, "raw", new_id, a.raw)  # bound, SQLite copied it twice: listener +105 MB
     return new_id

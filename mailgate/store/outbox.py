@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from mailgate.core.outcome import MailKind
 from mailgate.core.workflow.authn import SentMail
 from mailgate.store.columns import SHORT_TEXT, fit
+from mailgate.store.insert_one import InsertOne
 from mailgate.store.tables import outbox
 
 STATUSES = ("queued", "sent", "failed")
@@ -40,10 +41,10 @@ def enqueue(
         next_attempt_at=now, deadline=deadline, automatic=automatic,
         recipient=fit(outbox.c.recipient, envelope_to[0]) if envelope_to else None,
     )
-    return int((conn.execute(_ENQUEUE, values)).scalar_one())
+    return _ENQUEUE.new_id(conn, values)
 
 
-_ENQUEUE = sa.insert(outbox).returning(outbox.c.id)  # built once, like the other hot statements
+_ENQUEUE = InsertOne(sa.insert(outbox))  # built once, like the other hot statements
 
 
 # chosen once, in a materialised CTE (see inbound._TAKEN: a plain IN-subquery with LIMIT can take far more)

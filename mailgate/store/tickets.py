@@ -25,6 +25,7 @@ from mailgate.core.model import (
 )
 from mailgate.core.outcome import EventSpec, TicketChange
 from mailgate.store.columns import fit
+from mailgate.store.insert_one import InsertOne
 from mailgate.store.later import Later
 from mailgate.store.tables import estimate, event, message, participant, ticket
 
@@ -91,7 +92,7 @@ def cents_to_text(cents: int | None) -> str | None:
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
-_CREATE = sa.insert(ticket).returning(ticket.c.id)
+_CREATE = InsertOne(sa.insert(ticket))
 _ADD_MESSAGES = sa.insert(message)
 _ADD_EVENTS = sa.insert(event)
 _ADD_PARTICIPANTS = sa.insert(participant)
@@ -114,7 +115,7 @@ def create(conn: Connection, spec: NewTicket, now: datetime, due: Due = NO_DUE) 
         tags=list(spec.tags), dedupe_key=fit(c.dedupe_key, spec.dedupe_key),
         alert_count=1 if spec.dedupe_key else 0, response_due=due.response, resolution_due=due.resolution,
     )
-    return int((conn.execute(_CREATE, values)).scalar_one())
+    return _CREATE.new_id(conn, values)
 
 
 def add_participants(
