@@ -28,11 +28,11 @@ from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate, tickets
 from mailgate.store.columns import _without_nul, json_text
+from mailgate.store.driver_sql import Statement
 from mailgate.store.inbound import Arrival
-from mailgate.store.insert_one import InsertOne
 from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
-from mailgate.store.tables import inbound_mail, metadata, outbox, ticket
+from mailgate.store.tables import event, inbound_mail, metadata, outbox, ticket
 from mailgate.worker import LEASE, Worker
 from tests.conftest import all_tickets, counts, make_settings, schema_at, write
 
@@ -339,7 +339,7 @@ def test_a_json_columns_text_reads_back_as_the_stdlib_writes_it_without_nul(valu
 
 
 def test_a_row_inserted_by_its_sql_text_reads_back_as_cores(db_url: str, tmp_path: Path) -> None:
-    """store/insert_one: the same row as Connection.execute writes (NUL dropped, datetimes, JSON, booleans), its
+    """store/driver_sql: the same row as Connection.execute writes (NUL dropped, datetimes, JSON, booleans), its
     id back, and None for a duplicate under ON CONFLICT DO NOTHING."""
     db = open_database(make_settings(db_url, 25, tmp_path))
     now = utcnow()
@@ -348,16 +348,26 @@ def test_a_row_inserted_by_its_sql_text_reads_back_as_cores(db_url: str, tmp_pat
                   deadline=now + timedelta(days=1), automatic=True, recipient="a@b")
     inbound_row = dict(received_at=now, source="test", source_ref="r", envelope_from=None, envelope_to=["x@y"],
                        message_id="m@x", dedupe_key="k" * 64, size=3, status="received", attempts=0)
-    lean_mail = InsertOne(sqlite_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    lean_mail = Statement(sqlite_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"])
                           if db_url.startswith("sqlite") else
-                          postgresql_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+                          postgresql_dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+                          returning=True)
 
     def both(conn: Any) -> tuple[Any, ...]:
-        lean = InsertOne(sa.insert(outbox)).new_id(conn, dict(values, message_id="lean@x"))
+        lean = Statement(sa.insert(outbox), returning=True).new_id(conn, dict(values, message_id="lean@x"))
         core = conn.execute(sa.insert(outbox).returning(outbox.c.id), dict(values, message_id="core@x")).scalar_one()
         first = lean_mail.new_id_or_none(conn, inbound_row)
         again = lean_mail.new_id_or_none(conn, inbound_row)
         rows = {r["id"]: dict(r) for r in conn.execute(sa.select(outbox)).mappings()}
+        number = tickets.create(conn, NewTicket(title="T", requester=Address("c@x.example"), cc=(),
+                                                type=RequestType.ASSISTANCE, level=1, priority=Priority.NORMAL,
+                                                locale="fr"), now)
+        events = [dict(ticket_id=number, at=now, kind=k, data={"k\x00": [1, "v\x00"]}, inbound_id=first) for k in "ab"]
+        Statement(sa.insert(event)).many(conn, events)
+        conn.execute(sa.insert(event), events)
+        written = [dict(r) for r in conn.execute(sa.select(event.c.at, event.c.kind, event.c.data, event.c.inbound_id)
+                                                   .order_by(event.c.id)).mappings()]
+        assert written[:2] == written[2:] and written[0]["data"] == {"k": [1, "v"]}
         return lean, core, rows, first, again
 
     try:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.store import blobs
 from mailgate.store.columns import fit
-from mailgate.store.insert_one import InsertOne
+from mailgate.store.driver_sql import Statement
 from mailgate.store.later import Later
 from mailgate.store.tables import inbound_mail, inbound_raw
 
@@ -98,7 +98,7 @@ def _insert(conn: Connection, arrival: Arrival, now: datetime) -> int | None:
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
 _INSERT = {
-    name: InsertOne(dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    name: Statement(dialect.insert(inbound_mail).on_conflict_do_nothing(index_elements=["dedupe_key"]), returning=True)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 # A claim returns these, then reads the raw bytes from their own table: RETURNING them made SQLite hold a
@@ -121,7 +121,7 @@ _CLAIM = (
     .returning(*_COLUMNS)
 )
 _MINE = sa.and_(_c.id == sa.bindparam("b_id"), _c.claimed_by == sa.bindparam("b_me"))
-_FINISH = (
+_FINISH = Statement(
     sa.update(inbound_mail)
     .where(_MINE)
     .values(status=sa.bindparam("b_status"), ticket_id=sa.bindparam("b_ticket"),

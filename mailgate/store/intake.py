@@ -22,8 +22,8 @@ from mailgate import log
 from mailgate.store import blobs
 from mailgate.store.columns import UTCDateTime
 from mailgate.store.db import Database, make_engine
+from mailgate.store.driver_sql import Statement
 from mailgate.store.inbound import Arrival, InboundRow, claim, fitting, store_all
-from mailgate.store.insert_one import InsertOne
 
 logger = log.get("intake")
 intake_metadata = sa.MetaData()
@@ -41,7 +41,7 @@ intake_mail = sa.Table(
     sqlite_autoincrement=True,  # an id is never given twice, even after the rows before it were dropped
 )
 _c = intake_mail.c
-_INSERT = InsertOne(sa.insert(intake_mail))
+_INSERT = Statement(sa.insert(intake_mail), returning=True)
 _INSERT_EMPTY = sa.insert(intake_mail).values(raw=blobs.empty("b_size")).returning(_c.id)  # store/blobs.py
 _WAITING = sa.select(*(blobs.small(c) if c is _c.raw else c for c in intake_mail.c)).order_by(_c.id).limit(
     sa.bindparam("b_limit"))  # a big mail's bytes are read through the blob (store/blobs.py)

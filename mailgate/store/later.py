@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection
+
+from mailgate.store.driver_sql import Statement
 
 
 class Later:
     def __init__(self) -> None:
-        self._rows: dict[sa.Insert | sa.Update, list[dict[str, Any]]] = {}
+        self._rows: dict[Statement, list[dict[str, Any]]] = {}
 
-    def add(self, statement: sa.Insert | sa.Update, rows: list[dict[str, Any]]) -> None:
-        """Rows for any statement built once (an insert, or an update by bound parameters)."""
+    def add(self, statement: Statement, rows: list[dict[str, Any]]) -> None:
+        """Rows for any statement built once (an insert, or an update by bound parameters), run by its text
+        (store/driver_sql: Core's per-row parameter processing cost more than the statement)."""
         self._rows.setdefault(statement, []).extend(rows)
 
     def flush(self, conn: Connection) -> None:
         for statement, rows in self._rows.items():
             if rows:
-                conn.execute(statement, rows)
+                statement.many(conn, rows)
         self._rows.clear()

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from mailgate.core.outcome import MailKind
 from mailgate.core.workflow.authn import SentMail
 from mailgate.store.columns import SHORT_TEXT, fit
-from mailgate.store.insert_one import InsertOne
+from mailgate.store.driver_sql import Statement
 from mailgate.store.tables import outbox
 
 STATUSES = ("queued", "sent", "failed")
@@ -44,7 +44,7 @@ def enqueue(
     return _ENQUEUE.new_id(conn, values)
 
 
-_ENQUEUE = InsertOne(sa.insert(outbox))  # built once, like the other hot statements
+_ENQUEUE = Statement(sa.insert(outbox), returning=True)  # built once, like the other hot statements
 
 
 # chosen once, in a materialised CTE (see inbound._TAKEN: a plain IN-subquery with LIMIT can take far more)

@@ -25,7 +25,7 @@ from mailgate.core.model import (
 )
 from mailgate.core.outcome import EventSpec, TicketChange
 from mailgate.store.columns import fit
-from mailgate.store.insert_one import InsertOne
+from mailgate.store.driver_sql import Statement
 from mailgate.store.later import Later
 from mailgate.store.tables import estimate, event, message, participant, ticket
 
@@ -92,9 +92,9 @@ def cents_to_text(cents: int | None) -> str | None:
 
 
 # Statements are built once: building and cache-keying them per mail cost more than running them.
-_CREATE = InsertOne(sa.insert(ticket))
-_ADD_MESSAGES = sa.insert(message)
-_ADD_EVENTS = sa.insert(event)
+_CREATE = Statement(sa.insert(ticket), returning=True)
+_ADD_MESSAGES = Statement(sa.insert(message))
+_ADD_EVENTS = Statement(sa.insert(event))
 _ADD_PARTICIPANTS = sa.insert(participant)
 _TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(updated_at=sa.bindparam("b_now"))
 
@@ -153,9 +153,8 @@ def update(conn: Connection, ticket_id: int, change: TicketChange, now: datetime
     for key in ("awaiting_mid", "last_customer_mid"):
         if isinstance(values.get(key), str):
             values[key] = fit(ticket.c[key], str(values[key]))
-    params = {f"b_{k}": v for k, v in values.items()}
-    conn.execute(_updating(tuple(sorted(values)), bool(change.alert_repeats)),
-                 dict(params, b_id=ticket_id, b_alert_repeats=change.alert_repeats))
+    params = {f"b_{k}": v for k, v in values.items()} | dict(b_id=ticket_id, b_alert_repeats=change.alert_repeats)
+    conn.execute(_updating(tuple(sorted(values)), bool(change.alert_repeats)), params)
 
 
 @functools.lru_cache(maxsize=512)  # one statement a set of columns (the core changes a few kinds of sets)
@@ -192,7 +191,7 @@ def add_messages(conn: Connection, rows: list[dict[str, Any]], later: Later | No
     if later is not None:
         later.add(_ADD_MESSAGES, fitted)
     elif fitted:
-        conn.execute(_ADD_MESSAGES, fitted)
+        _ADD_MESSAGES.many(conn, fitted)
 
 
 def add_events(
@@ -204,7 +203,7 @@ def add_events(
     if later is not None:
         later.add(_ADD_EVENTS, rows)
     elif rows:
-        conn.execute(_ADD_EVENTS, rows)
+        _ADD_EVENTS.many(conn, rows)
 
 
 def title_of(conn: Connection, ticket_id: int) -> str:
