@@ -46,3 +46,25 @@ async def test_a_call_given_up_before_it_ran_does_not_run() -> None:
     finally:
         threads.close()
     assert ran == []
+
+
+async def test_a_call_racing_close_fails_rather_than_waiting_for_ever() -> None:
+    """close() on another thread (as the daemon closes its database: asyncio.to_thread(db.close)) while a call
+    is being handed over: the call raises, it is never queued behind the threads' ends."""
+    threads = DatabaseThreads(1, "test-db-c")
+    assert await threads.call(lambda: 1) == 1
+    loop = asyncio.get_running_loop()
+    real = loop.create_future
+
+    def closing_meanwhile() -> asyncio.Future[object]:
+        closer = threading.Thread(target=threads.close)
+        closer.start()
+        closer.join()
+        return real()
+
+    loop.create_future = closing_meanwhile  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError):
+            await asyncio.wait_for(threads.call(lambda: "ran"), 5)
+    finally:
+        loop.create_future = real  # type: ignore[method-assign]

@@ -35,10 +35,13 @@ class DatabaseThreads:
     def call(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """`fn()` on a database thread; its result (or exception) in the future, on the running loop."""
         loop = asyncio.get_running_loop()
-        if not self._threads:
-            self._start()
         done = loop.create_future()
-        self._calls.put(_Call(fn, done, loop))
+        with self._lock:  # so that no call is queued behind close()'s ends of the threads
+            if self._closed:
+                raise RuntimeError("the database is closed")
+            if not self._threads:
+                self._start()
+            self._calls.put(_Call(fn, done, loop))
         return done
 
     def close(self) -> None:
@@ -52,13 +55,10 @@ class DatabaseThreads:
             thread.join()
 
     def _start(self) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the database is closed")
-            while len(self._threads) < self._count:
-                thread = threading.Thread(target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+        while len(self._threads) < self._count:  # (under the lock)
+            thread = threading.Thread(target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
