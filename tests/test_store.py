@@ -27,7 +27,7 @@ from mailgate.core.outcome import TicketChange
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate, tickets
-from mailgate.store.columns import _without_nul, json_text
+from mailgate.store.columns import _without_nul, json_text, json_value
 from mailgate.store.driver_sql import Statement
 from mailgate.store.inbound import Arrival
 from mailgate.store.kb_tables import ours
@@ -329,13 +329,14 @@ _JSON_VALUES = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@example(value={"a\x00": ["x\x00y", "\\u0000", 2**70]})  # a NUL in a key, the text "\u0000", a long integer
+@example(value={"a\x00": ["x\x00y", "\\u0000", 2**70, -2**64 - 1, 2**63]})  # a NUL in a key, "\u0000", long integers
 @given(value=_JSON_VALUES)
 def test_a_json_columns_text_reads_back_as_the_stdlib_writes_it_without_nul(value: Any) -> None:
     """columns.json_text (orjson) against json.dumps: the same value read back, with no NUL in any string."""
-    read = json.loads(json_text(value))
+    read = json_value(json_text(value))  # as the engines read it
     assert read == json.loads(json.dumps(_without_nul(value)))
     assert _without_nul(read) == read  # no NUL left in any string
+    assert json_value(json_text([float("nan"), float("inf")])) == [None, None]
 
 
 def test_a_row_inserted_by_its_sql_text_reads_back_as_cores(db_url: str, tmp_path: Path) -> None:

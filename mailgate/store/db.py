@@ -18,13 +18,12 @@ import os
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from mailgate.aio import wait_any
-from mailgate.store.columns import json_text
+from mailgate.store.columns import json_text, json_value
 from mailgate.store.db_threads import DatabaseThreads
 from mailgate.store.faults import is_temporary
 
@@ -73,7 +72,7 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000,
                             pool_timeout=60, **_JSON)
 
 
-_JSON: dict[str, Any] = dict(json_serializer=json_text, json_deserializer=orjson.loads)  # store/columns.JSON
+_JSON: dict[str, Any] = dict(json_serializer=json_text, json_deserializer=json_value)  # store/columns.JSON
 
 
 class DriverMissing(RuntimeError):
