@@ -379,3 +379,15 @@ def test_a_row_inserted_by_its_sql_text_reads_back_as_cores(db_url: str, tmp_pat
     assert {k: v for k, v in rows[lean].items() if k not in ("id", "message_id")} == \
         {k: v for k, v in rows[core].items() if k not in ("id", "message_id")}
     assert rows[lean]["envelope_from"] == "s@x" and rows[lean]["envelope_to"] == ["a@b", "é"]
+
+
+def test_a_statement_whose_table_has_python_side_defaults_is_refused_not_run_without_them() -> None:
+    """Core's execution fills a column's `default=` in; run by its text alone the column would be NULL."""
+    table = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("a", sa.Integer, default=5), sa.Column("b", sa.Integer))
+    engine = sa.create_engine("sqlite://")
+    table.create(engine)
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="Python-side defaults"):
+            Statement(sa.insert(table), returning=True).new_id(conn, {"b": 1})
+        assert Statement(sa.insert(table), returning=True).new_id(conn, {"a": 2, "b": 1}) == 1

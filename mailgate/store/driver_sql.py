@@ -67,9 +67,13 @@ class Statement:
 
     def _compile(self, dialect: Dialect, key: _Key) -> _Text:
         statement, returning = self._statement, self._returning and dialect.name != "sqlite"
+        table = statement.table
+        assert isinstance(table, sa.Table)
+        python_side = [c.name for c in table.c if (c.default if isinstance(statement, sa.Insert) else c.onupdate)
+                       is not None and c.name not in key[1]]
+        if python_side:  # Core's execution fills those in; the text alone would leave them NULL
+            raise ValueError(f"{table.name}: {python_side} have Python-side defaults: run it through Core")
         if isinstance(statement, sa.Insert):
-            table = statement.table
-            assert isinstance(table, sa.Table)
             if returning:
                 statement = statement.returning(table.c.id)
             # for_executemany: no RETURNING of the id PostgreSQL's single-row INSERT would otherwise carry
