@@ -52,16 +52,13 @@ class Receiving:
     def _check(self, text: bytes) -> None:
         """The first limit the text breaks, in its order: a line too long, or the size limit passed at the end
         of a line (each only when the text could break it)."""
-        lines = None
-        if self.line_length + len(text) > self.line_limit:
-            lines = text.split(b"\r\n")
-        elif self.size_limit and self.size + len(text) > self.size_limit:
-            lines = text.split(b"\r\n")
-        if lines is None:
+        if self.line_length + len(text) <= self.line_limit and not (
+                self.size_limit and self.size + len(text) > self.size_limit):  # it can break neither
             self.size += len(text)
             last = text.rfind(b"\r\n")
             self.line_length = self.line_length + len(text) if last < 0 else len(text) - last - 2
             return
+        lines = text.split(b"\r\n")
         for n, line in enumerate(lines):
             ends = n < len(lines) - 1  # the last piece of the split has no line end (yet)
             length = self.line_length + len(line)
