@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailgate.core.mail import headers
 from mailgate.core.mail.charset import codec_for, decode_8bit_header, decode_bytes, decode_header_value
 from mailgate.core.mail.parse import addresses, dedupe_fields, parse
 from mailgate.core.model import Address
@@ -194,3 +200,49 @@ def test_stub_plain_part_gives_way_to_its_html() -> None:
     assert "The data centre will be down on Saturday" in mail.text and "HTML client" not in mail.text
     mail = parse(fixture("html_short_plain.eml"))  # under a tenth of the HTML's text, HTML in a related part
     assert "We restarted the mail relay" in mail.text
+
+
+# The plain mailboxes most clients write, and near misses: the regex's pairs must be the stdlib's, or None.
+_PIECES = ["a", "John", "x.y", "b-c", "=?utf-8?q?Jos=C3=A9?=", "\u00e9", "@", ".", "..", ",", "<", ">", '"', " ",
+           "\t", "(", ")", ":", ";", "\\", "[", "]", "\r\n ", "_", "'", ""]
+_WORD = st.text("abXY09.-_'=?!", min_size=1, max_size=6)
+_ADDR = st.builds("{}@{}".format, _WORD, _WORD)
+_NAME = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=3).map(" ".join),
+                  st.text('ab ,.@<>:;()\\\u00e9', max_size=8).map('"{}"'.format))
+_MAILBOX = st.one_of(_ADDR, st.builds("{}{}<{}>{}".format, _NAME, st.sampled_from(["", " ", "\t"]), _ADDR,
+                                      st.sampled_from(["", " "])))
+_VALUE = st.builds(lambda boxes, sep, cut, piece: (lambda v: v[:cut] + piece + v[cut:])(sep.join(boxes)),
+                   st.lists(_MAILBOX, min_size=1, max_size=3), st.sampled_from([",", ", ", " ,"]),
+                   st.integers(0, 60), st.one_of(st.just(""), st.sampled_from(_PIECES)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_VALUE, min_size=1, max_size=2))
+def test_plain_mailboxes_read_as_the_stdlib_reads_them(values: list[str]) -> None:
+    plain = headers._plain_pairs(values)
+    assert plain is None or plain == headers._parsed_pairs(values)
+
+
+def test_plain_mailboxes_take_the_quick_way() -> None:
+    for value in ["j@x.example", "John Doe <j@x.example>", '"Doe, John" <j@x.example>, b@y.example', "<j@x.example>",
+                  "=?utf-8?q?Jos=C3=A9?= <j@x.example>", '"Jos\u00e9" <j@x.example>', " a@x.example ,b@y.example "]:
+        assert headers._plain_pairs([value]) == headers._parsed_pairs([value]) != [], value
+    for value in ["a@x.example,", "a@x (A)", "Team: a@x;", '"a\\"b" <a@x>', '"Doe,\r\n John" <j@x>', "A B a@x"]:
+        assert headers._plain_pairs([value]) is None, value
+
+
+_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (_CORPUS / "INDEX.tsv").is_file(), reason="corpus absent")
+def test_plain_mailboxes_of_the_corpus_read_as_the_stdlib_reads_them() -> None:
+    quick = 0
+    for path in sorted(_CORPUS.rglob("*.eml")):
+        msg = message_from_bytes(path.read_bytes(), policy=compat32)
+        for name in ("from", "to", "cc", "reply-to", "sender"):
+            values = [str(v) for v in msg.get_all(name) or []]
+            plain = headers._plain_pairs(values)
+            assert plain is None or plain == headers._parsed_pairs(values), (path, name, values)
+            quick += plain is not None and bool(values)
+    assert quick > 400  # most real From and To fields are plain (462 of the corpus's 2026-12 fields)

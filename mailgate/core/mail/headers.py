@@ -147,12 +147,8 @@ def addresses(values: list[str]) -> tuple[Address, ...]:
     if not values:  # no such header (most mails' Cc and Reply-To): the stdlib parser costs 2.7 us even so
         return ()
     result: list[Address] = []
-    try:  # unfolded first: the stdlib reads `"Doe,<CRLF> John" <j@x>, b@y` as the one address `Doe,`
-        pairs = getaddresses([_ungrouped(_commented(_FOLD.sub("", value) if "\n" in value or "\r" in value
-                                                    else value)) for value in values])
-    except Exception:
-        pairs = []
-    for name, written in pairs:
+    pairs = _plain_pairs(values)
+    for name, written in _parsed_pairs(values) if pairs is None else pairs:
         addr = written.strip().lower()
         if "@" not in addr:
             comment = name.strip().lower()
@@ -168,6 +164,14 @@ def addresses(values: list[str]) -> tuple[Address, ...]:
             for addr in _BARE_ADDR.findall(value):
                 result.append(Address(email=addr.lower()))
     return tuple(result)
+
+
+def _parsed_pairs(values: list[str]) -> list[tuple[str, str]]:
+    try:  # unfolded first: the stdlib reads `"Doe,<CRLF> John" <j@x>, b@y` as the one address `Doe,`
+        return getaddresses([_ungrouped(_commented(_FOLD.sub("", value) if "\n" in value or "\r" in value
+                                                   else value)) for value in values])
+    except Exception:
+        return []
 
 
 def _commented(value: str) -> str:
@@ -196,3 +200,33 @@ def _recover(name: str, addr: str) -> tuple[str, str]:
     if phrase.strip() and is_mailbox(last) and "." in last.rpartition("@")[2]:
         return name or " ".join(phrase.split()), last.lower()
     return name, addr.lower()
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]++"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*+@[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)*+"
+# One mailbox as most clients write it, then a comma or the end: `a@x`, `Name <a@x>`, `"Doe, John" <a@x>`.
+_PLAIN = re.compile(rf'[ \t]*+(?:({_ADDR_SPEC})|(?:"([^"\\\r\n():;]*+)"|({_ATOM}(?:[ \t]++{_ATOM})*+))?[ \t]*+'
+                    rf'<({_ADDR_SPEC})>)[ \t]*+(?:,|\Z)')
+
+
+def _plain_pairs(values: list[str]) -> list[tuple[str, str]] | None:
+    """getaddresses' (name, address) pairs for values made only of plain mailboxes, read by one regex (2 us a
+    From against 12); None for anything else (comments, groups, folds, escapes, route addresses...)."""
+    pairs = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip(" \t"):
+            return None
+        at, end = 0, len(value)
+        while at < end:
+            match = _PLAIN.match(value, at)
+            if match is None or match.end() == at:
+                return None
+            bare, quoted, atoms, angled = match.groups()
+            if bare is not None:
+                pairs.append(("", bare))
+            else:
+                pairs.append((quoted if quoted is not None else " ".join(atoms.split()) if atoms else "", angled))
+            at = match.end()
+            if at == end and value.endswith(","):
+                return None  # a trailing comma: the stdlib's business
+    return pairs
