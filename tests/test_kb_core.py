@@ -3,6 +3,11 @@ threshold), what a customer may be shown, the draft article without the customer
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mailgate.core.kb import document, flow, text
 from mailgate.core.kb.document import Written
 from mailgate.core.kb.model import DocKind, Hit, Policy
@@ -86,3 +91,11 @@ def test_kb_command_and_search_by_mail_read_as_people_write() -> None:
     assert lookups.searched("chercher") is None and lookups.searched("Je cherche une imprimante") is None
     assert lookups.asked("chercher vpn", agent=True) == lookups.SEARCH
     assert lookups.asked("chercher vpn", agent=False) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), max_size=200) | st.text("aZ09 \t\n-_.éÉœßﬁ²", max_size=60))
+def test_words_split_as_the_word_pattern_finds_them(raw: str) -> None:
+    folded = text.fold(raw)
+    assert folded.isascii()
+    assert text._split(folded) == re.findall(r"[a-z0-9]+", folded)

@@ -101,11 +101,13 @@ class Counts:
     lists: dict[str, bytes | None] = field(default_factory=dict)  # each term's best documents, when asked for
 
 
+_COUNTS = {lists: sa.select(kb_term.c.term, kb_term.c.docs, kb_term.c.best if lists else sa.null()).where(
+    kb_term.c.term.in_(sa.bindparam("b_terms", expanding=True))) for lists in (False, True)}  # built once
+
+
 def counts(conn: Connection, terms: Iterable[str], *, lists: bool = False) -> Counts:
     """One query, for one request's terms or a whole batch's; `lists`: their lists of best documents too."""
-    wanted = sorted({*terms, ALL})
-    cols = (kb_term.c.term, kb_term.c.docs, kb_term.c.best if lists else sa.null())
-    found = conn.execute(sa.select(*cols).where(kb_term.c.term.in_(wanted))).all()
+    found = conn.execute(_COUNTS[lists], dict(b_terms=sorted({*terms, ALL}))).all()
     rows = {term: docs for term, docs, _ in found}
     return Counts(docs=rows, total=rows.pop(ALL, 0), lists={term: packed for term, _, packed in found} if lists else {})
 

@@ -6,7 +6,6 @@ request in either language finds tickets and articles written in either. docs/kb
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -15,7 +14,8 @@ import Stemmer
 MAX_QUERY_WORDS = 24  # a long mail is searched by its first distinct words (the subject comes first)
 MAX_TEXT = 20_000  # characters of a document indexed
 MAX_QUERY_TEXT = 3_000  # characters of a request read for its words
-_WORD = re.compile(r"[a-z0-9]+")
+# fold's text is ASCII: every byte but a letter or digit becomes a blank, then split (a third of findall's time)
+_NOT_WORD = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 _LIGATURES = (("œ", "oe"), ("æ", "ae"), ("ß", "ss"))
 _STOP = frozenset("""
 a au aux avec ce ces cet cette dans de des du elle en et eux il ils je la le les leur lui ma mais me meme mes
@@ -59,7 +59,12 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The meaningful words of `text`, in order (stop words, single letters and long numbers out)."""
-    return [w for w in _WORD.findall(fold(text)) if _meaningful(w)]
+    return [w for w in _split(fold(text)) if _meaningful(w)]
+
+
+def _split(folded: str) -> list[str]:
+    """`re.findall("[a-z0-9]+", folded)`, for fold's ASCII text."""
+    return folded.encode("ascii").translate(_NOT_WORD).decode("ascii").split()
 
 
 def _meaningful(word: str) -> bool:
@@ -73,7 +78,7 @@ def terms(text: str) -> str:
 
 def query(text: str) -> Query:
     """A request's first MAX_QUERY_WORDS distinct words, each as its stems."""
-    distinct = dict.fromkeys(_WORD.findall(fold(text[:MAX_QUERY_TEXT])))  # each word judged once
+    distinct = dict.fromkeys(_split(fold(text[:MAX_QUERY_TEXT])))  # each word judged once
     found = [w for w in distinct if _meaningful(w)]
     return Query(tuple(frozenset(_stems(word)) for word in found[:MAX_QUERY_WORDS]))
 
