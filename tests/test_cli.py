@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mailgate import log
 from mailgate.config.settings import from_dict
 from tests.conftest import (
     SmartHostSink,
@@ -462,3 +463,17 @@ def test_pattern_errors_say_what_the_value_should_be(tmp_path: Path) -> None:
     assert "outbound.ehlo_name: 'mail host' is not one word without spaces" in str(raised.value)
     said = [line.split(": ", 2)[2] for line in lines]  # what follows `file: key: `
     assert not any("pattern" in what or "^" in what for what in said)
+
+
+def test_the_daemons_cached_loggers_still_keep_to_the_level(capsys: pytest.CaptureFixture[str]) -> None:
+    """`mailgate run` binds each logger once (log.configure(cached=True)): the level still filters."""
+    try:
+        log.configure("info", cached=True)
+        logger = log.get("test-cached")
+        for n in range(3):
+            logger.debug("not shown", n=n)
+            logger.info("shown", n=n)
+        err = capsys.readouterr().err
+        assert err.count("shown") == 3 and "not shown" not in err and "n=2" in err
+    finally:
+        log.configure("info")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mailgate import log
 from mailgate.cli.common import fail, settings_of
 from mailgate.cli.common import run as run_async
 from mailgate.exits import EX_CONFIG, EX_DATAERR, EX_TEMPFAIL
@@ -26,6 +27,7 @@ def run(ctx: click.Context, worker_process: bool) -> None:
     from mailgate.processes import forks_worker
 
     settings = settings_of(ctx)
+    log.configure(settings.log.level, settings.log.format, cached=True)  # the daemon: configured once
     if worker_process or not forks_worker(settings):
         _serve(settings, worker_process=worker_process)
         return
