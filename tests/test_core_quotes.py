@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailgate.core.mail import quotes
+from mailgate.core.mail import quotes_patterns as pat
 from mailgate.core.mail.html import html_to_text
 from mailgate.core.mail.quotes import strip_reply
+from mailgate.core.mail.signatures import DELIMITER, MOBILE, ORIGINAL, RULE, SIGNATURE, TEXT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hygiene_replies"
 CASES = sorted(p.name.removesuffix(".txt") for p in FIXTURES.glob("*.txt") if not p.name.endswith(".expected.txt"))
@@ -21,6 +24,9 @@ def test_fixture(name: str) -> None:
     text = (FIXTURES / f"{name}.txt").read_text(encoding="utf-8")
     expected = (FIXTURES / f"{name}.expected.txt").read_text(encoding="utf-8").rstrip("\n")
     assert strip_reply(text) == expected
+
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
 
 def test_every_fixture_has_its_expectation() -> None:
@@ -195,3 +201,34 @@ def test_never_raises_and_never_invents_text(text: str, subject: str) -> None:
 @given(st.text(), st.text(max_size=40))
 def test_never_raises_on_any_text(text: str, subject: str) -> None:
     assert isinstance(strip_reply(text, subject=subject), str)
+
+
+def _kind_one_by_one(line: str) -> str:
+    """quotes._kind as it was: each line pattern tried in turn."""
+    bare = line.strip(quotes._BLANKS)
+    if not bare or pat.QUOTE.match(line) or len(bare) > quotes._LONG:
+        return quotes._kind(line)
+    return next((kind for kind, pattern in quotes._LINE_KINDS if pattern.match(bare)), TEXT)
+
+
+_LINE_PIECES = ["--", "-", " ", "\t", "*", "=", "_" * 8, "~~~", "—", "Sent from my iPhone", "Envoyé de mon iPhone",
+                "-----Original Message-----", "---------- Forwarded message ---------", "Début du message réexpédié :",
+                "Get Outlook for Android", "Von meinem iPhone gesendet", "a", "Jean", ":", "<https://x.example>", "."]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=6).map("".join))
+def test_line_kinds_as_the_patterns_one_by_one(line: str) -> None:
+    assert quotes._kind(line) == _kind_one_by_one(line)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "INDEX.tsv").is_file(), reason="corpus absent")
+def test_line_kinds_of_the_corpus_as_the_patterns_one_by_one() -> None:
+    kinds: dict[str, int] = {}
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.stat().st_size < 300_000):
+        for line in path.read_text("utf-8", "replace").splitlines():
+            kind = quotes._kind(line)
+            assert kind == _kind_one_by_one(line), (path, line)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert {SIGNATURE, DELIMITER, RULE, MOBILE, ORIGINAL} <= kinds.keys()  # each alternative met and told apart
