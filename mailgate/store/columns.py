@@ -57,7 +57,18 @@ class String(sa.TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return value.replace("\x00", "") if value is not None and "\x00" in value else value
+        return _without_nul_text(value)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[str | None], Any] | None:
+        """process_bind_param called directly, where the driver takes the text as it is (TypeDecorator's own
+        processor wraps it in two more calls: 0.4 us, for some 30 texts a mail)."""
+        if self.impl_instance.bind_processor(dialect) is not None:
+            return super().bind_processor(dialect)
+        return _without_nul_text
+
+
+def _without_nul_text(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value is not None and "\x00" in value else value
 
 
 class Text(String):
