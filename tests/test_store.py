@@ -394,11 +394,9 @@ def test_a_statement_whose_table_has_python_side_defaults_is_refused_not_run_wit
 
 
 def test_text_columns_bind_without_nul_on_both_databases() -> None:
-    from sqlalchemy.dialects import postgresql, sqlite  # noqa: PLC0415
-
     from mailgate.store.columns import String, Text  # noqa: PLC0415
 
-    for dialect in (sqlite.dialect(), postgresql.psycopg.dialect()):
+    for dialect in (sqlite_dialect.dialect(), postgresql_dialect.psycopg.dialect()):
         for column_type in (String(20), Text()):
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             assert process is not None, (dialect.name, column_type)
