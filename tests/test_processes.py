@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mailgate.processes import split_cpus
+from mailgate.processes import GC_YOUNG, collect_for_serving, split_cpus
 from mailgate.store.tables import inbound_mail, outbox, ticket
 from tests.conftest import SmartHostSink, read, settings_data, until, write_config
 
@@ -227,3 +228,15 @@ def _settings_of(config: Path) -> Any:
     from mailgate.config.settings import load
 
     return load(config)
+
+
+def test_the_serving_collector_leaves_start_up_out_and_collects_young_objects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        kept = [[n] for n in range(100)]  # start-up's objects, say
+        collect_for_serving()
+        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_threshold() == (GC_YOUNG, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
