@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from mailgate import log
 from mailgate.config.settings import from_dict
@@ -476,4 +477,4 @@ def test_the_daemons_cached_loggers_still_keep_to_the_level(capsys: pytest.Captu
         err = capsys.readouterr().err
         assert err.count("shown") == 3 and "not shown" not in err and "n=2" in err
     finally:
-        log.configure("info")
+        structlog.reset_defaults()  # as the other tests run: nothing bound to this test's captured stderr
