@@ -27,6 +27,7 @@ from mailgate.core.outcome import TicketChange
 from mailgate.outbound.queue import Outgoing
 from mailgate.outbound.render import Renderer
 from mailgate.store import inbound, migrate, tickets
+from mailgate.store import outbox as outbox_store
 from mailgate.store.columns import _without_nul, json_text, json_value
 from mailgate.store.driver_sql import Statement
 from mailgate.store.inbound import Arrival
@@ -401,3 +402,28 @@ def test_text_columns_bind_without_nul_on_both_databases() -> None:
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             assert process is not None, (dialect.name, column_type)
             assert [process(v) for v in ("Pan\x00ne", "plain", None)] == ["Panne", "plain", None]
+
+
+def test_mails_marked_sent_by_the_sql_text_read_back_as_by_core(db_url: str, tmp_path: Path) -> None:
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    now = utcnow()
+
+    def both(conn: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        ids = [outbox_store.enqueue(conn, ticket_id=None, kind="ack", message_id=f"{n}@x", envelope_from="s@x",
+                              envelope_to=["a@b"], raw=b"raw", now=now, deadline=now + timedelta(days=1))
+               for n in ("lean", "core")]
+        outbox_store.lease_due(conn, now, timedelta(minutes=5), 10, "me")
+        outbox_store.mark_all_sent(conn, ids[:1], now)
+        conn.execute(sa.update(outbox).where(outbox.c.id == ids[1]).values(
+            status="sent", sent_at=now, last_error=None, leased_by=None))
+        lean, core = (dict(conn.execute(sa.select(outbox).where(outbox.c.id == i)).mappings().one())
+                      for i in ids)
+        return lean, core
+
+    try:
+        lean, core = db.write_now(both)
+    finally:
+        db.close()
+    assert lean["status"] == "sent" and lean["sent_at"] == now and lean["leased_by"] is None
+    assert {k: v for k, v in lean.items() if k not in ("id", "message_id")} == \
+        {k: v for k, v in core.items() if k not in ("id", "message_id")}

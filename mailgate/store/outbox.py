@@ -64,8 +64,8 @@ _LEASE = (
                outbox.c.raw, outbox.c.attempts, outbox.c.created_at, outbox.c.deadline)
 )
 _BY_ID = outbox.c.id == sa.bindparam("b_id")
-_SENT = sa.update(outbox).where(_BY_ID).values(status="sent", sent_at=sa.bindparam("b_now"), last_error=None,
-                                               leased_by=None)
+_SENT = Statement(sa.update(outbox).where(_BY_ID).values(status="sent", sent_at=sa.bindparam("b_now"),
+                                                         last_error=None, leased_by=None))  # one a mail sent
 _RETRY = sa.update(outbox).where(_BY_ID).values(next_attempt_at=sa.bindparam("b_at"),
                                                 last_error=sa.bindparam("b_error"), leased_by=None)
 _FAILED = sa.update(outbox).where(_BY_ID).values(status="failed", last_error=sa.bindparam("b_error"), leased_by=None)
@@ -98,7 +98,7 @@ def mark_sent(conn: Connection, outbox_id: int, now: datetime) -> None:
 def mark_all_sent(conn: Connection, outbox_ids: list[int], now: datetime) -> None:
     """These mails were taken by the smart host: one statement for all."""
     if outbox_ids:
-        conn.execute(_SENT, [dict(b_id=i, b_now=now) for i in outbox_ids])
+        _SENT.many(conn, [dict(b_id=i, b_now=now) for i in outbox_ids])
 
 
 def mark_retry(conn: Connection, outbox_id: int, at: datetime, error: str) -> None:
