@@ -166,6 +166,17 @@ def addresses(values: list[str]) -> tuple[Address, ...]:
     return tuple(result)
 
 
+def first_address(values: list[str]) -> str | None:
+    """`addresses(values)[0].email`, its display name left undecoded: what the SMTP edge keys a mail by."""
+    pairs = _plain_pairs(values) if values else None
+    if pairs:
+        addr = pairs[0][1].strip().lower()
+        if is_mailbox(addr):
+            return addr
+    found = addresses(values)
+    return found[0].email if found else None
+
+
 def _parsed_pairs(values: list[str]) -> list[tuple[str, str]]:
     try:  # unfolded first: the stdlib reads `"Doe,<CRLF> John" <j@x>, b@y` as the one address `Doe,`
         return getaddresses([_ungrouped(_commented(_FOLD.sub("", value) if "\n" in value or "\r" in value

@@ -16,7 +16,7 @@ from email.policy import compat32
 from email.utils import parsedate_to_datetime
 
 from mailgate.core.mail.charset import decode_bytes, decode_header_value
-from mailgate.core.mail.headers import MalformedHeaderLineDefect, addresses, mend, raw_headers
+from mailgate.core.mail.headers import MalformedHeaderLineDefect, addresses, first_address, mend, raw_headers
 from mailgate.core.mail.html import html_to_text
 from mailgate.core.mail.payload import message_of, payload_bytes
 from mailgate.core.model import ParsedMail
@@ -112,9 +112,8 @@ def dedupe_fields(raw: bytes) -> tuple[str | None, str | None]:
     fields = _header_fields(raw)
     if fields is None:
         return _dedupe_fields_parsed(raw)
-    sender = addresses(fields.get(b"from", []))
     message_id = next(iter(fields.get(b"message-id", [])), None)
-    return first_message_id(message_id), (sender[0].email if sender else None)
+    return first_message_id(message_id), first_address(fields.get(b"from", []))
 
 
 _FIELD = re.compile(rb"([!-9;-~]++)[ \t]*+:")  # a field name, then the colon (spaces before it are tolerated)
