@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailgate.core.desk import Desk, Snapshot
 from mailgate.core.mail import classify, compose, thread
@@ -194,3 +197,26 @@ def test_no_control_character_reaches_a_header_we_write() -> None:
     assert b"X-Injected" not in names and b"Bcc" not in names
     msg = message_from_bytes(raw, policy=default)
     assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Mailgate-Loop"] == LOOP
+
+
+_WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS | st.sampled_from(["[#88]", "Re:", "accès", "écran", "日本語", "😀", "x" * 90]),
+                min_size=1, max_size=12).map(" ".join))
+def test_a_subject_is_written_in_folded_q_words_that_read_back_as_it_was(subject: str) -> None:
+    draft = OutgoingDraft(kind=MailKind.ACK, template="ack", to=Address("fabrice@client.example"), locale="fr",
+                          in_reply_to=None, references=())
+    raw = compose.build(draft, sender=compose.Sender(Address("support@example.test", "Support"), LOOP),
+                        subject=subject, body="b\n", message_id="mg.1.t.sig@example.test",
+                        date=datetime(2022, 1, 10, tzinfo=UTC))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"\n" not in head.replace(b"\r\n", b"") and b"\r" not in head.replace(b"\r\n", b"")
+    field = re.search(rb"^Subject:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*", head, re.M)
+    assert field is not None
+    for line in field.group(0).split(b"\r\n"):  # 78 columns, but for an ASCII word longer than that alone
+        assert len(line) <= 78 or b" " not in line.strip() or b"=?" not in line, line
+    assert all(len(word) <= 75 for word in re.findall(rb"=\?utf-8\?q\?[^?]*\?=", field.group(0)))
+    assert parse(raw).subject == " ".join(subject.split())
+    assert " ".join(message_from_bytes(raw, policy=default)["Subject"].split()) == " ".join(subject.split())
