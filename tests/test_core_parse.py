@@ -266,3 +266,13 @@ def test_dedupe_fields_read_by_hand_answer_as_the_parser_on_the_corpus() -> None
 def test_the_first_address_is_the_first_of_addresses(values: list[str]) -> None:
     found = addresses(values)
     assert headers.first_address(values) == (found[0].email if found else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(max_codepoint=127), max_size=60))
+def test_a_plain_ascii_value_decodes_as_through_the_stdlib(value: str) -> None:
+    from email.header import decode_header  # noqa: PLC0415
+
+    chunks = decode_header(value)
+    slow = "".join(c.decode("ascii") if isinstance(c, bytes) else c for c, _ in chunks)
+    assert decode_header_value(value) == " ".join(slow.split())

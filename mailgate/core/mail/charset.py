@@ -56,6 +56,8 @@ def decode_header_value(value: object) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
+    if "=?" not in value and value.isascii():  # no encoded word, no raw 8-bit byte: most values (1 us a value)
+        return " ".join(value.split())
     try:
         chunks = decode_header(value)
     except Exception:  # malformed encoded words: keep the raw text
