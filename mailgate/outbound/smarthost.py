@@ -61,9 +61,7 @@ class SmartHost:
         """Send one mail. Never raises for SMTP or network trouble: the result says what happened."""
         try:
             client = await self._connect()
-            international = not all(a.isascii() for a in (envelope_from, *envelope_to))
-            refused, response = await client.sendmail(
-                envelope_from, envelope_to, raw, mail_options=["SMTPUTF8"] if international else [])
+            refused, response = await _transaction(client, envelope_from, envelope_to, raw)
         except aiosmtplib.SMTPAuthenticationError as exc:  # our config, not the mail: keep it and retry
             await self.drop()
             return Attempt(verdict=Verdict.TEMPORARY,
@@ -93,3 +91,49 @@ class SmartHost:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+async def _transaction(client: aiosmtplib.SMTP, envelope_from: str, envelope_to: list[str],
+                       raw: bytes) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    """aiosmtplib's sendmail through its public commands (MAIL, RCPT, DATA, RSET), with the same answers and
+    errors: sendmail parsed each address twice and normalised the line ends of the mail twice (once to count
+    its SIZE), 50 us a mail; this parses each once, as MAIL and RCPT quote it, and counts without a copy."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
+    international = not all(a.isascii() for a in (envelope_from, *envelope_to))
+    if international and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    options = ["SMTPUTF8"] if international else []
+    if client.supports_extension("size"):  # RFC 1870: octets as sent, each line end a CRLF
+        options.insert(0, f"size={wire_size(raw)}")
+    encoding = "utf-8" if international else "ascii"
+    refused: dict[str, aiosmtplib.SMTPResponse] = {}
+    try:
+        await client.mail(envelope_from, options=options, encoding=encoding)
+        for recipient in envelope_to:
+            try:
+                await client.rcpt(recipient, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused[recipient] = aiosmtplib.SMTPResponse(exc.code, exc.message)
+        if len(refused) == len(envelope_to):
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in refused.items()])
+        response = await client.data(raw)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused, ValueError, UnicodeError):
+        try:  # the envelope begun is dropped, so the session can carry the next mail
+            await client.rset()
+        except (ConnectionError, aiosmtplib.SMTPException):
+            pass
+        raise
+    return refused, response.message
+
+
+def wire_size(raw: bytes) -> int:
+    """The mail's size as DATA sends it (RFC 1870): each bare CR or LF becomes a CRLF, one more octet."""
+    crlf = raw.count(b"\r\n")
+    return len(raw) + (raw.count(b"\n") - crlf) + (raw.count(b"\r") - crlf)
