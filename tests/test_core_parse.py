@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mailgate.core.mail import headers
 from mailgate.core.mail.charset import codec_for, decode_8bit_header, decode_bytes, decode_header_value
 from mailgate.core.mail.parse import addresses, dedupe_fields, parse
-from mailgate.core.model import Address
+from mailgate.core.model import Address, ParsedMail
 from tests.conftest import eml
 
 
@@ -276,3 +276,13 @@ def test_a_plain_ascii_value_decodes_as_through_the_stdlib(value: str) -> None:
     chunks = decode_header(value)
     slow = "".join(c.decode("ascii") if isinstance(c, bytes) else c for c, _ in chunks)
     assert decode_header_value(value) == " ".join(slow.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["from", "to", "x-a", "list-id"]), st.text(max_size=5)), max_size=8),
+       st.sampled_from(["From", "x-a", "LIST-ID", "nothing"]))
+def test_a_header_is_its_first_value(fields: list[tuple[str, str]], name: str) -> None:
+    mail = ParsedMail(message_id=None, subject="", from_=None, headers=tuple(fields))
+    first = next((v for k, v in fields if k == name.lower()), None)
+    assert mail.header(name) == first and mail.header(name) == first  # made once, then read
+    assert mail == ParsedMail(message_id=None, subject="", from_=None, headers=tuple(fields))

@@ -105,14 +105,18 @@ class ParsedMail:
     html: str | None = None
     headers: tuple[tuple[str, str], ...] = ()  # (lower-cased name, decoded value), in order
     defects: tuple[str, ...] = ()
+    # each name's first value, made at the first `header` call (some 30 a mail, each a scan of every field)
+    _first: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """First value of a header, or None."""
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key == wanted:
-                return value
-        return None
+        first = self._first
+        if first is None:
+            first = {}
+            for key, value in self.headers:
+                first.setdefault(key, value)
+            object.__setattr__(self, "_first", first)
+        return first.get(name.lower())
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
