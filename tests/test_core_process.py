@@ -203,7 +203,7 @@ _WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Z
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_WORDS | st.sampled_from(["[#88]", "Re:", "accès", "écran", "日本語", "😀", "x" * 90]),
+@given(st.lists(_WORDS | st.sampled_from(["[#88]", "Re:", "accès", "écran", "日本語", "😀", "x" * 90, "Monday:"]),
                 min_size=1, max_size=12).map(" ".join))
 def test_a_subject_is_written_in_folded_q_words_that_read_back_as_it_was(subject: str) -> None:
     draft = OutgoingDraft(kind=MailKind.ACK, template="ack", to=Address("fabrice@client.example"), locale="fr",
@@ -219,4 +219,4 @@ def test_a_subject_is_written_in_folded_q_words_that_read_back_as_it_was(subject
         assert len(line) <= 78 or b" " not in line.strip() or b"=?" not in line, line
     assert all(len(word) <= 75 for word in re.findall(rb"=\?utf-8\?q\?[^?]*\?=", field.group(0)))
     assert parse(raw).subject == " ".join(subject.split())
-    assert " ".join(message_from_bytes(raw, policy=default)["Subject"].split()) == " ".join(subject.split())
+    assert message_from_bytes(raw, policy=default)["Subject"].strip(" ") == subject.strip(" ")  # every blank

@@ -120,14 +120,13 @@ def _encoded(value: str, name: str) -> str:
         if ch == " ":
             cut = i + 1
     text = value[:cut].rstrip(" ")
-    lines = (_ascii_line(name, text) if text else f"{name}:").split(_CRLF)
+    while True:  # never a fold between the text and the first word: readers keep its blank or drop it
+        lines = (_ascii_line(name, text) if text else f"{name}:").split(_CRLF)
+        if not text or len(lines[-1]) + 1 + len(_Q_START) + _CHAR_MOST + len(_Q_END) <= _LINE:
+            break
+        text = text.rpartition(" ")[0].rstrip(" ")  # no room after it for a word: its last word is encoded too
     line = lines.pop()
-    rest = value[len(text):]  # from the blanks before the word that needs encoding
-    if text and len(line) + 1 + len(_Q_START) + _CHAR_MOST + len(_Q_END) <= _LINE:
-        rest = rest[1:]  # one blank written as it is, between the text and the first word
-    elif text:  # no room there: a fold between the text and a word would lose the blank (decoders strip it),
-        lines.append(line)  # so the word starts with it, as "_"
-        line = ""
+    rest = value[len(text) + 1:] if text else value  # one blank written as it is, between the text and the word
     word = ""
     for ch in rest:
         code = _Q.get(ch) or "".join(f"={b:02X}" for b in ch.encode("utf-8", "replace"))
