@@ -5,11 +5,13 @@ any of them (the envelope dropped by RSET)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from mailgate.config.sections import Outbound
 from mailgate.core.delivery import Verdict
@@ -67,15 +69,16 @@ async def test_each_refusal_has_its_verdict_and_the_session_carries_the_next_mai
             await host.send("support@example.test", ["a@client.example", "gone@client.example"], MAIL),
             await host.send("support@example.test", ["gone@client.example"], MAIL),
             await host.send("support@example.test", ["full@client.example"], MAIL),
+            await host.send("support@example.test", ["full@client.example", "full@client.example"], MAIL),
             await host.send("blocked@example.test", ["a@client.example"], MAIL),
             await host.send("later@example.test", ["a@client.example"], MAIL),
             await host.send("support@example.test", ["a b@client.example"], MAIL),  # refused before sending
             await host.send("support@example.test", ["b@client.example"], MAIL),
         ]
     verdicts = [a.verdict for a in attempts]
-    assert verdicts == [Verdict.SENT, Verdict.PERMANENT, Verdict.TEMPORARY, Verdict.PERMANENT, Verdict.TEMPORARY,
-                        Verdict.PERMANENT, Verdict.SENT]
-    assert "gone@client.example: 550" in attempts[0].detail and "553" in attempts[3].detail
+    assert verdicts == [Verdict.SENT, Verdict.PERMANENT, Verdict.TEMPORARY, Verdict.TEMPORARY, Verdict.PERMANENT,
+                        Verdict.TEMPORARY, Verdict.PERMANENT, Verdict.SENT]
+    assert "gone@client.example: 550" in attempts[0].detail and "553" in attempts[4].detail
     assert [e.rcpt_tos for e in handler.received] == [["a@client.example"], ["b@client.example"]]
     assert handler.received[1].original_content == MAIL  # dot-stuffing undone by the server: the bytes sent
 
@@ -87,3 +90,9 @@ async def test_the_size_announced_is_the_size_sent(scripted: tuple[Scripted, int
         for raw in (MAIL, bare):
             assert (await host.send("support@example.test", ["a@client.example"], raw)).verdict is Verdict.SENT
     assert handler.sizes == [str(len(MAIL)), str(len(bare) + 2)] == [str(wire_size(MAIL)), str(wire_size(bare))]
+
+
+def test_the_size_counts_the_line_ends_as_the_client_sends_them() -> None:
+    for parts in itertools.product([b"a", b"\r", b"\n", b"\r\n", b""], repeat=5):
+        raw = b"".join(parts)
+        assert wire_size(raw) == len(normalize_message_line_endings(raw)), raw

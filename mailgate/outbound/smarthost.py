@@ -112,28 +112,29 @@ async def _transaction(client: aiosmtplib.SMTP, envelope_from: str, envelope_to:
     if client.supports_extension("size"):  # RFC 1870: octets as sent, each line end a CRLF
         options.insert(0, f"size={wire_size(raw)}")
     encoding = "utf-8" if international else "ascii"
-    refused: dict[str, aiosmtplib.SMTPResponse] = {}
+    errors: list[aiosmtplib.SMTPRecipientRefused] = []
     try:
         await client.mail(envelope_from, options=options, encoding=encoding)
         for recipient in envelope_to:
             try:
                 await client.rcpt(recipient, encoding=encoding)
             except aiosmtplib.SMTPRecipientRefused as exc:
-                refused[recipient] = aiosmtplib.SMTPResponse(exc.code, exc.message)
-        if len(refused) == len(envelope_to):
-            raise aiosmtplib.SMTPRecipientsRefused(
-                [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in refused.items()])
+                errors.append(exc)
+        if len(errors) == len(envelope_to):  # counted as sendmail does: a recipient named twice, twice
+            raise aiosmtplib.SMTPRecipientsRefused(errors)
         response = await client.data(raw)
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused, ValueError, UnicodeError):
         try:  # the envelope begun is dropped, so the session can carry the next mail
             await client.rset()
-        except (ConnectionError, aiosmtplib.SMTPException):
+        except (ConnectionError, aiosmtplib.SMTPResponseException):  # as sendmail: a timeout goes up
             pass
         raise
-    return refused, response.message
+    return {e.recipient: aiosmtplib.SMTPResponse(e.code, e.message) for e in errors}, response.message
 
 
 def wire_size(raw: bytes) -> int:
-    """The mail's size as DATA sends it (RFC 1870): each bare CR or LF becomes a CRLF, one more octet."""
+    """The mail's size as DATA sends it (RFC 1870): each bare CR or LF becomes a CRLF, one more octet, and a
+    mail that does not end with a line end gets one (aiosmtplib's normalize_message_line_endings)."""
     crlf = raw.count(b"\r\n")
-    return len(raw) + (raw.count(b"\n") - crlf) + (raw.count(b"\r") - crlf)
+    size = len(raw) + (raw.count(b"\n") - crlf) + (raw.count(b"\r") - crlf)
+    return size if raw.endswith((b"\r", b"\n")) else size + 2
