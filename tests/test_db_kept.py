@@ -88,3 +88,25 @@ def test_one_thread_at_a_time(tmp_path: Path) -> None:
         assert db.read_now(lambda c: c.exec_driver_sql("SELECT count(DISTINCT n) FROM t").scalar()) == 200
     finally:
         db.close()
+
+
+def test_closing_does_not_wait_for_a_read_that_hangs(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    inside, release = threading.Event(), threading.Event()
+
+    def hanging(conn: sa.Connection) -> int:
+        inside.set()
+        release.wait(10)
+        return int(conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one())
+
+    reader = threading.Thread(target=lambda: db.read_now(hanging))
+    reader.start()
+    assert inside.wait(10)
+    closer = threading.Thread(target=db.close)
+    closer.start()
+    closer.join(5)
+    try:
+        assert not closer.is_alive()  # closed without waiting; the reader's connection goes when it is done
+    finally:
+        release.set()
+        reader.join(10)

@@ -112,6 +112,7 @@ class KeptConnection:
         self._engine, self._timeout = engine, timeout
         self._lock = threading.Lock()
         self._conn: sa.Connection | None = None
+        self._closing = False
 
     def __enter__(self) -> sa.Connection:
         if not self._lock.acquire(timeout=self._timeout):
@@ -126,8 +127,8 @@ class KeptConnection:
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         try:
-            if kind is not None:  # whatever failed, the next transaction starts on a fresh connection, as from
-                self._drop()      # the pool (not one left to roll back, after a failed commit say)
+            if kind is not None or self._closing:  # whatever failed, the next transaction starts on a fresh
+                self._drop()  # connection, as from the pool (not one left to roll back, after a failed commit)
         finally:
             self._lock.release()
 
@@ -140,8 +141,14 @@ class KeptConnection:
                 conn.invalidate()
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        """Closed now, or by the thread that holds it once it is done: a read that hangs does not hold up the
+        daemon's stop (the pool's dispose did not wait for a connection in use either)."""
+        self._closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
 
 class Database:
