@@ -476,5 +476,10 @@ def test_the_daemons_cached_loggers_still_keep_to_the_level(capsys: pytest.Captu
             logger.info("shown", n=n)
         err = capsys.readouterr().err
         assert err.count("shown") == 3 and "not shown" not in err and "n=2" in err
+        assert "bind" in vars(logger)  # bound once: the proxy keeps the logger it made (structlog's cache)
+        log.configure("info")
+        uncached = log.get("test-uncached")
+        uncached.info("shown")
+        assert "bind" not in vars(uncached)
     finally:
         structlog.reset_defaults()  # as the other tests run: nothing bound to this test's captured stderr
