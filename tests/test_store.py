@@ -30,6 +30,7 @@ from mailgate.store import inbound, migrate, tickets
 from mailgate.store import outbox as outbox_store
 from mailgate.store.columns import _without_nul, json_text, json_value
 from mailgate.store.driver_sql import Statement
+from mailgate.store.faults import database_unavailable, is_temporary
 from mailgate.store.inbound import Arrival
 from mailgate.store.kb_tables import ours
 from mailgate.store.schema import open_database
@@ -427,3 +428,39 @@ def test_mails_marked_sent_by_the_sql_text_read_back_as_by_core(db_url: str, tmp
     assert lean["status"] == "sent" and lean["sent_at"] == now and lean["leased_by"] is None
     assert {k: v for k, v in lean.items() if k not in ("id", "message_id")} == \
         {k: v for k, v in core.items() if k not in ("id", "message_id")}
+
+
+def test_a_statement_run_on_the_drivers_cursor_fails_as_through_sqlalchemy(db_url: str, tmp_path: Path) -> None:
+    """driver_sql runs the per-mail statements on the driver's cursor: its errors are SQLAlchemy's classes, and a
+    connection the server dropped is marked invalidated, so that store/faults tells them apart alike."""
+    db = open_database(make_settings(db_url, 25, tmp_path))
+    now = utcnow()
+    values = dict(ticket_id=None, kind="ack", message_id="same@x", envelope_from="s@x", envelope_to=["a@b"],
+                  raw=b"raw", status="queued", attempts=0, created_at=now, next_attempt_at=now,
+                  deadline=now + timedelta(days=1), automatic=False, recipient="a@b")
+    insert = Statement(sa.insert(outbox), returning=True)
+
+    def twice(conn: Any) -> None:
+        insert.new_id(conn, values)
+        insert.new_id(conn, values)  # the same Message-ID: unique
+
+    try:
+        with pytest.raises(sa.exc.IntegrityError) as refused:
+            db.write_now(twice)
+        assert not is_temporary(refused.value) and not refused.value.connection_invalidated
+        assert db.read_now(lambda c: c.execute(sa.select(sa.func.count()).select_from(outbox)).scalar()) == 0
+        if db.is_sqlite:
+            return
+
+        def dropped(conn: Any) -> None:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with sa.create_engine(db.engine.url, poolclass=sa.NullPool).connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            insert.new_id(conn, dict(values, message_id="after@x"))
+
+        with pytest.raises(sa.exc.DBAPIError) as lost:
+            db.write_now(dropped)
+        assert lost.value.connection_invalidated and database_unavailable(lost.value)
+        assert db.write_now(lambda c: insert.new_id(c, dict(values, message_id="again@x"))) > 0  # a new connection
+    finally:
+        db.close()
