@@ -232,3 +232,15 @@ def test_line_kinds_of_the_corpus_as_the_patterns_one_by_one() -> None:
             assert kind == _kind_one_by_one(line), (path, line)
             kinds[kind] = kinds.get(kind, 0) + 1
     assert {SIGNATURE, DELIMITER, RULE, MOBILE, ORIGINAL} <= kinds.keys()  # each alternative met and told apart
+
+
+def test_an_html_body_converted_once_is_read_again_from_the_kept_few() -> None:
+    from mailgate.core.mail import html  # noqa: PLC0415
+
+    page = "<p>Bonjour,</p><blockquote><p>Le message d'avant</p></blockquote><p>Merci</p>"
+    first = html_to_text(page)
+    assert html_to_text(page) == first == html._converted(page) and first.startswith("Bonjour")
+    assert html._kept.cache_info().hits >= 1
+    big = "<p>" + "x" * html.KEPT_SIZE + "</p>"
+    kept = html._kept.cache_info().currsize
+    assert html_to_text(big).strip() == "x" * html.KEPT_SIZE and html._kept.cache_info().currsize == kept
