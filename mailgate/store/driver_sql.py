@@ -8,7 +8,8 @@ worker 12.60 -> 12.42 M instructions a mail (benchmarks/worker_instructions.py -
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,15 +60,11 @@ class Statement:
                 found = result.scalar_one_or_none()
                 return None if found is None else int(found)
             return int(result.lastrowid) if result.rowcount == 1 else None
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            _run(conn, cursor, text.sql, params, many=False)
+        with _run(conn, text.sql, params, many=False) as cursor:
             if text.returning:
                 row = cursor.fetchone()
                 return None if row is None else int(row[0])
             return int(cursor.lastrowid) if cursor.rowcount == 1 else None
-        finally:
-            cursor.close()
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """The statement once for each row (an executemany); the rows give the same names."""
@@ -76,11 +73,8 @@ class Statement:
         if not _direct(conn):
             conn.exec_driver_sql(text.sql, params)
             return
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            _run(conn, cursor, text.sql, params, many=True)
-        finally:
-            cursor.close()
+        with _run(conn, text.sql, params, many=True):
+            pass
 
     def _text(self, dialect: Dialect, values: Mapping[str, Any], *, many: bool) -> _Text:
         key = (dialect.name, tuple(values), many)
@@ -116,18 +110,25 @@ def _direct(conn: Connection) -> bool:
     return conn.in_transaction() and not conn.engine.echo
 
 
-def _run(conn: Connection, cursor: Any, sql: str, params: Any, *, many: bool) -> None:
-    """The statement on the driver's cursor; a driver error raised as SQLAlchemy raises it (the same class,
-    the connection invalidated when the driver says it is lost), so that store/faults reads it alike."""
+@contextlib.contextmanager
+def _run(conn: Connection, sql: str, params: Any, *, many: bool) -> Iterator[Any]:
+    """The statement on the driver's cursor, open for its result in the block; a driver error raised as
+    SQLAlchemy raises it (the same class, the connection invalidated when the driver says it is lost), so that
+    store/faults reads it alike."""
     dialect = conn.dialect
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if many:
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
-    except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
-                                         dialect=dialect) from exc
+        try:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+        except dialect.loaded_dbapi.Error as exc:
+            lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+            if lost:
+                conn.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
+                                             connection_invalidated=lost, dialect=dialect) from exc
+        yield cursor
+    finally:
+        cursor.close()

@@ -221,8 +221,8 @@ _PLAIN = re.compile(rf'[ \t]*+(?:({_ADDR_SPEC})|(?:"([^"\\\r\n():;]*+)"|({_ATOM}
 
 
 def _plain_pairs(values: list[str]) -> list[tuple[str, str]] | None:
-    """getaddresses' (name, address) pairs for values made only of plain mailboxes, read by one regex (2 us a
-    From against 12); None for anything else (comments, groups, folds, escapes, route addresses...)."""
+    """getaddresses' (name, address) pairs for values made only of plain mailboxes, read by one regex (0.8 us a
+    From against 10); None for anything else (comments, groups, folds, escapes, route addresses...)."""
     pairs = []
     for value in values:
         if not isinstance(value, str) or not value.strip(" \t"):
