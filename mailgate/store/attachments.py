@@ -15,6 +15,7 @@ from mailgate.config.settings import Settings
 from mailgate.core.mail.attachments import Attachment
 from mailgate.store import blobs
 from mailgate.store.columns import fit
+from mailgate.store.driver_sql import Statement
 from mailgate.store.tables import attachment
 
 
@@ -38,14 +39,14 @@ def store(conn: Connection, files: tuple[Attachment, ...], *, ticket_id: int, in
         else:
             rows.append(row)
     if rows:
-        conn.execute(_INSERT, rows)
+        _INSERT.many(conn, rows)
     for row, content in big:
         del row["content"]
         rowid = conn.execute(_INSERT_EMPTY, dict(row, b_size=len(content))).scalar_one()
         blobs.write(conn, attachment, "content", int(rowid), content)
 
 
-_INSERT = sa.insert(attachment)  # built once: built per mail, its cache key was made each time
+_INSERT = Statement(sa.insert(attachment))  # run by its text (store/driver_sql)
 _INSERT_EMPTY = sa.insert(attachment).values(content=blobs.empty("b_size")).returning(attachment.c.id)
 
 

@@ -66,6 +66,16 @@ class Statement:
                 return None if row is None else int(row[0])
             return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """The statement once, for its effect (an UPDATE of one row by its id)."""
+        text = self._text(conn.dialect, values, many=False)
+        params = text.bound(values)
+        if not _direct(conn):
+            conn.exec_driver_sql(text.sql, params)
+            return
+        with _run(conn, text.sql, params, many=False):
+            pass
+
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """The statement once for each row (an executemany); the rows give the same names."""
         text = self._text(conn.dialect, rows[0], many=True)

@@ -95,8 +95,9 @@ def cents_to_text(cents: int | None) -> str | None:
 _CREATE = Statement(sa.insert(ticket), returning=True)
 _ADD_MESSAGES = Statement(sa.insert(message))
 _ADD_EVENTS = Statement(sa.insert(event))
-_ADD_PARTICIPANTS = sa.insert(participant)
-_TOUCH = sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(updated_at=sa.bindparam("b_now"))
+_ADD_PARTICIPANTS = Statement(sa.insert(participant))
+_TOUCH = Statement(sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id"))
+                   .values(updated_at=sa.bindparam("b_now")))
 
 
 NO_DUE = Due()
@@ -133,11 +134,11 @@ def add_participants(
         rows.append(dict(ticket_id=ticket_id, email=fit(participant.c.email, person.email),
                          name=fit(participant.c.name, person.name), role="cc"))
     if rows:
-        conn.execute(_ADD_PARTICIPANTS, rows)
+        _ADD_PARTICIPANTS.many(conn, rows)
 
 
 def touch(conn: Connection, ticket_id: int, now: datetime) -> None:
-    conn.execute(_TOUCH, dict(b_id=ticket_id, b_now=now))
+    _TOUCH.run(conn, dict(b_id=ticket_id, b_now=now))
 
 
 def update(conn: Connection, ticket_id: int, change: TicketChange, now: datetime) -> None:
@@ -154,11 +155,11 @@ def update(conn: Connection, ticket_id: int, change: TicketChange, now: datetime
         if isinstance(values.get(key), str):
             values[key] = fit(ticket.c[key], str(values[key]))
     params = {f"b_{k}": v for k, v in values.items()} | dict(b_id=ticket_id, b_alert_repeats=change.alert_repeats)
-    conn.execute(_updating(tuple(sorted(values)), bool(change.alert_repeats)), params)
+    _updating(tuple(sorted(values)), bool(change.alert_repeats)).run(conn, params)
 
 
 @functools.lru_cache(maxsize=512)  # one statement a set of columns (the core changes a few kinds of sets)
-def _updating(columns: tuple[str, ...], repeats: bool) -> sa.Update:
+def _updating(columns: tuple[str, ...], repeats: bool) -> Statement:
     """The UPDATE of these columns from bound parameters (b_<column>), built once (built per mail with its values,
     its cache key was made each time). `resolved_at` keeps an earlier one; `repeats`: alert_count += b_alert_repeats."""
     values: dict[str, Any] = {c: sa.bindparam(f"b_{c}", type_=ticket.c[c].type) for c in columns}
@@ -166,7 +167,7 @@ def _updating(columns: tuple[str, ...], repeats: bool) -> sa.Update:
         values["resolved_at"] = sa.func.coalesce(ticket.c.resolved_at, values["resolved_at"])
     if repeats:  # an increment, not a value
         values["alert_count"] = ticket.c.alert_count + sa.bindparam("b_alert_repeats", type_=sa.Integer)
-    return sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(values)
+    return Statement(sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(values))
 
 
 def open_with_key(conn: Connection, key: str) -> int | None:
