@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +403,27 @@ def test_text_columns_bind_without_nul_on_both_databases() -> None:
             process = column_type.dialect_impl(dialect).bind_processor(dialect)
             assert process is not None, (dialect.name, column_type)
             assert [process(v) for v in ("Pan\x00ne", "plain", None)] == ["Panne", "plain", None]
+
+
+def test_datetimes_bind_to_their_own_text_when_one_repeats() -> None:
+    """SQLite's datetime processor keeps the text of the last datetime bound (a batch binds its `now` again and
+    again): every value, repeated or not, an equal one or the same object, still binds to its own text."""
+    from mailgate.store.columns import UTCDateTime  # noqa: PLC0415
+
+    dialect = sqlite_dialect.dialect()
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    now = datetime(2026, 12, 8, 9, 30, 0, 5, tzinfo=UTC)
+    paris = datetime(2026, 12, 8, 10, 31, tzinfo=timezone(timedelta(hours=1)))
+    values = [now, now, None, now, paris, paris, now + timedelta(seconds=1), None, None, now]
+    assert [process(v) for v in values] == [
+        "2026-12-08 09:30:00.000005", "2026-12-08 09:30:00.000005", None, "2026-12-08 09:30:00.000005",
+        "2026-12-08 09:31:00.000000", "2026-12-08 09:31:00.000000", "2026-12-08 09:30:01.000005", None, None,
+        "2026-12-08 09:30:00.000005"]
+    with pytest.raises(ValueError, match="naive"):
+        process(datetime(2026, 12, 8))
+    with pytest.raises(ValueError, match="naive"):  # not the text of the datetime bound before it
+        process(datetime(2026, 12, 8, 9, 30, 0, 5))
 
 
 def test_mails_marked_sent_by_the_sql_text_read_back_as_by_core(db_url: str, tmp_path: Path) -> None:

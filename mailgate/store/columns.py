@@ -34,12 +34,19 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         to_naive = self.process_bind_param
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]  # the last datetime bound, and its text
 
         def process(value: datetime | None) -> str | None:
+            seen = last[0]  # one read of the pair: safe beside another thread's write
+            if seen[0] is value:  # a batch binds its clock's `now` for most of its datetimes: 3.3 us a text
+                return seen[1]
             if value is not None and value.tzinfo is UTC:  # the clock's: its text less "+00:00", in one call
-                return value.isoformat(" ", "microseconds")[:-6]
-            naive = to_naive(value, dialect)
-            return None if naive is None else naive.isoformat(" ", "microseconds")
+                text = value.isoformat(" ", "microseconds")[:-6]
+            else:
+                naive = to_naive(value, dialect)
+                text = None if naive is None else naive.isoformat(" ", "microseconds")
+            last[0] = (value, text)
+            return text
 
         return process
 
