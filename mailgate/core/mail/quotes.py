@@ -165,7 +165,7 @@ def _attribution_start(lines: Sequence[str], kinds: Sequence[str], end: int, *, 
 
 
 def _field(line: str) -> str | None:
-    if len(line) > _LONG:
+    if len(line) > _LONG or (":" not in line and "：" not in line):  # the field's colon: most lines have none
         return None
     match = pat.HEADER_FIELD.match(line)
     if match is None:
