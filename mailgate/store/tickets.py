@@ -96,9 +96,8 @@ _CREATE = Statement(sa.insert(ticket), returning=True)
 _ADD_MESSAGES = Statement(sa.insert(message))
 _ADD_EVENTS = Statement(sa.insert(event))
 _ADD_PARTICIPANTS = Statement(sa.insert(participant))
-_TOUCH = Statement(sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id"))
-                   .values(updated_at=sa.bindparam("b_now")))
-
+_BY_ID = ticket.c.id == sa.bindparam("b_id")
+_TOUCH = Statement(sa.update(ticket).where(_BY_ID).values(updated_at=sa.bindparam("b_now")))
 
 NO_DUE = Due()
 
@@ -167,7 +166,7 @@ def _updating(columns: tuple[str, ...], repeats: bool) -> Statement:
         values["resolved_at"] = sa.func.coalesce(ticket.c.resolved_at, values["resolved_at"])
     if repeats:  # an increment, not a value
         values["alert_count"] = ticket.c.alert_count + sa.bindparam("b_alert_repeats", type_=sa.Integer)
-    return Statement(sa.update(ticket).where(ticket.c.id == sa.bindparam("b_id")).values(values))
+    return Statement(sa.update(ticket).where(_BY_ID).values(values))
 
 
 def open_with_key(conn: Connection, key: str) -> int | None:

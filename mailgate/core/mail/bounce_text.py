@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from mailgate.core.mail.caseless import Caseless
+
 # An enhanced status code (RFC 3463), not part of an IP address or a version number.
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
 # A basic SMTP reply code at a line start, after "said:"/"smtp;" or before an enhanced code. Written with
@@ -62,22 +64,22 @@ _PERMANENT_WORDS = re.compile(
 )
 
 # How a bounce looks: its sender's name, its subject, its wording, and who wrote it.
-DAEMON_NAME = re.compile(r"mail ?delivery|mailer[- _]?daemon|postmaster|mail administrator|"
-                          r"mail system|delivery (?:status|subsystem|system|service)|post ?office|"
-                          r"mail ?router|smtp gateway|mailsweeper|message delivery|system administrator|"
-                          r"anti-?virus|mail ?service", re.I)
+DAEMON_NAME = Caseless(r"mail ?delivery|mailer[- _]?daemon|postmaster|mail administrator|"
+                       r"mail system|delivery (?:status|subsystem|system|service)|post ?office|"
+                       r"mail ?router|smtp gateway|mailsweeper|message delivery|system administrator|"
+                       r"anti-?virus|mail ?service")
 # Local parts of gateways and scanners that send bounces under their own name.
 MACHINE_LOCAL = re.compile(r"(?:^|[._-])(?:ndr|imss|smtp|anti-?virus|inetgw\d*|mailgw|mail-?gateway|gateway|"
                            r"mailer|daemon|mail-?service|interscan|scanmail|mailsweeper|mailscanner|mta)(?:$|[._\d-])|"
                            r"^microsoftexchange[0-9a-f]{0,40}$", re.I)
-SUBJECT = re.compile(
+SUBJECT = Caseless(  # searched in every subject
     r"undeliver|undelivered|returned mail|return(?:ed)? to sender|delivery (?:status|failure|failed|problem|"
     r"notification|report|has failed)|failure (?:notice|delivery)|delivery[_ ]failure|mail delivery|"
     r"non[- ]?deliver|could not be delivered|not (?:be )?delivered|delivery delayed|delayed mail|"
     r"message delayed|warning: (?:could not send|message)|mail (?:could not|failed|system error)|"
     r"nicht zustellbar|unzustellbar|non remis|non distribu|non d[ée]livr|[ée]chec de (?:la )?(?:remise|distribution)|"
     r"impossible de remettre|no entregado|no se pudo entregar|onbestelbaar|niet bezorgd|non recapit|"
-    r"mancato recapito|user unknown|nameserver error|delivery notification|failed mail|mail failed", re.I)
+    r"mancato recapito|user unknown|nameserver error|delivery notification|failed mail|mail failed")
 BODY = re.compile(
     r"qmail-send program|this is the (?:postfix program|mail system at host|mail delivery agent)|"
     r"created automatically by mail delivery software|could not be delivered|was not delivered|"

@@ -38,6 +38,7 @@ from email.message import Message
 
 from mailgate.core.mail import notices
 from mailgate.core.mail.bounce import Bounce, daemon_sender, parse_bounce
+from mailgate.core.mail.caseless import Caseless
 from mailgate.core.mail.payload import message_of
 from mailgate.core.mail.signing import LOOP_HEADER, shaped_domain
 from mailgate.core.model import ParsedMail
@@ -71,10 +72,10 @@ _CHALLENGE_WORDS = re.compile(
     r"(?:e-?mail|message|address)|to have your (?:e-?mail )?address (?:added|approved|verified)|"
     r"has not (?:yet )?been verified|to release your message|(?:is|was|has been) (?:being )?held (?:because|until)|"
     r"spam ?arrest|boxbe|bluebottle|mailblocks|choicemail|\btmda\b|spamblocker", re.I)
-_CHALLENGE_SUBJECT = re.compile(
+_CHALLENGE_SUBJECT = Caseless(  # searched in every subject
     r"please confirm your (?:e-?mail|message)|confirmation required|verification (?:request|required)|"
     r"sender verification|awaiting (?:your )?(?:verification|confirmation)|not pre-?approved|"
-    r"(?:requires|request for) (?:your )?(?:verification|sender approval)", re.I)
+    r"(?:requires|request for) (?:your )?(?:verification|sender approval)")
 # Out-of-office subject labels. Phrases that only auto-replies use may be followed by a dash; single
 # everyday words ("Auto", "Absent", "Away") count only as "Word:" or "[Word]" or alone.
 _OOO_PHRASES = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from mailgate.core.mail import bounce_text as words
+from mailgate.core.mail.caseless import Caseless
 from mailgate.core.mail.dsn import FailedRecipient
 from mailgate.core.mail.payload import payload_bytes
 from mailgate.core.mail.subject import strip_prefixes
@@ -173,12 +174,12 @@ def _postmark(n: dict[str, object]) -> ProviderEvent | None:
 
 
 # Mailing-list software writing about a post or a membership: moderation, rejection, bounce processing.
-_LIST_SUBJECT = re.compile(
+_LIST_SUBJECT = Caseless(  # searched in every subject
     r"awaits moderator approval|(?:request to mailing list|your message to) [^\n]{1,160}? (?:has been |was )?rejected|"
     r"membership in the [^\n]{1,160}? mailing list (?:has been )?(?:disabled|removed)|bounce action notification|"
     r"uncaught bounce notification|mailing list probe message|subscription (?:disabled|removed|suspended)|"
     r"(?:held|queued|awaiting|pending) (?:for )?moderation|forwarded to the (?:list )?moderators?|"
-    r"message (?:distribution|diffusion) ?: authori[sz]ation|^BOUNCE [^\s@]++@[^\s:]++: ", re.I)
+    r"message (?:distribution|diffusion) ?: authori[sz]ation|^bounce [^\s@]++@[^\s:]++: ")
 _LIST_BODY = re.compile(
     r"is being held until the list moderator|the reason it is being held|(?:has been )?(?:rejected|discarded) by the "
     r"list moderator|held for (?:moderator|moderation)|awaits? moderator approval|(?:is|has been) (?:queued|held) for "
@@ -193,8 +194,9 @@ def list_notice(subject: str, text: str, senders: str, machine: bool) -> str | N
     """Why this is a mailing list's notice about a post or a membership, else None. `senders`: From, Sender and
     Return-Path; `machine`: other signs of machine mail. A subject alone counts; the wording needs a list's
     sender or a sign of machine mail (a person may quote it)."""
-    found = _LIST_SUBJECT.search(subject)
-    if found is not None:
+    if _LIST_SUBJECT.search(subject) is not None:
+        found = _LIST_SUBJECT.pattern.search(subject)  # the same match, of the words as written
+        assert found is not None
         return f"mailing-list notice: subject {found.group(0)[:60]!r}"
     if not (machine or any(_LIST_LOCAL.search(a.split("@", 1)[0][:200]) for a in words.ADDRESS.findall(senders))):
         return None
