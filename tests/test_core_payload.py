@@ -172,3 +172,14 @@ def test_kept_parameters_follow_the_header_and_are_never_changed_through_an_answ
     for n in range(payload._PARAMS_KEPT + 10):  # and never more than so many values
         message_of(f"Content-Type: text/plain; name=f{n}\r\n\r\nb\r\n".encode()).get_param("name")
     assert len(payload._PARAMS) <= payload._PARAMS_KEPT
+
+
+@given(st.lists(st.sampled_from([b"QUJD", b"a", b"+/", b"=", b"==", b"\r\n", b"\n", b"\r", b" ", b"-", b"\xc3\xa9",
+                                 b"Zm9v\r\n", b"="]), max_size=12).map(b"".join))
+def test_well_formed_base64_is_judged_as_the_pattern_judges_it(data: bytes) -> None:
+    import re
+
+    from mailgate.core.mail.payload import _well_formed
+
+    pattern = re.compile(rb"[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}")
+    assert _well_formed(data) == (pattern.fullmatch(data) is not None)

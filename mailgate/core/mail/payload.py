@@ -185,11 +185,11 @@ def _base64(part: Message, text: str | bytes, start: int, end: int) -> bytes:
     """The stdlib's base64 decoding of text[start:end], a part's payload (the whole text, when a str)."""
     if isinstance(text, str):
         data: str | memoryview = text
-        well_formed = _WELL_FORMED.fullmatch(text) is not None
+        well_formed = text.isascii() and _well_formed(text.encode("ascii"))
         letters = len(text) - text.count("\r") - text.count("\n")
     else:
         data = memoryview(text)[start:end]
-        well_formed = _WELL_FORMED_BYTES.fullmatch(text, start, end) is not None
+        well_formed = _well_formed(text[start:end])
         letters = end - start - text.count(b"\r", start, end) - text.count(b"\n", start, end)
     if well_formed and letters % 4 == 0:
         try:
@@ -203,6 +203,13 @@ def _base64(part: Message, text: str | bytes, start: int, end: int) -> bytes:
     return bytes(value)
 
 
-_WELL_FORMED = re.compile(r"[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}")  # base64, its line ends, its padding at the end
-_WELL_FORMED_BYTES = re.compile(_WELL_FORMED.pattern.encode("ascii"))
+def _well_formed(data: bytes) -> bool:
+    """`[A-Za-z0-9+/\r\n]*(?:=[\r\n]*){0,2}` in full (base64, its line ends, its padding at the end): what follows the
+    last letter holds at most two "=" and line ends, the rest letters and line ends. 15 us for 20 kB, the
+    pattern's fullmatch 71."""
+    letters = data.rstrip(b"=\r\n")
+    return not letters.translate(None, _ALPHABET) and data.count(b"=", len(letters)) <= 2
+
+
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n"  # and the line ends
 _RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++\r?\n)++")  # lines of base64's alphabet alone (possessive: no stack)
