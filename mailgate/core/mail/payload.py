@@ -5,6 +5,7 @@ and decoding the attachment at 150 MB more: benchmarks/attachment_memory.py) and
 from __future__ import annotations
 
 import binascii
+import quopri
 import re
 from email._encoded_words import decode_b  # what Message.get_payload(decode=True) decodes base64 with
 from email.message import Message
@@ -53,16 +54,26 @@ def payload_bytes(part: Message) -> Any:
         raw, start, end = part.span
         return _base64(part, raw, start, end)
     payload = part.get_payload() if not part.is_multipart() else None
-    if not isinstance(payload, str) or not payload.isascii() or _cte(part) != "base64":
+    if not isinstance(payload, str) or not payload.isascii():
         return part.get_payload(decode=True)
-    return _base64(part, payload, 0, len(payload))
+    cte = _cte(part)
+    if cte == "base64":
+        return _base64(part, payload, 0, len(payload))
+    if cte == "quoted-printable":  # as the stdlib decodes ASCII text, without its check of it for surrogates
+        return quopri.decodestring(payload.encode("ascii"))
+    if cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
+        return part.get_payload(decode=True)
+    return payload.encode("ascii")
 
 
 class _Mail(Message):
     """A part as the stdlib parses it, each header's parameters (charset, name, filename, boundary, report-type)
     parsed once per value: Message parses them again at each ask, 15.6 µs a `get_param` (timeit), asked 8 to
     9 times a mail of the benchmarks' mix. A field's value read without compat32's three calls when it is
-    ASCII (compat32 gives back any value without surrogates as it is), and `in` without a list of the names."""
+    ASCII (compat32 gives back any value without surrogates as it is), `in` without a list of the names, and
+    an ASCII body without encoding it all to look for surrogates (the stdlib's answer, each of them)."""
+
+    _payload: Any  # the stdlib's own attribute, set by the parser (a list of parts, or the text)
 
     def get(self, name: str, failobj: Any = None) -> Any:
         name = name.lower()
@@ -79,6 +90,12 @@ class _Mail(Message):
             if key.lower() == name:
                 return True
         return False
+
+    def get_payload(self, i: Any = None, decode: bool = False) -> Any:
+        payload = self._payload
+        if i is None and not decode and type(payload) is str and payload.isascii():
+            return payload
+        return super().get_payload(i, decode)  # type: ignore[call-overload]
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         value = self.get(header)
@@ -103,14 +120,13 @@ class _Part(_Mail):
     read and decoded when asked, as if the parser had kept it as the payload."""
 
     span: tuple[bytes, int, int] | None = None
-    _payload: Any  # the stdlib's own attribute, set by the parser (a list of parts, or the text)
 
     def get_payload(self, i: Any = None, decode: bool = False) -> Any:
         if self.span is not None:
             if decode and i is None and _cte(self) == "base64":
                 return payload_bytes(self)
             self._read()
-        return super().get_payload(i, decode)  # type: ignore[call-overload]
+        return super().get_payload(i, decode)
 
     def set_payload(self, payload: Any, charset: Any = None) -> None:
         self.span = None
