@@ -257,6 +257,7 @@ def test_dedupe_fields_read_by_hand_answer_as_the_parser_on_the_corpus() -> None
     for path in sorted(_CORPUS.rglob("*.eml")):
         raw = path.read_bytes()
         assert dedupe_fields(raw) == parse_module._dedupe_fields_parsed(raw), path
+        assert parse_module._header_fields(raw) == _header_fields_line_by_line(raw), path
         by_hand += parse_module._header_fields(raw) is not None
     assert by_hand > 150  # most header blocks are read by hand (210 of the 234 in 2026-12), the rest by the parser
 
@@ -286,3 +287,50 @@ def test_a_header_is_its_first_value(fields: list[tuple[str, str]], name: str) -
     first = next((v for k, v in fields if k == name.lower()), None)
     assert mail.header(name) == first and mail.header(name) == first  # made once, then read
     assert mail == ParsedMail(message_id=None, subject="", from_=None, headers=tuple(fields))
+
+
+def _header_fields_line_by_line(raw: bytes) -> dict[bytes, list[str]] | None:
+    """The header block read a line at a time (as before the patterns): the specification of _header_fields."""
+    import re  # noqa: PLC0415
+
+    from mailgate.core.mail.parse import _text  # noqa: PLC0415
+
+    end = raw.find(b"\n\n")
+    crlf = raw.find(b"\r\n\r\n")
+    if crlf != -1 and (end == -1 or crlf < end):
+        end = crlf
+    block = raw if end == -1 else raw[:end]
+    if b"\r" in block.replace(b"\r\n", b""):
+        return None
+    found: dict[bytes, list[list[bytes]]] = {}
+    current: list[bytes] | None = None
+    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current.append(line)
+            continue
+        match = re.match(rb"([!-9;-~]++)[ \t]*+:", line)
+        if match is None:
+            return None
+        name = match.group(1).lower()
+        current = [line[match.end():].lstrip(b" \t")] if name in (b"from", b"message-id") else None
+        if current is not None:
+            found.setdefault(name, []).append(current)
+    return {name: [_text(b"\n".join(parts)) for parts in values] for name, values in found.items()}
+
+
+_HEADER_LINE = st.sampled_from([
+    b"From: Ann <ann@example.com>", b"FROM :  bob@example.com", b"from:\tc@x", b"Message-ID: <a@b>",
+    b"message-id :<c@d>", b"Message-Id:", b"Subject: From: x", b"X-From: y", b"From-Like: z", b"Received: from x",
+    b" folded <e@f>", b"\tcontinued", b"not a field", b"", b"Caf\xc3\xa9: x", b"From: Caf\xc3\xa9 <g@h>",
+    b"From: =?utf-8?q?Andr=C3=A9?= <i@j>", b"bare\rcr: x", b":colon first", b"Name With Space: v"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_HEADER_LINE, max_size=10), st.sampled_from([b"\r\n", b"\n"]), st.booleans(), st.booleans())
+def test_header_fields_read_by_patterns_as_line_by_line(lines: list[bytes], eol: bytes, body: bool,
+                                                        final: bool) -> None:
+    from mailgate.core.mail.parse import _header_fields  # noqa: PLC0415
+
+    raw = eol.join(lines) + (eol if final else b"") + (eol + b"body\n\nmore" + eol if body else b"")
+    assert _header_fields(raw) == _header_fields_line_by_line(raw), raw
