@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mailgate"
 CORE_MAY_IMPORT = {
     "__future__", "base64", "binascii", "codecs", "collections", "dataclasses", "datetime", "decimal", "email", "enum",
     "functools", "hashlib", "heapq", "hmac", "html", "itertools", "json", "math", "operator", "re", "string",
-    "struct", "textwrap", "typing", "unicodedata",
+    "quopri", "struct", "textwrap", "typing", "unicodedata",
     "inscriptis", "tnefparse", "authres",  # HTML to text, winmail.dat, Authentication-Results: pure parsers
     "Stemmer",  # PyStemmer: French and English stemming of the knowledge base's words (core/kb/text.py): pure
     "mailgate.core",
