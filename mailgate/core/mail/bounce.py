@@ -71,21 +71,21 @@ def _parse(msg: Message, envelope_from: str | None, depth: int) -> Bounce | None
         if not event.failure:
             return None
         return _ours(msg, Bounce(event.permanent, event.recipients, event.original_id, kind=event.provider))
-    if not parts.dsn and _looks_like_bounce(msg, parts, text, envelope_from):
+    if looks := (None if parts.dsn else _looks_like_bounce(msg, parts, text, envelope_from)):  # asked once
         parts.dsn.extend(dsn.blocks_in_text(text))  # delivery-status fields pasted into a text part
-    original_id, original_refs = _original_ids(parts, text, msg)
     recipients = dsn.recipients(parts.dsn)
     if recipients is not None:
         if not recipients:
             return None  # a report of successful delivery (or relay), not a bounce
-        return _ours(msg, _bounce(recipients, "", text, original_id, original_refs, "dsn"))
+        return _ours(msg, _bounce(recipients, "", text, *_original_ids(parts, text, msg), "dsn"))
     if depth == 0 and parts.original is not None and parts.original.get_content_type() == "multipart/report" \
             and daemon_sender(msg, envelope_from):
         inner = _parse(parts.original, None, 1)  # a mail system passing on a bounce as an attachment
         if inner is not None and inner.recipients:
             return inner
-    if not _looks_like_bounce(msg, parts, text, envelope_from):
-        return None
+    if not (_looks_like_bounce(msg, parts, text, envelope_from) if looks is None else looks):
+        return None  # no bounce: its original's ids are not looked for
+    original_id, original_refs = _original_ids(parts, text, msg)
     notice = words.notice_part(text)
     subject = decode_header_value(msg.get("subject", ""))
     if notices.success_notice(subject, notice):
