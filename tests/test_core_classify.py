@@ -249,3 +249,21 @@ def test_machine_notices_change_no_ticket_and_get_no_answer(name: str, flagged: 
         (event,) = out.events
         assert event.kind == "bounce" and event.data["recipients"], event.data
         assert event.data["permanent"] is bool(flagged)
+
+
+def test_the_out_of_office_subject_is_read_as_the_one_pattern_it_was() -> None:
+    """The label (matched at the start) and the sentence (searched) answer as their one search did."""
+    import re  # noqa: PLC0415
+
+    from mailgate.core.mail import classify  # noqa: PLC0415
+
+    sentence = classify._OOO_SENTENCE.pattern
+    one = re.compile(rf"^{classify._OOO_LABEL.pattern}|{sentence}", re.I)
+    subjects = ["Out of office", "[Auto] Re: x", "Re: Absent", "Absent du bureau - retour lundi", "  (Away): ",
+                "Auto: ", "Automatische Antwort: Ihre Nachricht", "Je suis absente", "Fabrice est absent", "x is away",
+                "I'm currently out of the office", "Réponse automatique : demande", "Awaydays", "Re: away", "",
+                "Demande 1: probleme d'acces au service", "Ist nicht im Büro", "Hello\nOut of office", "auto\n"]
+    for subject in subjects:
+        ours = bool(classify._OOO_LABEL.match(subject) or classify._OOO_SENTENCE.search(subject))
+        assert ours == bool(one.search(subject)), subject
+    assert sum(bool(one.search(s)) for s in subjects) >= 10

@@ -91,8 +91,11 @@ _OOO_WORDS = (
     r"auto|absence|absente?|away|vacation|on vacation|on leave|abwesenheit|abwesend|en cong[ée]s?|"
     r"afwezig(?:heid)?|fr[åa]nvaro|frav[æa]r|ausente|poissa|lomalla|ferie|urlaub"
 )
-_OOO_SUBJECT = re.compile(
-    rf"^\s*+[\[(]?\s*+(?:(?:{_OOO_PHRASES})\s*+(?:[:\]\)\-–]|$)|(?:{_OOO_WORDS})\s*+(?:[:\]\)]|$))|"
+# A label at the subject's start (matched there), or a sentence anywhere (searched): as one search, the label's
+# alternatives were tried at every position, 9.5 us a subject against 3.8 for the two
+_OOO_LABEL = re.compile(
+    rf"\s*+[\[(]?\s*+(?:(?:{_OOO_PHRASES})\s*+(?:[:\]\)\-–]|$)|(?:{_OOO_WORDS})\s*+(?:[:\]\)]|$))", re.I)
+_OOO_SENTENCE = re.compile(
     r"\bis (?:currently )?(?:out of (?:the )?office|on (?:vacation|holiday|leave|annual leave)|away)\b|"
     r"\bi(?: am|'m) (?:currently )?out of (?:the )?office\b|\bist (?:nicht im b[üu]ro|abwesend)\b|"
     r"\best absente?\b", re.I)
@@ -146,7 +149,8 @@ def _classify(mail: ParsedMail, raw: bytes | Message | None, envelope_from: str 
     challenge = _challenge(mail, hints)
     if challenge is not None:
         return Kind(CHALLENGE, challenge, suppress_auto_reply=True)
-    if _OOO_SUBJECT.search(mail.subject):  # before bounces: an auto-reply may say it "will try" to answer
+    # before bounces: an auto-reply may say it "will try" to answer
+    if _OOO_LABEL.match(mail.subject) or _OOO_SENTENCE.search(mail.subject):
         return Kind(AUTO_REPLY, f"out-of-office subject {mail.subject[:60]!r}", suppress_auto_reply=True)
     found = parse_bounce(tree, envelope_from)
     if found is not None:
