@@ -16,10 +16,11 @@ except ImportError:  # pragma: no cover  (a Python that moved them)
 
 # The characters IGNORECASE takes for others than their own case (the stdlib's table): each pairs a plain letter
 # (i, s, Greek and Cyrillic ones) with one lower() leaves as it is (dotless i, long s, micro sign, final sigma,
-# old Cyrillic forms). A pattern may hold the plain ones, never these; a text holding one of them, or the
-# dotted capital I (lowered to two characters), is asked of the pattern itself.
+# old Cyrillic forms). A pattern may hold the plain ones, never these; a text holding one of them, the dotted
+# capital I (lowered to two characters) or the capital sigma (lowered to the final one at a word's end, where
+# IGNORECASE reads a sigma) is asked of the pattern itself.
 _EXOTIC = "".join(sorted({chr(c) for key, more in (_casefix._EXTRA_CASES.items() if _casefix else ())
-                          for c in (key, *more) if chr(c).upper().lower() != chr(c)} | {"İ"}))
+                          for c in (key, *more) if chr(c).upper().lower() != chr(c)} | {"İ", "Σ"}))
 _UNLIKE = re.compile(f"[{re.escape(_EXOTIC)}]")
 
 
@@ -35,7 +36,10 @@ class Caseless:
         if _parser is None:
             self._twin = None
             return
-        _check(_parser.parse(source, flags | re.IGNORECASE), caseless=True, source=source)
+        parsed = _parser.parse(source, flags | re.IGNORECASE)
+        if parsed.state.flags & re.ASCII:  # IGNORECASE would fold ASCII letters only, lower() folds them all
+            raise ValueError(f"{source[:60]!r}: ASCII-only matching would not read the lowered text as it does now")
+        _check(parsed, caseless=True, source=source)
         self._twin = re.compile(source, flags & ~re.IGNORECASE)
 
     def search(self, text: str) -> re.Match[str] | None:
@@ -54,8 +58,8 @@ def _alike(text: str) -> bool:
 
 def _check(parsed: Any, *, caseless: bool, source: str) -> None:
     """Raise ValueError for a pattern the twin would answer otherwise: a character of another case than the
-    lowered text's under IGNORECASE, a cased one where the case counts (the text may have been upper case), or
-    an exotic one."""
+    lowered text's under IGNORECASE, a cased one (or a reference to a group) where the case counts (the text may
+    have been upper case), an exotic one, or ASCII-only matching."""
     for op, arg in parsed:
         if op in (sre.LITERAL, sre.NOT_LITERAL):
             _characters(arg, arg, caseless, source)
@@ -63,8 +67,12 @@ def _check(parsed: Any, *, caseless: bool, source: str) -> None:
             _characters(arg[0], arg[1], caseless, source)
         elif op in (sre.IN, sre.ATOMIC_GROUP):
             _check(arg, caseless=caseless, source=source)
+        elif op == sre.GROUPREF and not caseless:  # the group's text as written, not as lowered
+            raise ValueError(f"{source[:60]!r}: a reference to a group where the case counts")
         elif op == sre.SUBPATTERN:
             _group, add, remove, inner = arg
+            if add & re.ASCII:
+                raise ValueError(f"{source[:60]!r}: ASCII-only matching would not read the lowered text as it does now")
             scoped = (caseless or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
             _check(inner, caseless=scoped, source=source)
         elif op == sre.BRANCH:
