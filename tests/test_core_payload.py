@@ -100,15 +100,20 @@ def test_a_parse_without_the_runs_gives_the_same_tree(lines: list[str], end: str
     _same_tree(raw.encode("ascii"))
 
 
+def _with_attachment(data: bytes) -> bytes:
+    """A mail of a short text and `data` attached in base64, CRLF line ends."""
+    return (b'Subject: x\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
+            b"Voici.\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(
+                b"\n", b"\r\n") + b"--B--\r\n")
+
+
 def test_an_attachment_run_is_read_from_the_mail_not_kept_in_the_tree() -> None:
     """A 2 MB attachment's base64 (2.7 MB) is not in the tree: parsing the mail takes a small part of its size,
     and its bytes come out the same."""
     import tracemalloc
 
     data = bytes(range(256)) * 8192
-    raw = (b'Subject: x\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
-           b"Voici.\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(
-               b"\n", b"\r\n") + b"--B--\r\n")
+    raw = _with_attachment(data)
     tracemalloc.start()
     try:
         tree = message_of(raw)
@@ -201,9 +206,7 @@ def test_a_big_attachment_is_decoded_without_copies_of_its_text() -> None:
     import tracemalloc
 
     data = bytes(range(256)) * 16384
-    raw = (b'Subject: x\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
-           b"Voici.\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(
-               b"\n", b"\r\n") + b"--B--\r\n")
+    raw = _with_attachment(data)
     part = message_of(raw).get_payload()[1]
     tracemalloc.start()
     try:

@@ -69,21 +69,20 @@ class Statement:
     def run(self, conn: Connection, values: Mapping[str, Any]) -> None:
         """The statement once, for its effect (an UPDATE of one row by its id)."""
         text = self._text(conn.dialect, values, many=False)
-        params = text.bound(values)
-        if not _direct(conn):
-            conn.exec_driver_sql(text.sql, params)
-            return
-        with _run(conn, text.sql, params, many=False):
-            pass
+        self._effect(conn, text.sql, text.bound(values), many=False)
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """The statement once for each row (an executemany); the rows give the same names."""
         text = self._text(conn.dialect, rows[0], many=True)
-        params = [text.bound(r) for r in rows]
+        self._effect(conn, text.sql, [text.bound(r) for r in rows], many=True)
+
+    @staticmethod
+    def _effect(conn: Connection, sql: str, params: Any, *, many: bool) -> None:
+        """Run for its effect alone: on the driver's cursor inside a transaction, else through SQLAlchemy."""
         if not _direct(conn):
-            conn.exec_driver_sql(text.sql, params)
+            conn.exec_driver_sql(sql, params)
             return
-        with _run(conn, text.sql, params, many=True):
+        with _run(conn, sql, params, many=many):
             pass
 
     def _text(self, dialect: Dialect, values: Mapping[str, Any], *, many: bool) -> _Text:
